@@ -1,0 +1,104 @@
+#include "sim/trace.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_format.h"
+
+namespace keel::sim {
+namespace {
+
+// Separates variable-length pieces so that ("ab","c") and ("a","bc") hash differently.
+constexpr unsigned char kSeparator = 0xff;
+
+void WriteJsonString(std::ostream& out, std::string_view s) {
+  out << '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out << "\\\""; break;
+      case '\\': out << "\\\\"; break;
+      case '\n': out << "\\n"; break;
+      case '\t': out << "\\t"; break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out << buf;
+        } else {
+          out << static_cast<char>(c);
+        }
+    }
+  }
+  out << '"';
+}
+
+}  // namespace
+
+void StableHasher::AddBytes(std::string_view bytes) {
+  for (unsigned char c : bytes) {
+    state_ ^= c;
+    state_ *= 0x100000001b3ULL;
+  }
+}
+
+void StableHasher::AddU64(uint64_t v) {
+  for (int i = 0; i < 8; ++i) {
+    state_ ^= static_cast<unsigned char>(v >> (8 * i));
+    state_ *= 0x100000001b3ULL;
+  }
+}
+
+uint64_t StableHasher::Digest() const {
+  uint64_t z = state_ + 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+void Trace::Record(int64_t t_ns, uint64_t node, std::string_view kind,
+                   std::initializer_list<TraceField> detail) {
+  ++record_count_;
+  hasher_.AddU64(static_cast<uint64_t>(t_ns));
+  hasher_.AddU64(node);
+  hasher_.AddBytes(kind);
+  hasher_.AddBytes(std::string_view(reinterpret_cast<const char*>(&kSeparator), 1));
+  for (const TraceField& f : detail) {
+    hasher_.AddBytes(f.key);
+    hasher_.AddU64(static_cast<uint64_t>(f.type));
+    switch (f.type) {
+      case TraceField::Type::kInt: hasher_.AddU64(static_cast<uint64_t>(f.int_value)); break;
+      case TraceField::Type::kUint:
+      case TraceField::Type::kBool: hasher_.AddU64(f.uint_value); break;
+      case TraceField::Type::kString:
+        hasher_.AddU64(f.string_value.size());
+        hasher_.AddBytes(f.string_value);
+        break;
+    }
+  }
+  if (sink_ != nullptr) WriteJson(t_ns, node, kind, detail);
+}
+
+std::string Trace::HashHex() const { return absl::StrFormat("%016x", hash()); }
+
+void Trace::WriteJson(int64_t t_ns, uint64_t node, std::string_view kind,
+                      std::initializer_list<TraceField> detail) {
+  std::ostream& out = *sink_;
+  out << "{\"t_ns\":" << t_ns << ",\"node\":" << node << ",\"kind\":";
+  WriteJsonString(out, kind);
+  out << ",\"detail\":{";
+  bool first = true;
+  for (const TraceField& f : detail) {
+    if (!first) out << ',';
+    first = false;
+    WriteJsonString(out, f.key);
+    out << ':';
+    switch (f.type) {
+      case TraceField::Type::kInt: out << f.int_value; break;
+      case TraceField::Type::kUint: out << f.uint_value; break;
+      case TraceField::Type::kBool: out << (f.uint_value != 0 ? "true" : "false"); break;
+      case TraceField::Type::kString: WriteJsonString(out, f.string_value); break;
+    }
+  }
+  out << "}}\n";
+}
+
+}  // namespace keel::sim

@@ -1,0 +1,99 @@
+// The simulated world: one global event queue, one simulated clock, one seed.
+//
+// Every simulated node, disk and network link schedules its future on this queue. Events
+// are ordered by (time_ns, sequence number): equal times run in the order they were
+// scheduled, so a run is a pure function of the seed. Time jumps straight to the next
+// event; an idle second costs nothing. Single-threaded by design: every entry point
+// checks that it runs on the thread that created the World.
+#ifndef KEEL_SIM_WORLD_H_
+#define KEEL_SIM_WORLD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
+#include "env/rng.h"
+#include "sim/trace.h"
+
+namespace keel::sim {
+
+using EventId = uint64_t;
+
+class World {
+ public:
+  // Hard bound on queued events: a queue that grows past this is a runaway feedback loop
+  // (a timer re-arming itself at delay 0, a message storm), not a workload.
+  static constexpr size_t kMaxPendingEvents = size_t{1} << 24;
+
+  explicit World(uint64_t seed);
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  uint64_t seed() const { return seed_; }
+  // Global simulated time. Starts at 0, never decreases.
+  int64_t now_ns() const { return now_ns_; }
+
+  // The random stream for `purpose` ("net", "disk.n1", ...): a function of the seed and
+  // the label only, so adding a new purpose never reshuffles existing ones.
+  env::Rng NewRng(std::string_view purpose) const;
+
+  Trace& trace() { return trace_; }
+
+  // Runs `fn` at global time `at_ns` (>= now_ns()). Returns an id for Cancel.
+  EventId ScheduleAt(int64_t at_ns, absl::AnyInvocable<void() &&> fn);
+  EventId ScheduleAfter(int64_t delay_ns, absl::AnyInvocable<void() &&> fn);
+  // Removes an event that has not run. False if it ran, is running, or never existed.
+  bool Cancel(EventId id);
+
+  // Runs the earliest event, advancing time to it. False if the queue is empty.
+  bool Step();
+  // Runs every event with time <= t_ns, then sets the clock to t_ns (if later).
+  // Returns the number of events run.
+  size_t RunUntil(int64_t t_ns);
+  // Runs events until the queue is empty or `max_events` have run; returns how many ran.
+  // The bound makes a livelocked simulation stop instead of spinning forever.
+  size_t RunUntilIdle(size_t max_events);
+
+  size_t pending_events() const { return live_.size(); }
+  uint64_t events_run() const { return events_run_; }
+  // Time of the earliest pending event, or -1 if none.
+  int64_t next_event_ns();
+
+  // Aborts unless called on the World's thread. Public so that components whose
+  // interface promises thread safety (Loop::Post) can state the simulator's rule.
+  void CheckOnWorldThread() const;
+
+ private:
+  struct Event {
+    int64_t at_ns;
+    EventId seq;
+    absl::AnyInvocable<void() &&> fn;
+  };
+  // Min-heap on (at_ns, seq) via std::push_heap with this "greater" comparator.
+  struct Later {
+    bool operator()(const Event& a, const Event& b) const {
+      return a.at_ns != b.at_ns ? a.at_ns > b.at_ns : a.seq > b.seq;
+    }
+  };
+  // Drops cancelled events from the top of the heap.
+  void DiscardCancelledTop();
+
+  const uint64_t seed_;
+  const env::Rng root_rng_;
+  const std::thread::id owner_thread_;
+  int64_t now_ns_ = 0;
+  EventId next_seq_ = 1;
+  uint64_t events_run_ = 0;
+  std::vector<Event> heap_;
+  // Ids scheduled and neither run nor cancelled. Membership only; never iterated.
+  absl::flat_hash_set<EventId> live_;
+  Trace trace_;
+};
+
+}  // namespace keel::sim
+
+#endif  // KEEL_SIM_WORLD_H_
