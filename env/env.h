@@ -119,7 +119,7 @@ class WritableFile {
   virtual uint64_t Size() const = 0;
 };
 
-// Held while a process owns a data directory; released by FileSystem::UnlockFile or when
+// Held while a process owns a data directory; released by destroying this object or when
 // the process dies.
 class FileLock {
  public:

@@ -1,0 +1,74 @@
+#include "env/async_io_queue.h"
+
+#include <utility>
+
+#include "env/check.h"
+
+namespace keel::env {
+
+absl::StatusOr<std::unique_ptr<AsyncIoQueue>> AsyncIoQueue::Create(Options options) {
+  if (options.loop == nullptr) return absl::InvalidArgumentError("AsyncIoQueue: no loop");
+  if (options.max_ops == 0 || options.max_bytes == 0) {
+    return absl::InvalidArgumentError("AsyncIoQueue: max_ops and max_bytes must be > 0");
+  }
+  std::unique_ptr<AsyncIoQueue> queue(new AsyncIoQueue(options));
+  queue->thread_ = std::thread([raw = queue.get()] { raw->ThreadMain(); });
+  return queue;
+}
+
+AsyncIoQueue::AsyncIoQueue(Options options) : options_(options) {}
+
+AsyncIoQueue::~AsyncIoQueue() {
+  KEEL_ENV_CHECK(std::this_thread::get_id() != thread_.get_id());
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    changed_.SignalAll();
+  }
+  thread_.join();
+  absl::MutexLock lock(&mu_);
+  KEEL_ENV_CHECK(queue_.empty() && ops_in_flight_ == 0 && bytes_in_flight_ == 0);
+}
+
+bool AsyncIoQueue::HasRoomFor(size_t size_bytes) const {
+  if (ops_in_flight_ == 0) return true;  // an oversized op may go alone
+  return ops_in_flight_ < options_.max_ops &&
+         bytes_in_flight_ + size_bytes <= options_.max_bytes;
+}
+
+void AsyncIoQueue::Submit(size_t size_bytes, Work work, StatusCallback done) {
+  KEEL_ENV_CHECK(std::this_thread::get_id() != thread_.get_id());
+  absl::MutexLock lock(&mu_);
+  KEEL_ENV_CHECK(!stopping_);
+  // Bounded wait: the I/O thread finishes ops without waiting on anyone.
+  while (!HasRoomFor(size_bytes)) changed_.Wait(&mu_);
+  ops_in_flight_ += 1;
+  bytes_in_flight_ += size_bytes;
+  queue_.push_back(Op{size_bytes, std::move(work), std::move(done)});
+  changed_.SignalAll();
+}
+
+void AsyncIoQueue::ThreadMain() {
+  while (true) {
+    Op op;
+    {
+      absl::MutexLock lock(&mu_);
+      while (queue_.empty() && !stopping_) changed_.Wait(&mu_);
+      if (queue_.empty()) return;  // stopping, and everything submitted has run
+      op = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    absl::Status status = std::move(op.work)();
+    // Posting from this one thread, in queue order, is what orders the callbacks.
+    options_.loop->Post([done = std::move(op.done), status = std::move(status)]() mutable {
+      std::move(done)(std::move(status));
+    });
+    absl::MutexLock lock(&mu_);
+    KEEL_ENV_CHECK(ops_in_flight_ >= 1 && bytes_in_flight_ >= op.size_bytes);
+    ops_in_flight_ -= 1;
+    bytes_in_flight_ -= op.size_bytes;
+    changed_.SignalAll();
+  }
+}
+
+}  // namespace keel::env

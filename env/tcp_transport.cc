@@ -1,0 +1,605 @@
+#include "env/tcp_transport.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "env/check.h"
+#include "env/errno_status.h"
+#include "env/tcp_frame.h"
+
+namespace keel::env {
+namespace {
+
+int64_t MonotonicNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr int64_t kNanosPerMilli = 1000 * 1000;
+// Even with nothing to wait for, wake now and then: a cheap guard against a lost wake-up.
+constexpr int kMaxPollMillis = 1000;
+// While deliveries are throttled, poll again this soon to see whether the Loop caught up.
+constexpr int kThrottledPollMillis = 5;
+constexpr size_t kReadChunkBytes = 64 * 1024;
+// Reads per readable socket per poll round, so one busy peer cannot starve the others.
+constexpr int kReadsPerRound = 4;
+
+// Resolves preferring IPv4, so "localhost" meets a listener on 127.0.0.1.
+absl::StatusOr<sockaddr_storage> Resolve(const HostPort& hp, bool passive, socklen_t* len) {
+  const std::string port = absl::StrCat(hp.port);
+  for (int family : {AF_INET, AF_UNSPEC}) {
+    addrinfo hints = {};
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    addrinfo* result = nullptr;
+    const int rc = ::getaddrinfo(hp.host.empty() ? nullptr : hp.host.c_str(), port.c_str(),
+                                 &hints, &result);
+    if (rc != 0 || result == nullptr) continue;
+    sockaddr_storage addr = {};
+    std::memcpy(&addr, result->ai_addr, result->ai_addrlen);
+    *len = result->ai_addrlen;
+    ::freeaddrinfo(result);
+    return addr;
+  }
+  return absl::NotFoundError(absl::StrCat("cannot resolve ", hp.host, ":", hp.port));
+}
+
+void SetNoDelay(int fd) {
+  const int one = 1;
+  // Best effort: a missing TCP_NODELAY only costs latency.
+  (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+}  // namespace
+
+absl::StatusOr<HostPort> ParseHostPort(std::string_view address) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (address.substr(0, scheme.size()) == scheme) address.remove_prefix(scheme.size());
+  }
+  if (const size_t slash = address.find('/'); slash != std::string_view::npos) {
+    address = address.substr(0, slash);
+  }
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("address without port: ", std::string(address)));
+  }
+  std::string_view host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  uint32_t port = 0;
+  const std::string port_text(address.substr(colon + 1));
+  if (!absl::SimpleAtoi(port_text, &port) || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("bad port in address: ", std::string(address)));
+  }
+  return HostPort{std::string(host), static_cast<uint16_t>(port)};
+}
+
+// ---------------------------------------------------------------------------------------
+// The I/O thread's private state: every socket, and the code that drives them.
+// ---------------------------------------------------------------------------------------
+class TcpTransport::IoThread {
+ public:
+  explicit IoThread(TcpTransport* transport) : t_(transport) {}
+  ~IoThread() {
+    for (auto& [id, out] : outbound_) CloseOutbound(&out);
+    for (auto& in : inbound_) ::close(in->fd);
+  }
+
+  void Run();
+
+ private:
+  enum class State { kIdle, kConnecting, kConnected };
+  struct Outbound {
+    uint64_t generation = 0;
+    std::string address;
+    State state = State::kIdle;
+    int fd = -1;
+    std::deque<std::string> batch;  // taken from the peer queue, not yet encoded
+    std::string wire;               // encoded frames being written
+    size_t wire_offset = 0;
+    size_t wire_frames = 0;
+    int64_t backoff_ms = 0;
+    int64_t retry_at_nanos = 0;
+  };
+  struct Inbound {
+    Inbound(int fd, size_t max_payload) : fd(fd), decoder(max_payload) {}
+    int fd;
+    FrameDecoder decoder;
+  };
+  enum class Kind { kWake, kListen, kOutbound, kInbound };
+  struct Watched {
+    Kind kind;
+    uint64_t peer = 0;     // kOutbound
+    size_t inbound = 0;    // kInbound: index into inbound_
+  };
+
+  // Syncs with the peer table under the lock; returns the poll timeout in ms, or -1 when
+  // stopping.
+  int Reconcile(std::vector<uint64_t>* to_connect);
+  void Connect(uint64_t id);
+  void FinishConnect(uint64_t id);
+  void WriteSome(uint64_t id);
+  void ReadOutbound(uint64_t id);
+  // Reads from an inbound connection; false when it must be closed.
+  bool ReadInbound(Inbound* in);
+  void Accept();
+  // Fills fds_/watched_ with what this round waits for.
+  void BuildPollSet();
+  // Handles the events poll reported in fds_.
+  void Dispatch();
+  // Drops the connection and the peer's queue, reports the peer unreachable, backs off.
+  void Fail(uint64_t id);
+  void CloseOutbound(Outbound* out);
+
+  TcpTransport* const t_;
+  std::map<uint64_t, Outbound> outbound_;
+  std::vector<std::unique_ptr<Inbound>> inbound_;
+  Stats local_;  // counters folded into t_->stats_ once per round
+  std::string read_buffer_ = std::string(kReadChunkBytes, '\0');
+  std::vector<pollfd> fds_;       // this round's poll set...
+  std::vector<Watched> watched_;  // ...and what each entry is
+};
+
+void TcpTransport::IoThread::CloseOutbound(Outbound* out) {
+  if (out->fd >= 0) ::close(out->fd);
+  out->fd = -1;
+  out->state = State::kIdle;
+  out->batch.clear();
+  out->wire.clear();
+  out->wire_offset = 0;
+  out->wire_frames = 0;
+}
+
+int TcpTransport::IoThread::Reconcile(std::vector<uint64_t>* to_connect) {
+  const int64_t now = MonotonicNanos();
+  int64_t timeout_nanos = int64_t{kMaxPollMillis} * kNanosPerMilli;
+  absl::MutexLock lock(&t_->mu_);
+  if (t_->stopping_) return -1;
+  Stats& stats = t_->stats_;
+  stats.frames_sent += local_.frames_sent;
+  stats.writes += local_.writes;
+  stats.frames_received += local_.frames_received;
+  stats.dropped += local_.dropped;
+  stats.connects += local_.connects;
+  stats.bad_frames += local_.bad_frames;
+  local_ = Stats();
+  // Forget peers that were removed or re-added.
+  for (auto it = outbound_.begin(); it != outbound_.end();) {
+    auto peer = t_->peers_.find(it->first);
+    if (peer == t_->peers_.end() || peer->second.generation != it->second.generation) {
+      CloseOutbound(&it->second);
+      it = outbound_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& [id, queue] : t_->peers_) {
+    auto [it, added] = outbound_.try_emplace(id);
+    Outbound& out = it->second;
+    if (added) {
+      out.generation = queue.generation;
+      out.address = queue.address;
+      out.backoff_ms = t_->options_.reconnect_backoff_initial_ms;
+    }
+    if (queue.messages.empty()) continue;
+    if (out.state == State::kIdle) {
+      if (now >= out.retry_at_nanos) {
+        to_connect->push_back(id);
+      } else {
+        timeout_nanos = std::min(timeout_nanos, out.retry_at_nanos - now);
+      }
+    } else if (out.state == State::kConnected && out.wire_offset == out.wire.size() &&
+               out.batch.empty()) {
+      // Take what fits one batch; it is encoded outside the lock.
+      size_t batch_bytes = 0;
+      while (!queue.messages.empty()) {
+        const size_t frame_bytes = kFrameHeaderBytes + queue.messages.front().size();
+        if (!out.batch.empty() && batch_bytes + frame_bytes > t_->options_.max_batch_bytes) break;
+        batch_bytes += frame_bytes;
+        queue.queued_bytes -= queue.messages.front().size();
+        out.batch.push_back(std::move(queue.messages.front()));
+        queue.messages.pop_front();
+      }
+    }
+  }
+  if (t_->undelivered_->load() >= t_->options_.max_undelivered_messages) {
+    timeout_nanos = std::min<int64_t>(timeout_nanos, kThrottledPollMillis * kNanosPerMilli);
+  }
+  return static_cast<int>((timeout_nanos + kNanosPerMilli - 1) / kNanosPerMilli);
+}
+
+void TcpTransport::IoThread::Connect(uint64_t id) {
+  Outbound& out = outbound_.at(id);
+  KEEL_ENV_CHECK(out.state == State::kIdle && out.fd < 0);
+  absl::StatusOr<HostPort> hp = ParseHostPort(out.address);
+  socklen_t len = 0;
+  absl::StatusOr<sockaddr_storage> addr =
+      hp.ok() ? Resolve(*hp, /*passive=*/false, &len) : absl::StatusOr<sockaddr_storage>(hp.status());
+  if (!addr.ok()) return Fail(id);
+  const int fd = ::socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Fail(id);
+  SetNoDelay(fd);
+  out.fd = fd;
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), len) == 0) {
+    out.state = State::kConnected;
+    out.backoff_ms = t_->options_.reconnect_backoff_initial_ms;
+    local_.connects++;
+  } else if (errno == EINPROGRESS) {
+    out.state = State::kConnecting;
+  } else {
+    Fail(id);
+  }
+}
+
+void TcpTransport::IoThread::FinishConnect(uint64_t id) {
+  Outbound& out = outbound_.at(id);
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (::getsockopt(out.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) return Fail(id);
+  out.state = State::kConnected;
+  out.backoff_ms = t_->options_.reconnect_backoff_initial_ms;
+  local_.connects++;
+}
+
+void TcpTransport::IoThread::WriteSome(uint64_t id) {
+  Outbound& out = outbound_.at(id);
+  if (out.wire_offset == out.wire.size() && !out.batch.empty()) {
+    out.wire.clear();
+    out.wire_offset = 0;
+    out.wire_frames = AppendBatch(t_->options_.self_id, SIZE_MAX, &out.batch, &out.wire);
+  }
+  // Bounded: each pass sends > 0 bytes, or returns.
+  while (out.wire_offset < out.wire.size()) {
+    const ssize_t n = ::send(out.fd, out.wire.data() + out.wire_offset,
+                             out.wire.size() - out.wire_offset, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) return Fail(id);
+    out.wire_offset += static_cast<size_t>(n);
+    local_.writes++;
+  }
+  local_.frames_sent += out.wire_frames;
+  out.wire_frames = 0;
+}
+
+void TcpTransport::IoThread::ReadOutbound(uint64_t id) {
+  // Peers never speak on our outgoing stream: readable means closed or reset.
+  Outbound& out = outbound_.at(id);
+  char buffer[1024];
+  const ssize_t n = ::recv(out.fd, buffer, sizeof(buffer), 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n <= 0) return Fail(id);
+  // Unexpected bytes: ignore them rather than trust a confused peer.
+}
+
+bool TcpTransport::IoThread::ReadInbound(Inbound* in) {
+  std::string& chunk = read_buffer_;
+  for (int round = 0; round < kReadsPerRound; ++round) {
+    const ssize_t n = ::recv(in->fd, chunk.data(), chunk.size(), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (n <= 0) return false;  // closed by the peer, or reset
+    in->decoder.Feed(std::string_view(chunk.data(), static_cast<size_t>(n)));
+    TransportHandler* handler = nullptr;
+    {
+      absl::MutexLock lock(&t_->mu_);
+      handler = t_->handler_;
+    }
+    // Bounded by the bytes just fed.
+    while (true) {
+      Frame frame;
+      absl::StatusOr<bool> next = in->decoder.Next(&frame);
+      if (!next.ok()) {
+        local_.bad_frames++;
+        return false;
+      }
+      if (!*next) break;
+      if (handler == nullptr) {
+        local_.dropped++;
+        continue;
+      }
+      local_.frames_received++;
+      t_->undelivered_->fetch_add(1);
+      t_->loop_->Post([handler, undelivered = t_->undelivered_, from = frame.from,
+                       payload = std::move(frame.payload)]() mutable {
+        handler->OnMessage(from, std::move(payload));
+        undelivered->fetch_sub(1);
+      });
+    }
+    if (static_cast<size_t>(n) < chunk.size()) return true;  // drained for now
+  }
+  return true;
+}
+
+void TcpTransport::IoThread::Accept() {
+  // Bounded by the backlog and by the inbound limit.
+  while (inbound_.size() < t_->options_.max_inbound_connections) {
+    const int fd = ::accept4(t_->listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN, or a transient error such as ECONNABORTED
+    SetNoDelay(fd);
+    inbound_.push_back(std::make_unique<Inbound>(fd, t_->options_.max_frame_payload_bytes));
+  }
+}
+
+void TcpTransport::IoThread::Fail(uint64_t id) {
+  Outbound& out = outbound_.at(id);
+  // Frames taken for writing are lost with the connection (some may have arrived).
+  local_.dropped += out.batch.size() + out.wire_frames;
+  CloseOutbound(&out);
+  out.retry_at_nanos = MonotonicNanos() + out.backoff_ms * kNanosPerMilli;
+  out.backoff_ms = std::min(out.backoff_ms * 2, t_->options_.reconnect_backoff_max_ms);
+  {
+    absl::MutexLock lock(&t_->mu_);
+    auto peer = t_->peers_.find(id);
+    if (peer != t_->peers_.end()) {
+      local_.dropped += peer->second.messages.size();
+      peer->second.messages.clear();
+      peer->second.queued_bytes = 0;
+    }
+  }
+  t_->ReportUnreachable(id);
+}
+
+void TcpTransport::IoThread::BuildPollSet() {
+  fds_.clear();
+  watched_.clear();
+  fds_.push_back({t_->wake_fd_, POLLIN, 0});
+  watched_.push_back({Kind::kWake});
+  if (inbound_.size() < t_->options_.max_inbound_connections) {
+    fds_.push_back({t_->listen_fd_, POLLIN, 0});
+    watched_.push_back({Kind::kListen});
+  }
+  for (auto& [id, out] : outbound_) {
+    if (out.state == State::kIdle) continue;
+    short events = POLLIN;  // peers never write to us: readable means closed
+    if (out.state == State::kConnecting || out.wire_offset < out.wire.size() ||
+        !out.batch.empty()) {
+      events |= POLLOUT;
+    }
+    fds_.push_back({out.fd, events, 0});
+    watched_.push_back({Kind::kOutbound, id});
+  }
+  // Throttled: leave received bytes in the kernel until the Loop catches up.
+  if (t_->undelivered_->load() < t_->options_.max_undelivered_messages) {
+    for (size_t i = 0; i < inbound_.size(); ++i) {
+      fds_.push_back({inbound_[i]->fd, POLLIN, 0});
+      watched_.push_back({Kind::kInbound, 0, i});
+    }
+  }
+}
+
+void TcpTransport::IoThread::Dispatch() {
+  std::vector<size_t> closed_inbound;
+  for (size_t i = 0; i < fds_.size(); ++i) {
+    const short revents = fds_[i].revents;
+    if (revents == 0) continue;
+    const Watched& w = watched_[i];
+    switch (w.kind) {
+      case Kind::kWake: {
+        uint64_t count = 0;
+        (void)!::read(t_->wake_fd_, &count, sizeof(count));
+        break;
+      }
+      case Kind::kListen:
+        Accept();
+        break;
+      case Kind::kOutbound: {
+        Outbound& out = outbound_.at(w.peer);
+        if (out.state == State::kConnecting) {
+          FinishConnect(w.peer);
+        } else if (revents & (POLLIN | POLLERR | POLLHUP)) {
+          ReadOutbound(w.peer);
+        }
+        if (out.state == State::kConnected && (revents & POLLOUT)) WriteSome(w.peer);
+        break;
+      }
+      case Kind::kInbound:
+        if (!ReadInbound(inbound_[w.inbound].get())) closed_inbound.push_back(w.inbound);
+        break;
+    }
+  }
+  // Close from the back so earlier indices stay valid.
+  for (auto it = closed_inbound.rbegin(); it != closed_inbound.rend(); ++it) {
+    ::close(inbound_[*it]->fd);
+    inbound_.erase(inbound_.begin() + static_cast<std::ptrdiff_t>(*it));
+  }
+}
+
+void TcpTransport::IoThread::Run() {
+  std::vector<uint64_t> to_connect;
+  // One round per wake-up, timeout or socket event; ends when the transport stops.
+  while (true) {
+    to_connect.clear();
+    const int timeout_ms = Reconcile(&to_connect);
+    if (timeout_ms < 0) return;
+    bool connected_at_once = false;
+    for (uint64_t id : to_connect) {
+      Connect(id);
+      connected_at_once |= outbound_.at(id).state == State::kConnected;
+    }
+    BuildPollSet();
+    // A connection that completed inside connect(2) has a batch to take: poll, don't wait.
+    const int ready = ::poll(fds_.data(), fds_.size(), connected_at_once ? 0 : timeout_ms);
+    if (ready < 0) {
+      KEEL_ENV_CHECK(errno == EINTR);
+      continue;
+    }
+    Dispatch();
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The Loop-facing side.
+// ---------------------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<TcpTransport>> TcpTransport::Create(Loop* loop,
+                                                                   Options options) {
+  if (loop == nullptr) return absl::InvalidArgumentError("TcpTransport: no loop");
+  if (options.self_id == 0) return absl::InvalidArgumentError("TcpTransport: self_id is 0");
+  if (options.peer_queue_max_messages == 0 || options.max_inbound_connections == 0 ||
+      options.max_undelivered_messages == 0 || options.reconnect_backoff_initial_ms <= 0 ||
+      options.reconnect_backoff_max_ms < options.reconnect_backoff_initial_ms) {
+    return absl::InvalidArgumentError("TcpTransport: bad bounds in options");
+  }
+  absl::StatusOr<HostPort> hp = ParseHostPort(options.listen_address);
+  if (!hp.ok()) return hp.status();
+  socklen_t len = 0;
+  absl::StatusOr<sockaddr_storage> addr = Resolve(*hp, /*passive=*/true, &len);
+  if (!addr.ok()) return addr.status();
+  const int listen_fd = ::socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (listen_fd < 0) return ErrnoToStatus(errno, "socket");
+  const int one = 1;
+  // A restarted node must be able to rebind its port while old connections linger.
+  (void)::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  const std::string what = absl::StrCat(hp->host, ":", hp->port);
+  if (::bind(listen_fd, reinterpret_cast<const sockaddr*>(&*addr), len) != 0 ||
+      ::listen(listen_fd, SOMAXCONN) != 0) {
+    const int err = errno;
+    ::close(listen_fd);
+    return ErrnoToStatus(err, absl::StrCat("listen on ", what));
+  }
+  sockaddr_storage bound = {};
+  socklen_t bound_len = sizeof(bound);
+  if (::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) != 0) {
+    const int err = errno;
+    ::close(listen_fd);
+    return ErrnoToStatus(err, "getsockname");
+  }
+  const uint16_t port = ntohs(bound.ss_family == AF_INET6
+                                  ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                  : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd < 0) {
+    const int err = errno;
+    ::close(listen_fd);
+    return ErrnoToStatus(err, "eventfd");
+  }
+  const bool v6 = hp->host.find(':') != std::string::npos;
+  std::string bound_address =
+      v6 ? absl::StrCat("[", hp->host, "]:", port) : absl::StrCat(hp->host, ":", port);
+  std::unique_ptr<TcpTransport> transport(
+      new TcpTransport(loop, std::move(options), listen_fd, wake_fd, std::move(bound_address)));
+  transport->io_ = std::make_unique<IoThread>(transport.get());
+  transport->thread_ = std::thread([io = transport->io_.get()] { io->Run(); });
+  return transport;
+}
+
+TcpTransport::TcpTransport(Loop* loop, Options options, int listen_fd, int wake_fd,
+                           std::string listen_address)
+    : loop_(loop),
+      options_(std::move(options)),
+      listen_fd_(listen_fd),
+      wake_fd_(wake_fd),
+      listen_address_(std::move(listen_address)),
+      undelivered_(std::make_shared<std::atomic<size_t>>(0)) {}
+
+TcpTransport::~TcpTransport() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  Wake();
+  thread_.join();
+  io_.reset();  // closes every connection
+  ::close(listen_fd_);
+  ::close(wake_fd_);
+}
+
+void TcpTransport::Wake() {
+  const uint64_t one = 1;
+  // Cannot fail short of a full counter (2^64 - 2 pending wake-ups); a lost wake-up would
+  // only delay the I/O thread until its periodic poll timeout.
+  (void)!::write(wake_fd_, &one, sizeof(one));
+}
+
+TcpTransport::Stats TcpTransport::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void TcpTransport::ReportUnreachable(uint64_t peer) {
+  TransportHandler* handler = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    handler = handler_;
+  }
+  if (handler == nullptr) return;
+  loop_->Post([handler, peer] { handler->OnPeerUnreachable(peer); });
+}
+
+void TcpTransport::SetHandler(TransportHandler* handler) {
+  absl::MutexLock lock(&mu_);
+  handler_ = handler;
+}
+
+void TcpTransport::AddPeer(uint64_t id, std::string_view address) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto [it, added] = peers_.try_emplace(id);
+    PeerQueue& peer = it->second;
+    // Re-adding with the same address (a replayed membership change) keeps the stream.
+    if (!added && peer.address == address) return;
+    peer.address = std::string(address);
+    peer.generation = next_generation_++;
+    stats_.dropped += peer.messages.size();
+    peer.messages.clear();
+    peer.queued_bytes = 0;
+  }
+  Wake();
+}
+
+void TcpTransport::RemovePeer(uint64_t id) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = peers_.find(id);
+    if (it == peers_.end()) return;
+    stats_.dropped += it->second.messages.size();
+    peers_.erase(it);
+  }
+  Wake();
+}
+
+void TcpTransport::Send(uint64_t to, std::string payload) {
+  TransportHandler* report_to = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = peers_.find(to);
+    const bool accepted =
+        it != peers_.end() && payload.size() <= options_.max_frame_payload_bytes &&
+        it->second.messages.size() < options_.peer_queue_max_messages &&
+        it->second.queued_bytes + payload.size() <= options_.peer_queue_max_bytes;
+    if (accepted) {
+      it->second.queued_bytes += payload.size();
+      it->second.messages.push_back(std::move(payload));
+    } else {
+      stats_.dropped++;
+      report_to = handler_;
+      if (report_to == nullptr) return;
+    }
+  }
+  if (report_to != nullptr) {
+    loop_->Post([report_to, to] { report_to->OnPeerUnreachable(to); });
+    return;
+  }
+  Wake();
+}
+
+}  // namespace keel::env

@@ -1,0 +1,152 @@
+#include "kv/backend.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "kv/check.h"
+#include "leveldb/write_batch.h"
+
+namespace keel::kv {
+namespace {
+
+std::string FullKey(std::string_view bucket, std::string_view key) {
+  KEEL_KV_CHECK(bucket.find('\0') == std::string_view::npos);
+  std::string out(bucket);
+  out.push_back('\0');
+  out.append(key);
+  return out;
+}
+
+// The smallest LevelDB key after every key of `bucket`.
+std::string BucketEnd(std::string_view bucket) {
+  std::string out(bucket);
+  out.push_back('\1');
+  return out;
+}
+
+}  // namespace
+
+absl::Status FromLevelDb(const leveldb::Status& s, std::string_view context) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string msg = absl::StrCat("leveldb ", std::string(context), ": ", s.ToString());
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsIOError()) return absl::DataLossError(msg);
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  return absl::InternalError(msg);
+}
+
+absl::StatusOr<std::unique_ptr<Backend>> Backend::Open(BackendOptions options) {
+  leveldb::Options opts;
+  opts.create_if_missing = true;
+  opts.paranoid_checks = true;  // refuse to open over corruption instead of skipping it
+  opts.write_buffer_size = options.write_buffer_size_bytes;
+  if (options.env != nullptr) opts.env = options.env;
+  leveldb::DB* raw = nullptr;
+  const leveldb::Status s = leveldb::DB::Open(opts, options.path, &raw);
+  if (options.after_db_call) options.after_db_call();
+  if (!s.ok()) return FromLevelDb(s, absl::StrCat("open ", options.path));
+  std::unique_ptr<leveldb::DB> db(raw);
+  return std::unique_ptr<Backend>(new Backend(std::move(options), std::move(db)));
+}
+
+Backend::Backend(BackendOptions options, std::unique_ptr<leveldb::DB> db)
+    : options_(std::move(options)), db_(std::move(db)) {}
+
+Backend::~Backend() {
+  // Queued background work must run before the DB waits for it in its destructor.
+  AfterDbCall();
+  db_.reset();
+  AfterDbCall();
+}
+
+void Backend::AfterDbCall() const {
+  if (options_.after_db_call) options_.after_db_call();
+}
+
+absl::StatusOr<std::optional<std::string>> Backend::Get(std::string_view bucket,
+                                                        std::string_view key) const {
+  if (!sticky_error_.ok()) return sticky_error_;
+  const std::string full = FullKey(bucket, key);
+  if (auto it = staged_.find(full); it != staged_.end()) return it->second;
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  std::string value;
+  const leveldb::Status s = db_->Get(ro, full, &value);
+  AfterDbCall();
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromLevelDb(s, "get");
+  return std::optional<std::string>(std::move(value));
+}
+
+void Backend::Put(std::string_view bucket, std::string_view key, std::string_view value) {
+  staged_.insert_or_assign(FullKey(bucket, key), std::string(value));
+}
+
+void Backend::Delete(std::string_view bucket, std::string_view key) {
+  staged_.insert_or_assign(FullKey(bucket, key), std::nullopt);
+}
+
+absl::Status Backend::Commit() {
+  if (!sticky_error_.ok()) return sticky_error_;
+  if (staged_.empty()) return absl::OkStatus();
+  leveldb::WriteBatch batch;
+  for (const auto& [key, value] : staged_) {
+    if (value.has_value()) {
+      batch.Put(key, *value);
+    } else {
+      batch.Delete(key);
+    }
+  }
+  leveldb::WriteOptions wo;
+  wo.sync = options_.sync;
+  const leveldb::Status s = db_->Write(wo, &batch);
+  AfterDbCall();
+  staged_.clear();
+  if (!s.ok()) sticky_error_ = FromLevelDb(s, "write");
+  return sticky_error_;
+}
+
+absl::Status Backend::Scan(
+    std::string_view bucket, std::string_view start, std::string_view end,
+    size_t limit_records,
+    absl::FunctionRef<bool(std::string_view key, std::string_view value)> fn) const {
+  if (!sticky_error_.ok()) return sticky_error_;
+  KEEL_KV_CHECK(staged_.empty());
+  const std::string lo = FullKey(bucket, start);
+  const std::string hi = end.empty() ? BucketEnd(bucket) : FullKey(bucket, end);
+  const size_t prefix_bytes = bucket.size() + 1;
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  absl::Status status;
+  {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+    size_t seen = 0;
+    for (it->Seek(lo); it->Valid(); it->Next()) {
+      const leveldb::Slice k = it->key();
+      if (k.compare(hi) >= 0) break;
+      const leveldb::Slice v = it->value();
+      ++seen;
+      if (!fn(std::string_view(k.data() + prefix_bytes, k.size() - prefix_bytes),
+              std::string_view(v.data(), v.size()))) {
+        break;
+      }
+      if (limit_records != 0 && seen >= limit_records) break;
+    }
+    status = FromLevelDb(it->status(), "scan");
+  }
+  AfterDbCall();
+  return status;
+}
+
+uint64_t Backend::ApproximateSizeBytes() const {
+  const std::string lo(1, '\0');
+  const std::string hi(8, '\xff');
+  leveldb::Range range(lo, hi);
+  uint64_t size = 0;
+  db_->GetApproximateSizes(&range, 1, &size);
+  AfterDbCall();
+  return size;
+}
+
+}  // namespace keel::kv

@@ -1,0 +1,104 @@
+// The MVCC store's durable state on LevelDB, laid out like etcd's bbolt buckets:
+//
+//   LevelDB key = <bucket name> '\0' <key within bucket>
+//
+//   bucket "key":   17/18-byte revision (kv/revision.h) -> serialized mvccpb.KeyValue
+//                   (a tombstone's value holds only the key)
+//   bucket "meta":  "consistent_index", "term"      -> 8-byte big-endian
+//                   "scheduledCompactRev", "finishedCompactRev" -> 17-byte revision
+//   other buckets (e.g. "lease") belong to whoever writes them; names must not contain '\0'.
+//
+// Writes are staged in memory and reach LevelDB in ONE WriteBatch per Commit(); the store
+// stages the Raft consistent index in the same batch as the entry's effects, so after a
+// crash the index on disk says exactly which entries the data on disk contains.
+//
+// Threading: single-threaded (the node loop). Errors are sticky: after a failed Commit every
+// later call returns the same status, because LevelDB may hold a partial view of our
+// intent and continuing would build on it.
+//
+// Determinism (simulation): `env` lets the simulator supply a leveldb::Env whose Schedule
+// only queues background work; `after_db_call` runs after every LevelDB call (and before
+// closing) so the simulator can drain that queue on this thread (see DESIGN.md).
+#ifndef KEEL_KV_BACKEND_H_
+#define KEEL_KV_BACKEND_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "leveldb/db.h"
+#include "leveldb/env.h"
+
+namespace keel::kv {
+
+inline constexpr std::string_view kKeyBucket = "key";
+inline constexpr std::string_view kMetaBucket = "meta";
+
+struct BackendOptions {
+  std::string path;                        // LevelDB directory; created if missing
+  leveldb::Env* env = nullptr;             // not owned; nullptr = leveldb::Env::Default()
+  std::function<void()> after_db_call;     // optional; see file comment
+  bool sync = false;                       // fsync every Commit (the WAL usually suffices)
+  size_t write_buffer_size_bytes = 4 << 20;
+};
+
+class Backend {
+ public:
+  static absl::StatusOr<std::unique_ptr<Backend>> Open(BackendOptions options);
+  ~Backend();
+  Backend(const Backend&) = delete;
+  Backend& operator=(const Backend&) = delete;
+
+  // Reads one key, seeing staged (uncommitted) writes first.
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view bucket,
+                                                 std::string_view key) const;
+
+  // Stage a write for the next Commit.
+  void Put(std::string_view bucket, std::string_view key, std::string_view value);
+  void Delete(std::string_view bucket, std::string_view key);
+  bool HasStaged() const { return !staged_.empty(); }
+
+  // Writes everything staged as one atomic LevelDB WriteBatch. A no-op when nothing is
+  // staged.
+  absl::Status Commit();
+
+  // Visits committed records of `bucket` with start <= key < end (end empty = to the end
+  // of the bucket) in key order, at most `limit_records` of them (0 = no limit), until `fn`
+  // returns false. Requires nothing staged: a scan never mixes two versions of the data.
+  absl::Status Scan(std::string_view bucket, std::string_view start, std::string_view end,
+                    size_t limit_records,
+                    absl::FunctionRef<bool(std::string_view key, std::string_view value)> fn)
+      const;
+
+  // LevelDB's estimate of its table files' size (not deterministic across replicas: it
+  // depends on when compactions ran). For status reporting only.
+  uint64_t ApproximateSizeBytes() const;
+
+  const std::string& path() const { return options_.path; }
+
+ private:
+  Backend(BackendOptions options, std::unique_ptr<leveldb::DB> db);
+  void AfterDbCall() const;
+
+  const BackendOptions options_;
+  std::unique_ptr<leveldb::DB> db_;
+  // Full LevelDB key -> value (nullopt = delete). Ordered so that the WriteBatch, and thus
+  // LevelDB's files, are byte-identical across replays.
+  std::map<std::string, std::optional<std::string>, std::less<>> staged_;
+  absl::Status sticky_error_;
+};
+
+// Converts a leveldb::Status to an absl::Status with a precise code (corruption is
+// DATA_LOSS, not INTERNAL).
+absl::Status FromLevelDb(const leveldb::Status& s, std::string_view context);
+
+}  // namespace keel::kv
+
+#endif  // KEEL_KV_BACKEND_H_
