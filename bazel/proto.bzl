@@ -16,6 +16,12 @@ Generated code is compiled without -Werror: it is not ours to fix.
 _PROTOC = "/usr/bin/protoc"
 _GRPC_PLUGIN = "/usr/bin/grpc_cpp_plugin"
 
+def _protos_of(dep):
+    """//a/b -> //a/b:b_protos, //a/b:c -> //a/b:c_protos (the .proto files of a dep)."""
+    if ":" not in dep:
+        dep = dep + ":" + dep.split("/")[-1]
+    return dep + "_protos"
+
 def keel_cc_proto(name, srcs, deps = [], grpc = False, visibility = None):
     hdrs = []
     cc_srcs = []
@@ -34,12 +40,12 @@ def keel_cc_proto(name, srcs, deps = [], grpc = False, visibility = None):
         flags += " --grpc_out=$(GENDIR) --plugin=protoc-gen-grpc=" + _GRPC_PLUGIN
     native.filegroup(
         name = name + "_protos",
-        srcs = srcs + [d + "_protos" for d in deps],
+        srcs = srcs + [_protos_of(d) for d in deps],
         visibility = visibility,
     )
     native.genrule(
         name = name + "_gen",
-        srcs = srcs + [d + "_protos" for d in deps],
+        srcs = srcs + [_protos_of(d) for d in deps],
         outs = hdrs + cc_srcs,
         cmd = "%s %s %s" % (_PROTOC, flags, " ".join(["$(location %s)" % s for s in srcs])),
         message = "protoc " + name,

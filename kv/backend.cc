@@ -107,6 +107,71 @@ absl::Status Backend::Commit() {
   return sticky_error_;
 }
 
+absl::Status Backend::Sync() {
+  absl::Status committed = Commit();
+  if (!committed.ok()) return committed;
+  // An empty synced batch fsyncs LevelDB's log, which holds every write not yet in a
+  // (synced) table file; logs it switched away from were synced when closed
+  // (env/leveldb_env.cc).
+  leveldb::WriteBatch empty;
+  leveldb::WriteOptions wo;
+  wo.sync = true;
+  const leveldb::Status s = db_->Write(wo, &empty);
+  AfterDbCall();
+  if (!s.ok()) sticky_error_ = FromLevelDb(s, "sync");
+  return sticky_error_;
+}
+
+absl::Status Backend::ScanAll(
+    absl::FunctionRef<bool(std::string_view raw_key, std::string_view value)> fn) const {
+  if (!sticky_error_.ok()) return sticky_error_;
+  KEEL_KV_CHECK(staged_.empty());
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  absl::Status status;
+  {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (!fn(std::string_view(it->key().data(), it->key().size()),
+              std::string_view(it->value().data(), it->value().size()))) {
+        break;
+      }
+    }
+    status = FromLevelDb(it->status(), "scan all");
+  }
+  AfterDbCall();
+  return status;
+}
+
+absl::Status Backend::ReplaceAll(const std::vector<std::pair<std::string, std::string>>& records) {
+  if (!sticky_error_.ok()) return sticky_error_;
+  KEEL_KV_CHECK(staged_.empty());
+  leveldb::WriteBatch batch;
+  {
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(it->key());
+    if (!it->status().ok()) {
+      sticky_error_ = FromLevelDb(it->status(), "replace all");
+      AfterDbCall();
+      return sticky_error_;
+    }
+  }
+  for (const auto& [key, value] : records) batch.Put(key, value);
+  leveldb::WriteOptions wo;
+  // Durable before the snapshot that carried it is acknowledged to Raft: the WAL does not
+  // hold these records, so nothing could replay them.
+  wo.sync = true;
+  const leveldb::Status s = db_->Write(wo, &batch);
+  AfterDbCall();
+  if (!s.ok()) sticky_error_ = FromLevelDb(s, "replace all");
+  return sticky_error_;
+}
+
+void Backend::CompactAll() {
+  db_->CompactRange(nullptr, nullptr);
+  AfterDbCall();
+}
+
 absl::Status Backend::Scan(
     std::string_view bucket, std::string_view start, std::string_view end,
     size_t limit_records,

@@ -29,6 +29,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -76,6 +78,25 @@ class Backend {
                     size_t limit_records,
                     absl::FunctionRef<bool(std::string_view key, std::string_view value)> fn)
       const;
+
+  // Commits anything staged and makes everything committed so far durable (one synced
+  // LevelDB write). Commits are unsynced by default because the WAL can replay them; a
+  // caller that is about to stop relying on the WAL (a snapshot releases it) calls this.
+  absl::Status Sync();
+
+  // Visits every committed record of every bucket, as raw LevelDB keys (bucket '\0' key),
+  // in key order, until `fn` returns false. Requires nothing staged. For shipping the whole
+  // state to a follower in a Raft snapshot.
+  absl::Status ScanAll(absl::FunctionRef<bool(std::string_view raw_key, std::string_view value)> fn) const;
+
+  // Replaces everything with `records` (raw keys, as ScanAll yields them) in ONE atomic
+  // WriteBatch: a crash leaves either the old state or the new one. Requires nothing staged.
+  absl::Status ReplaceAll(const std::vector<std::pair<std::string, std::string>>& records);
+
+  // Compacts the whole key range (etcd's Defragment, in LevelDB's terms). Blocks until
+  // LevelDB's background work finishes, so it must not be called with a queued background
+  // (the simulator's mode): nothing would ever run the work it waits for.
+  void CompactAll();
 
   // LevelDB's estimate of its table files' size (not deterministic across replicas: it
   // depends on when compactions ran). For status reporting only.

@@ -277,6 +277,34 @@ absl::Status MvccStore::Commit() {
   return absl::OkStatus();
 }
 
+absl::Status MvccStore::Sync() {
+  absl::Status committed = Commit();
+  if (!committed.ok()) return committed;
+  absl::Status synced = backend_->Sync();
+  if (!synced.ok()) return Poison(synced);
+  return absl::OkStatus();
+}
+
+absl::Status MvccStore::RestoreFromRecords(
+    const std::vector<std::pair<std::string, std::string>>& records) {
+  if (!poisoned_.ok()) return poisoned_;
+  absl::Status committed = Commit();
+  if (!committed.ok()) return committed;
+  absl::Status replaced = backend_->ReplaceAll(records);
+  if (!replaced.ok()) return Poison(replaced);
+  index_ = TreeIndex();
+  key_lease_.clear();
+  current_rev_ = 1;
+  compact_rev_ = -1;
+  consistent_index_ = 0;
+  consistent_term_ = 0;
+  size_bytes_ = 0;
+  lease_hooks_ = nullptr;
+  absl::Status restored = Restore();
+  if (!restored.ok()) return Poison(restored);
+  return Commit();
+}
+
 void MvccStore::SetLeaseHooks(LeaseHooks* hooks) {
   lease_hooks_ = hooks;
   if (hooks == nullptr) return;

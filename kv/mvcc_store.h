@@ -104,6 +104,14 @@ class MvccStore {
   // ---- Raft apply bookkeeping.
   void SetConsistentIndex(uint64_t index, uint64_t term);
   absl::Status Commit();
+  // Commit() and make it durable (see Backend::Sync).
+  absl::Status Sync();
+
+  // Replaces the whole state with a backend image from another member (raw records, as
+  // Backend::ScanAll yields them; a Raft snapshot's data) and rebuilds the index from it.
+  // The image carries its own consistent index. Lease hooks are NOT re-attached: the
+  // caller restores its lessor from the same image, then calls SetLeaseHooks again.
+  absl::Status RestoreFromRecords(const std::vector<std::pair<std::string, std::string>>& records);
   uint64_t consistent_index() const { return consistent_index_; }
   uint64_t consistent_term() const { return consistent_term_; }
 

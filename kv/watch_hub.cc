@@ -270,6 +270,16 @@ void WatchHub::OnApplied(int64_t rev, const std::vector<mvccpb::Event>& events) 
   }
 }
 
+void WatchHub::OnStoreRestored(int64_t previous_revision) {
+  for (auto& [sid, s] : streams_) {
+    for (auto& [id, w] : s.watchers) {
+      if (!w.synced) continue;
+      SetSynced(sid, w, false);
+      w.min_rev = std::max(w.min_rev, previous_revision + 1);
+    }
+  }
+}
+
 void WatchHub::ProgressTick() {
   const int64_t current = store_->current_revision();
   for (auto& [sid, s] : streams_) {

@@ -83,6 +83,12 @@ class WatchHub {
   // empty response carrying the current revision.
   void ProgressTick();
 
+  // The store's contents were replaced wholesale (a Raft snapshot from the leader) after it
+  // had reached `previous_revision`. Every synced watcher has seen up to there and now
+  // catches up from the new contents through Pump: the events after previous_revision, or
+  // a cancel with compact_revision when the image no longer holds them.
+  void OnStoreRestored(int64_t previous_revision);
+
   // Flushes backed-up control responses and catches unsynced watchers up, reading at most
   // about `max_events` events from the backend (whole revisions). Returns the number of
   // events read; call again while HasBacklog().

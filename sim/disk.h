@@ -131,6 +131,7 @@ class SimDisk final : public env::FileSystem {
 
   // Faults can change mid-run (e.g. off for the liveness phase).
   void set_faults(const DiskFaults& faults) { options_.faults = faults; }
+  const DiskFaults& faults() const { return options_.faults; }
   const DiskCounters& counters() const { return counters_; }
   uint64_t used_bytes() const { return used_bytes_; }
   // Incremented by every Crash(): which process lifetime the disk is in.

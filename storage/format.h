@@ -100,6 +100,16 @@
 //   [48, ...) payload: a serialized raftpb::Snapshot
 // The header comes first so a receiver of a streamed snapshot can check it and name the
 // file before the payload arrives, and verify the crc as chunks stream through.
+//
+// ======================================================================================
+// Backup files (Maintenance.Snapshot, `etcdctl snapshot save`)
+// ======================================================================================
+//   [0, 8)    magic "KEELBAK1"
+//   [8, 16)   payload_size u64
+//   [16, ...) payload: a serialized keel.serverpb.BackendSnapshot (every backend record)
+//   then zero bytes up to a multiple of 512, and the 32-byte SHA-256 of everything before
+//   it, appended by the gRPC layer exactly as etcd appends it to its bolt file. etcdctl
+//   checks `size % 512 == 32` and the hash; the padding is what makes ours pass that.
 #ifndef KEEL_STORAGE_FORMAT_H_
 #define KEEL_STORAGE_FORMAT_H_
 
@@ -108,6 +118,10 @@
 #include <string_view>
 
 namespace keel::storage {
+
+// ---- Backup files ----
+inline constexpr std::string_view kBackupMagic = "KEELBAK1";
+inline constexpr size_t kBackupAlignmentBytes = 512;
 
 // ---- WAL ----
 inline constexpr std::string_view kWalMagic = "KEELWAL1";

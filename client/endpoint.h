@@ -1,0 +1,43 @@
+// One server address and the gRPC stubs that talk to it. Stubs are thread-safe and cheap
+// to share; the channel reconnects by itself after a transport failure.
+#ifndef KEEL_CLIENT_ENDPOINT_H_
+#define KEEL_CLIENT_ENDPOINT_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/time/time.h"
+#include "api/etcdserverpb/rpc.grpc.pb.h"
+#include "api/v3electionpb/v3election.grpc.pb.h"
+#include "api/v3lockpb/v3lock.grpc.pb.h"
+#include "grpcpp/channel.h"
+
+namespace keel::client {
+
+// "http://127.0.0.1:2379" and "127.0.0.1:2379" name the same endpoint; gRPC wants the latter.
+std::string NormalizeEndpoint(std::string_view url);
+
+struct Endpoint {
+  std::string address;  // host:port, normalized
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<etcdserverpb::KV::Stub> kv;
+  std::unique_ptr<etcdserverpb::Watch::Stub> watch;
+  std::unique_ptr<etcdserverpb::Lease::Stub> lease;
+  std::unique_ptr<etcdserverpb::Cluster::Stub> cluster;
+  std::unique_ptr<etcdserverpb::Maintenance::Stub> maintenance;
+  std::unique_ptr<v3lockpb::Lock::Stub> lock;
+  std::unique_ptr<v3electionpb::Election::Stub> election;
+
+  // Blocks until the channel is READY or `deadline` passes. A request is only sent on a
+  // READY channel, so a failure to connect proves nothing was sent and is safe to fail over.
+  bool WaitConnected(absl::Time deadline) const;
+};
+
+// `channel_tag` distinguishes otherwise identical channels: gRPC shares one TCP connection
+// between channels with equal arguments, and keelbench wants N real connections.
+std::unique_ptr<Endpoint> MakeEndpoint(std::string_view url, int channel_tag = 0);
+
+}  // namespace keel::client
+
+#endif  // KEEL_CLIENT_ENDPOINT_H_

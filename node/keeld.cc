@@ -1,0 +1,198 @@
+#include "node/keeld.h"
+
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "node/check.h"
+#include "node/grpc/cluster_service.h"
+#include "node/grpc/election_service.h"
+#include "node/grpc/kv_service.h"
+#include "node/grpc/lease_service.h"
+#include "node/grpc/lock_service.h"
+#include "node/grpc/maintenance_service.h"
+#include "node/grpc/watch_service.h"
+#include "server/member_id.h"
+
+namespace keel::node {
+namespace {
+
+// etcd adds this to --max-request-bytes for gRPC framing (embed/serve.go).
+constexpr int kGrpcOverheadBytes = 512 * 1024;
+// How long gRPC's shutdown lets streams (watches, keep-alives) end on their own before
+// cancelling them.
+constexpr int64_t kGrpcShutdownGraceMs = 1000;
+
+}  // namespace
+
+server::ServerConfig MakeServerConfig(const KeeldConfig& config) {
+  const ServerFlags& f = config.server;
+  server::ServerConfig s;
+  s.name = f.name;
+  s.data_dir = f.data_dir;
+  s.advertise_client_urls = f.advertise_client_urls;
+  s.advertise_peer_urls = f.advertise_peer_urls;
+  for (const Member& member : f.initial_cluster) {
+    s.initial_cluster.push_back(server::PeerConfig{member.name, member.peer_urls});
+  }
+  s.initial_cluster_token = f.initial_cluster_token;
+  s.initial_cluster_state_new = f.initial_cluster_state_new;
+  s.heartbeat_interval_ms = f.heartbeat_interval_ms;
+  s.election_timeout_ms = f.election_timeout_ms;
+  s.snapshot_count = f.snapshot_count;
+  s.quota_backend_bytes = f.quota_backend_bytes;
+  s.max_request_bytes = f.max_request_bytes;
+  s.max_txn_ops = f.max_txn_ops;
+  s.request_timeout_ms = f.request_timeout_ms;
+  return s;
+}
+
+absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
+    const KeeldConfig& config, std::function<void(const absl::Status&)> on_fatal) {
+  std::unique_ptr<Keeld> keeld(new Keeld());
+
+  env::PosixEnv::Options env_options;
+  env::TcpTransport::Options transport;
+  // A member bootstrapped from --initial-cluster has etcd's deterministic ID; the
+  // transport stamps it on every frame.
+  transport.self_id = server::ComputeMemberId(config.server.advertise_peer_urls,
+                                              config.server.initial_cluster_token);
+  KEEL_NODE_CHECK(!config.listen_peer_urls.empty());
+  transport.listen_address = config.listen_peer_urls.front().HostPort();
+  env_options.transport = transport;
+  absl::StatusOr<std::unique_ptr<env::PosixEnv>> env = env::PosixEnv::Create(env_options);
+  if (!env.ok()) return env.status();
+  keeld->env_ = *std::move(env);
+
+  env::LevelDbEnv::Options leveldb_options;
+  leveldb_options.fs = keeld->env_->fs();
+  leveldb_options.background = env::LevelDbEnv::BackgroundMode::kThread;
+  env::Loop* loop = keeld->env_->loop();
+  leveldb_options.now_micros = [loop] { return static_cast<uint64_t>(loop->NowNanos() / 1000); };
+  absl::StatusOr<std::unique_ptr<env::LevelDbEnv>> leveldb_env =
+      env::LevelDbEnv::Create(leveldb_options);
+  if (!leveldb_env.ok()) return leveldb_env.status();
+  keeld->leveldb_env_ = *std::move(leveldb_env);
+
+  absl::Status opened = keeld->OpenServer(config, std::move(on_fatal));
+  if (!opened.ok()) return opened;
+  absl::Status grpc = keeld->StartGrpc(config);
+  if (!grpc.ok()) return grpc;
+  if (!config.listen_metrics_urls.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpEndpoints>> http =
+        HttpEndpoints::Start(config.listen_metrics_urls, loop, keeld->server_.get());
+    if (!http.ok()) return http.status();
+    keeld->http_ = *std::move(http);
+  }
+  server::Server* server = keeld->server_.get();
+  keeld->RunOnLoop([server] { server->Start(); });
+  return keeld;
+}
+
+absl::Status Keeld::OpenServer(const KeeldConfig& config,
+                               std::function<void(const absl::Status&)> on_fatal) {
+  server::ServerConfig server_config = MakeServerConfig(config);
+  server_config.leveldb_env = leveldb_env_.get();
+  server_config.on_fatal = std::move(on_fatal);
+  absl::Status status;
+  RunOnLoop([this, &status, server_config = std::move(server_config)]() mutable {
+    absl::StatusOr<std::unique_ptr<server::Server>> server =
+        server::Server::Open(env_.get(), std::move(server_config));
+    if (server.ok()) {
+      server_ = *std::move(server);
+    } else {
+      status = server.status();
+    }
+  });
+  return status;
+}
+
+absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
+  env::Loop* loop = env_->loop();
+  server::Server* server = server_.get();
+  services_.push_back(std::make_unique<KvService>(loop, server));
+  services_.push_back(std::make_unique<WatchService>(loop, server));
+  services_.push_back(std::make_unique<LeaseService>(loop, server));
+  services_.push_back(std::make_unique<ClusterService>(loop, server));
+  services_.push_back(std::make_unique<MaintenanceService>(loop, server));
+  services_.push_back(std::make_unique<LockService>(loop, server));
+  services_.push_back(std::make_unique<ElectionService>(loop, server));
+  // Auth is not registered: gRPC answers UNIMPLEMENTED, and etcdctl only calls it for
+  // `etcdctl auth/user/role` commands.
+
+  for (const Url& url : config.listen_client_urls) {
+    absl::Status bindable = CheckBindable(url);
+    if (!bindable.ok()) return bindable;
+  }
+  grpc::ServerBuilder builder;
+  client_ports_.assign(config.listen_client_urls.size(), 0);
+  for (size_t i = 0; i < config.listen_client_urls.size(); ++i) {
+    // The one place a listener gets its credentials; TLS (https URLs) slots in here.
+    builder.AddListeningPort(config.listen_client_urls[i].HostPort(),
+                             grpc::InsecureServerCredentials(), &client_ports_[i]);
+  }
+  for (auto& service : services_) builder.RegisterService(service.get());
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_request_bytes) +
+                                   kGrpcOverheadBytes);
+  builder.SetMaxSendMessageSize(INT32_MAX);
+  // etcdctl and clientv3 ping idle connections (grpc-go clamps to >= 10 s); etcd permits
+  // pings every 5 s even without calls, so we must not answer them with GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // gRPC's default SO_REUSEPORT would let a second keeld share our client port.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr) {  // e.g. the port was taken between the check and here
+    return absl::UnavailableError("cannot start the gRPC server on the client URLs");
+  }
+  for (size_t i = 0; i < client_ports_.size(); ++i) {
+    if (client_ports_[i] == 0) {
+      return absl::UnavailableError(
+          absl::StrCat("listen tcp ", config.listen_client_urls[i].HostPort(),
+                       ": bind failed (address in use or not available)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Keeld::RunOnLoop(absl::AnyInvocable<void() &&> fn) {
+  absl::Notification done;
+  env_->loop()->Post([&fn, &done]() mutable {
+    std::move(fn)();
+    done.Notify();
+  });
+  done.WaitForNotification();
+}
+
+Keeld::~Keeld() { Shutdown(); }
+
+void Keeld::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (http_ != nullptr) http_->Stop();
+  if (server_ != nullptr) {
+    server::Server* server = server_.get();
+    RunOnLoop([server] { server->Stop(); });
+  }
+  if (grpc_server_ != nullptr) {
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           std::chrono::milliseconds(kGrpcShutdownGraceMs));
+    grpc_server_.reset();
+  }
+  if (server_ != nullptr) {
+    // Tasks that finished reactors posted (releasing watch streams and lock waiters that
+    // still point at the Server) must run before the Server goes; some post one follow-up.
+    constexpr int kDrainRounds = 3;
+    for (int i = 0; i < kDrainRounds; ++i) RunOnLoop([] {});
+    RunOnLoop([this] { server_.reset(); });
+  }
+  services_.clear();
+  http_.reset();
+  leveldb_env_.reset();
+  env_.reset();
+}
+
+}  // namespace keel::node

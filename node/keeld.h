@@ -1,0 +1,70 @@
+// Keeld: one running keeld process, assembled from its parts in dependency order:
+//
+//   PosixEnv (Loop, files, peer TCP transport on --listen-peer-urls)
+//   LevelDbEnv (kThread) over the Env's FileSystem, for the MVCC backend
+//   server::Server, opened and started on the Loop
+//   gRPC server on --listen-client-urls (etcd's services; Auth deliberately absent)
+//   HttpEndpoints on --listen-metrics-urls (/health, /metrics)
+//
+// Shutdown reverses it (see Shutdown). Every step that can fail returns the failing
+// component's status, whose message keeld prints as its one-line error.
+#ifndef KEEL_NODE_KEELD_H_
+#define KEEL_NODE_KEELD_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "env/leveldb_env.h"
+#include "env/posix_env.h"
+#include "grpcpp/grpcpp.h"
+#include "node/http_endpoints.h"
+#include "node/keeld_flags.h"
+#include "server/server.h"
+
+namespace keel::node {
+
+// The one place flags become the server core's configuration.
+server::ServerConfig MakeServerConfig(const KeeldConfig& config);
+
+class Keeld {
+ public:
+  // Starts everything. `on_fatal` runs (on the Loop) if the server core hits an
+  // unrecoverable storage error after start; keeld's main then shuts down and exits 1.
+  static absl::StatusOr<std::unique_ptr<Keeld>> Start(
+      const KeeldConfig& config, std::function<void(const absl::Status&)> on_fatal);
+  // Calls Shutdown.
+  ~Keeld();
+
+  // Graceful stop: stop accepting HTTP; stop the server core (pending requests fail with
+  // "etcdserver: server stopped"); shut gRPC down (streams are cancelled after a grace
+  // period); destroy the core on its Loop; then the Envs. Idempotent. Not on the Loop.
+  void Shutdown();
+
+  // Bound ports, for logs and tests.
+  const std::vector<int>& client_ports() const { return client_ports_; }
+
+ private:
+  Keeld() = default;
+  absl::Status OpenServer(const KeeldConfig& config,
+                          std::function<void(const absl::Status&)> on_fatal);
+  absl::Status StartGrpc(const KeeldConfig& config);
+  // Runs `fn` on the Loop and waits for it.
+  void RunOnLoop(absl::AnyInvocable<void() &&> fn);
+
+  std::unique_ptr<env::PosixEnv> env_;
+  std::unique_ptr<env::LevelDbEnv> leveldb_env_;
+  std::unique_ptr<server::Server> server_;  // created, used and destroyed on the Loop
+  std::vector<std::unique_ptr<grpc::Service>> services_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<HttpEndpoints> http_;
+  std::vector<int> client_ports_;
+  bool shut_down_ = false;
+};
+
+}  // namespace keel::node
+
+#endif  // KEEL_NODE_KEELD_H_

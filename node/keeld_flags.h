@@ -1,0 +1,67 @@
+// keeld's command line: etcd 3.4's flag names, defaults and validation messages, parsed the
+// way Go's flag package does (-flag or --flag, "=value" or the next argument).
+//
+// ParseKeeldFlags is pure (no I/O, no process exit) so that every rule is unit-tested; main
+// prints the returned status as one line and exits 1.
+#ifndef KEEL_NODE_KEELD_FLAGS_H_
+#define KEEL_NODE_KEELD_FLAGS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "node/url.h"
+
+namespace keel::node {
+
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+struct Member {
+  std::string name;
+  std::vector<std::string> peer_urls;  // normalized scheme://host:port
+};
+
+// The subset of etcd's configuration keeld understands. Shaped like etcd's flags, not like
+// the server core's ServerConfig, so this file depends on nothing but absl; keeld.cc maps
+// it onto server::ServerConfig in one place.
+struct ServerFlags {
+  std::string name;
+  std::string data_dir;
+  std::vector<std::string> advertise_client_urls;
+  std::vector<std::string> advertise_peer_urls;
+  std::vector<Member> initial_cluster;
+  std::string initial_cluster_token;
+  bool initial_cluster_state_new = true;
+  int64_t heartbeat_interval_ms = 0;
+  int64_t election_timeout_ms = 0;
+  uint64_t snapshot_count = 0;
+  int64_t quota_backend_bytes = 0;
+  uint64_t max_request_bytes = 0;
+  uint32_t max_txn_ops = 0;
+  // etcd: 5s + 2 * election timeout.
+  int64_t request_timeout_ms = 0;
+};
+
+struct KeeldConfig {
+  ServerFlags server;
+  // Where keeld listens. Client URLs serve gRPC; metrics URLs serve /health and /metrics
+  // over HTTP/1.1 (etcd's --listen-metrics-urls; see node/README.md for why not cmux).
+  std::vector<Url> listen_client_urls;
+  std::vector<Url> listen_peer_urls;
+  std::vector<Url> listen_metrics_urls;
+  LogLevel log_level = LogLevel::kInfo;
+  // --help or --version was given: print and exit 0 without starting.
+  bool help = false;
+  bool version = false;
+};
+
+// `args` excludes the program name.
+absl::StatusOr<KeeldConfig> ParseKeeldFlags(const std::vector<std::string>& args);
+
+// Usage text listing every flag with its default.
+std::string KeeldUsage();
+
+}  // namespace keel::node
+
+#endif  // KEEL_NODE_KEELD_FLAGS_H_

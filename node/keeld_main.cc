@@ -1,0 +1,86 @@
+// keeld: an etcd-compatible member. Flags are etcd 3.4's (see keeld_flags.h); exit codes:
+// 0 after a graceful stop (SIGTERM/SIGINT), 1 for bad flags, a busy port, a locked or
+// corrupt data directory, or a fatal storage error while running.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "node/keeld.h"
+#include "node/keeld_flags.h"
+
+namespace {
+
+constexpr char kVersion[] = "keeld 0.1.0 (etcd API 3.4)";
+
+// The first fatal error reported by the server core (on its Loop); read by main.
+absl::Mutex fatal_mu;
+absl::Status fatal_status ABSL_GUARDED_BY(fatal_mu);
+
+void OnFatal(const absl::Status& status) {
+  {
+    absl::MutexLock lock(&fatal_mu);
+    if (fatal_status.ok()) fatal_status = status;
+  }
+  // Wakes main's sigwait; SIGUSR1 is blocked in every thread, so nothing else sees it.
+  kill(getpid(), SIGUSR1);
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "keeld: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  absl::StatusOr<keel::node::KeeldConfig> config = keel::node::ParseKeeldFlags(args);
+  if (!config.ok()) return Fail(std::string(config.status().message()));
+  if (config->help) {
+    std::fputs(keel::node::KeeldUsage().c_str(), stdout);
+    return 0;
+  }
+  if (config->version) {
+    std::printf("%s\n", kVersion);
+    return 0;
+  }
+
+  // Block the stop signals before any thread exists, so every thread inherits the mask and
+  // only main's sigwait receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // A peer or client closing a socket mid-write must not kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<keel::node::Keeld>> keeld =
+      keel::node::Keeld::Start(*config, OnFatal);
+  if (!keeld.ok()) return Fail(std::string(keeld.status().message()));
+  if (config->log_level <= keel::node::LogLevel::kInfo) {
+    std::fprintf(stderr, "keeld: member %s serving clients on %s\n", config->server.name.c_str(),
+                 config->listen_client_urls[0].ToString().c_str());
+  }
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  (*keeld)->Shutdown();
+  absl::MutexLock lock(&fatal_mu);
+  if (!fatal_status.ok()) {
+    return Fail("stopped after a fatal storage error: " + std::string(fatal_status.message()));
+  }
+  if (config->log_level <= keel::node::LogLevel::kInfo) {
+    std::fprintf(stderr, "keeld: stopped on signal %d\n", signal_number);
+  }
+  return 0;
+}

@@ -1,0 +1,33 @@
+// The story generator behind `keelsim explain`: turns trace events (schema:
+// papers/viz/TRACE_SCHEMA.md) into a short narrative a student can follow, one line per
+// decision that matters: election timers firing, votes granted or refused and why,
+// elections won, leaders learned, entries committed and by whom, crashes and faults.
+// Heartbeats and routine appends are left out; the trace has them.
+#ifndef KEEL_PAPERS_EXPLAIN_STORY_H_
+#define KEEL_PAPERS_EXPLAIN_STORY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "papers/explain/trace_event.h"
+
+namespace keel::papers {
+
+struct StoryOptions {
+  // Lines about events before this time are not written (state is still tracked).
+  int64_t from_ns = 0;
+  // Also tell when followers learn that entries committed (noisy; off by default).
+  bool follower_commits = false;
+  // Bound on the story's length; a final line says how many were left out.
+  size_t max_lines = 1000;
+};
+
+// `events` in trace order. Each line starts with "t=<ms>ms: ".
+std::vector<std::string> ExplainTrace(const std::vector<TraceEvent>& events,
+                                      const StoryOptions& options = {});
+
+}  // namespace keel::papers
+
+#endif  // KEEL_PAPERS_EXPLAIN_STORY_H_

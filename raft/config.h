@@ -1,0 +1,60 @@
+// Config: everything a Raft node is parameterised by. Validated by RawNode::Create.
+#ifndef KEEL_RAFT_CONFIG_H_
+#define KEEL_RAFT_CONFIG_H_
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "raft/random_source.h"
+#include "raft/read_only.h"
+#include "raft/storage.h"
+
+namespace keel::raft {
+
+struct Config {
+  // This node's id; non-zero.
+  uint64_t id = 0;
+  // Ticks without hearing from a leader before a follower campaigns. The actual timeout is
+  // drawn uniformly from [election_tick, 2*election_tick) after every reset (§5.2).
+  int election_tick = 10;
+  // Ticks between leader heartbeats. Must be < election_tick.
+  int heartbeat_tick = 1;
+  // The stable log. Not owned; must outlive the node. Required.
+  Storage* storage = nullptr;
+  // The last applied index, when restarting (entries <= applied are not handed out again).
+  uint64_t applied = 0;
+  // Upper bound on the entries of one MsgApp (bytes, see EntrySizeBytes). 0 means at most
+  // one entry per message; kNoLimit means no limit.
+  uint64_t max_size_per_msg = 1 << 20;
+  // Upper bound on committed entries in one Ready. 0 means max_size_per_msg.
+  uint64_t max_committed_size_per_ready = 0;
+  // Upper bound on the payload of appended-but-uncommitted entries on the leader; beyond it
+  // proposals fail with ErrProposalDropped. 0 means no limit.
+  uint64_t max_uncommitted_entries_size = 0;
+  // Max MsgApp in flight to one follower in StateReplicate. > 0.
+  int max_inflight_msgs = 256;
+  // Max bytes of entries in flight to one follower. 0 means no limit; else >= max_size_per_msg.
+  uint64_t max_inflight_bytes = 0;
+  // Leader steps down when it has not heard from a quorum within an election timeout, and
+  // followers ignore votes while they hear from a leader (thesis §6.2).
+  bool check_quorum = false;
+  // Run a pre-election before incrementing the term (thesis §9.6).
+  bool pre_vote = false;
+  // How ReadIndex is served. kLeaseBased requires check_quorum.
+  ReadOnlyOption read_only_option = ReadOnlyOption::kSafe;
+  // Followers refuse proposals instead of forwarding them to the leader.
+  bool disable_proposal_forwarding = false;
+  // Source of election-timeout randomness. Not owned; required.
+  RandomSource* random = nullptr;
+  // Optional debug log sink (one line per call, no trailing newline). Off when empty.
+  std::function<void(std::string_view)> logger;
+};
+
+// Checks `c` and replaces the "0 means default" values with their effective values.
+absl::Status ValidateConfig(Config* c);
+
+}  // namespace keel::raft
+
+#endif  // KEEL_RAFT_CONFIG_H_

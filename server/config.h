@@ -1,0 +1,74 @@
+// Configuration of one member's server core, independent of how it was given (keeld's
+// etcd-style flags, or the simulator's scenario).
+#ifndef KEEL_SERVER_CONFIG_H_
+#define KEEL_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "leveldb/env.h"
+#include "raft/raftpb/raft.pb.h"
+
+namespace keel::server {
+
+struct PeerConfig {
+  std::string name;
+  std::vector<std::string> peer_urls;
+};
+
+struct ServerConfig {
+  // --name: this member's name in --initial-cluster.
+  std::string name = "default";
+  // --data-dir: everything durable lives below it (member/wal, member/snap, member/db).
+  std::string data_dir;
+  std::vector<std::string> advertise_client_urls;
+  std::vector<std::string> advertise_peer_urls;
+  // --initial-cluster (name=url,...), --initial-cluster-token, --initial-cluster-state.
+  std::vector<PeerConfig> initial_cluster;
+  std::string initial_cluster_token = "etcd-cluster";
+  bool initial_cluster_state_new = true;
+
+  // --heartbeat-interval and --election-timeout, in milliseconds, as etcd: Raft ticks once
+  // per heartbeat interval; the election timeout is a multiple of it.
+  int64_t heartbeat_interval_ms = 100;
+  int64_t election_timeout_ms = 1000;
+  bool pre_vote = true;
+  bool check_quorum = true;
+
+  // --snapshot-count: applied entries between two snapshots (etcd 3.4 default 100000).
+  uint64_t snapshot_count = 100000;
+  // Entries kept in the log behind a snapshot for slow followers (etcd: 5000).
+  uint64_t snapshot_catchup_entries = 5000;
+  // --quota-backend-bytes (0 = etcd's default 2 GiB).
+  int64_t quota_backend_bytes = 0;
+  // --max-request-bytes (etcd: 1.5 MiB) and --max-txn-ops (128).
+  uint64_t max_request_bytes = 1572864;
+  uint32_t max_txn_ops = 128;
+
+  // How long a request may wait for commit + apply before failing with the unknown-outcome
+  // "etcdserver: request timed out" (etcd: 5s + 2 * election timeout).
+  int64_t request_timeout_ms = 7000;
+
+  // LevelDB under the Env seam: keeld passes the adapter over the real FileSystem, keelsim
+  // one over the simulated disk with queued background work drained by after_db_call.
+  leveldb::Env* leveldb_env = nullptr;
+  std::function<void()> after_db_call;
+
+  // Called once, on the Loop, when the member cannot go on safely (a failed WAL fsync or
+  // write, a failed backend commit): keeld exits non-zero, keelsim records a crash. The
+  // server has already stopped serving when it runs. Never retried: after a failed fsync
+  // the kernel may have dropped the dirty pages, so "try again" could report lost data as
+  // durable.
+  std::function<void(const absl::Status&)> on_fatal;
+
+  // Observation only: called after each committed entry is applied (the simulator's
+  // state-machine-safety checker compares what every member applied at each index).
+  std::function<void(const raftpb::Entry&)> on_apply;
+};
+
+}  // namespace keel::server
+
+#endif  // KEEL_SERVER_CONFIG_H_

@@ -1,0 +1,182 @@
+// The server core on a simulated 3-member cluster (no faults): etcd behaviours that cross
+// members — publishing client URLs, answering through followers, leases forwarded to the
+// leader, response headers — checked against etcd 3.4's answers.
+#include <optional>
+
+#include "gtest/gtest.h"
+#include "sim/cluster/cluster.h"
+#include "sim/cluster/scenario.h"
+#include "sim/world.h"
+
+namespace keel::server {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+
+class ServerClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    scenario_.seed = 1;
+    scenario_.nodes = 3;
+    scenario_.heartbeat_ms = 10;
+    scenario_.election_ms = 100;
+    scenario_.snapshot_count = 1000;
+    scenario_.network.drop_probability = 0;
+    scenario_.network.duplicate_probability = 0;
+    auto cluster = sim::SimCluster::Create(&world_, scenario_);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+    for (int i = 0; i < 200 && Leader() < 0; ++i) world_.RunUntil(world_.now_ns() + 10 * kMs);
+    ASSERT_GE(Leader(), 0) << "no leader elected";
+    world_.RunUntil(world_.now_ns() + 500 * kMs);  // members publish their client URLs
+  }
+  void TearDown() override { cluster_.reset(); }
+
+  int Leader() { return cluster_->Leader(); }
+  int Follower() { return (Leader() + 1) % cluster_->size(); }
+
+  // Runs `call` on member i's loop and the world until its callback delivered a result.
+  template <typename Response, typename Call>
+  absl::StatusOr<Response> On(int i, Call call) {
+    std::optional<absl::StatusOr<Response>> result;
+    ServerImpl* s = cluster_->server(i);
+    cluster_->env(i).loop()->Post([&, s]() {
+      call(s, [&](absl::StatusOr<Response> r) { result = std::move(r); });
+    });
+    for (int step = 0; step < 100000 && !result.has_value(); ++step) {
+      if (!world_.Step()) break;
+    }
+    EXPECT_TRUE(result.has_value()) << "no answer";
+    if (!result.has_value()) return absl::InternalError("no answer");
+    return *std::move(result);
+  }
+
+  sim::World world_{1};
+  sim::Scenario scenario_;
+  std::unique_ptr<sim::SimCluster> cluster_;
+};
+
+TEST_F(ServerClusterTest, PutOnFollowerThenLinearizableReadOnAnotherMember) {
+  etcdserverpb::PutRequest put;
+  put.set_key("a");
+  put.set_value("1");
+  auto p = On<etcdserverpb::PutResponse>(Follower(), [&](ServerImpl* s, auto done) { s->Put(put, done); });
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->header().revision(), 2);  // etcd: an empty store is at revision 1
+  EXPECT_EQ(p->header().member_id(), cluster_->member_id(Follower()));
+  EXPECT_NE(p->header().cluster_id(), 0u);
+
+  etcdserverpb::RangeRequest get;
+  get.set_key("a");
+  auto r = On<etcdserverpb::RangeResponse>(Leader(), [&](ServerImpl* s, auto done) { s->Range(get, done); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->kvs_size(), 1);
+  EXPECT_EQ(r->kvs(0).value(), "1");
+  EXPECT_EQ(r->kvs(0).mod_revision(), 2);
+}
+
+TEST_F(ServerClusterTest, MemberListShowsEveryMembersPublishedClientUrls) {
+  auto list = On<etcdserverpb::MemberListResponse>(
+      Follower(), [&](ServerImpl* s, auto done) { s->MemberList({}, done); });
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->members_size(), 3);
+  for (const etcdserverpb::Member& m : list->members()) {
+    EXPECT_EQ(m.clienturls_size(), 1) << m.name();
+    EXPECT_FALSE(m.name().empty());
+  }
+}
+
+TEST_F(ServerClusterTest, StatusReportsLeaderAndANonEmptyDatabase) {
+  auto status = On<etcdserverpb::StatusResponse>(
+      Follower(), [&](ServerImpl* s, auto done) { s->Status({}, done); });
+  ASSERT_TRUE(status.ok()) << status.status();
+  EXPECT_EQ(status->leader(), cluster_->member_id(Leader()));
+  EXPECT_GT(status->dbsize(), 0);
+  EXPECT_GE(status->raftappliedindex(), 3u);
+}
+
+TEST_F(ServerClusterTest, MoveLeaderToANonMemberFailsAsInEtcd) {
+  etcdserverpb::MoveLeaderRequest move;
+  move.set_targetid(12345);
+  auto r = On<etcdserverpb::MoveLeaderResponse>(Leader(), [&](ServerImpl* s, auto done) {
+    s->MoveLeader(move, done);
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(r.status().message(), "etcdserver: bad leader transferee");
+}
+
+TEST_F(ServerClusterTest, NestedTxnResponsesCarryOnlyTheRevision) {
+  etcdserverpb::TxnRequest txn;
+  txn.add_success()->mutable_request_put()->set_key("t");
+  txn.mutable_success(0)->mutable_request_put()->set_value("v");
+  txn.add_success()->mutable_request_range()->set_key("t");
+  auto r = On<etcdserverpb::TxnResponse>(Leader(), [&](ServerImpl* s, auto done) { s->Txn(txn, done); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->responses_size(), 2);
+  const etcdserverpb::ResponseHeader& nested = r->responses(1).response_range().header();
+  EXPECT_EQ(nested.revision(), r->header().revision());
+  EXPECT_EQ(nested.cluster_id(), 0u);  // etcd fills only the revision in nested headers
+  EXPECT_EQ(nested.member_id(), 0u);
+}
+
+TEST_F(ServerClusterTest, KeepAliveAndTimeToLiveThroughAFollowerAnswerAsTheFollower) {
+  etcdserverpb::LeaseGrantRequest grant;
+  grant.set_ttl(60);
+  auto g = On<etcdserverpb::LeaseGrantResponse>(Follower(), [&](ServerImpl* s, auto done) {
+    s->LeaseGrant(grant, done);
+  });
+  ASSERT_TRUE(g.ok()) << g.status();
+  etcdserverpb::LeaseKeepAliveRequest ka;
+  ka.set_id(g->id());
+  auto k = On<etcdserverpb::LeaseKeepAliveResponse>(Follower(), [&](ServerImpl* s, auto done) {
+    s->LeaseKeepAlive(ka, done);
+  });
+  ASSERT_TRUE(k.ok()) << k.status();
+  EXPECT_EQ(k->ttl(), 60) << "lease " << g->id() << " leader has it: "
+                          << cluster_->server(Leader())->Stats().leader_id;
+  EXPECT_EQ(k->header().member_id(), cluster_->member_id(Follower()));
+  etcdserverpb::LeaseTimeToLiveRequest ttl;
+  ttl.set_id(g->id());
+  auto t = On<etcdserverpb::LeaseTimeToLiveResponse>(Follower(), [&](ServerImpl* s, auto done) {
+    s->LeaseTimeToLive(ttl, done);
+  });
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->grantedttl(), 60);
+  EXPECT_GT(t->ttl(), 0);
+  EXPECT_EQ(t->header().member_id(), cluster_->member_id(Follower()));
+}
+
+TEST_F(ServerClusterTest, LeaseRevokeDeletesAttachedKeysInOneRevision) {
+  etcdserverpb::LeaseGrantRequest grant;
+  grant.set_ttl(60);
+  auto g = On<etcdserverpb::LeaseGrantResponse>(Leader(), [&](ServerImpl* s, auto done) {
+    s->LeaseGrant(grant, done);
+  });
+  ASSERT_TRUE(g.ok());
+  for (const char* key : {"l1", "l2", "l3"}) {
+    etcdserverpb::PutRequest put;
+    put.set_key(key);
+    put.set_value("x");
+    put.set_lease(g->id());
+    ASSERT_TRUE((On<etcdserverpb::PutResponse>(Leader(), [&](ServerImpl* s, auto done) { s->Put(put, done); })).ok());
+  }
+  etcdserverpb::LeaseRevokeRequest revoke;
+  revoke.set_id(g->id());
+  auto rv = On<etcdserverpb::LeaseRevokeResponse>(Follower(), [&](ServerImpl* s, auto done) {
+    s->LeaseRevoke(revoke, done);
+  });
+  ASSERT_TRUE(rv.ok()) << rv.status();
+  etcdserverpb::RangeRequest all;
+  all.set_key("l");
+  all.set_range_end("m");
+  auto r = On<etcdserverpb::RangeResponse>(Leader(), [&](ServerImpl* s, auto done) { s->Range(all, done); });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kvs_size(), 0);
+  EXPECT_EQ(r->header().revision(), rv->header().revision());
+  // Three puts then one revoke revision.
+  EXPECT_EQ(rv->header().revision(), g->header().revision() + 4);
+}
+
+}  // namespace
+}  // namespace keel::server

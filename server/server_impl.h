@@ -1,0 +1,259 @@
+// The implementation of Server (server.h): one member's event-loop-driven core.
+//
+// The Ready loop (README.md has the diagram):
+//   tick / peer message / client request  ->  RawNode
+//   RawNode::GetReady()  ->  send `messages` now (a leader's appends go out while its own
+//   fsync runs, thesis §10.2.1); save a received snapshot; one WAL Save (one write + one
+//   fsync, however many entries: group commit)  ->  on completion: append to the in-memory
+//   raft log, send `messages_after_persist`, apply committed entries to the MVCC store in
+//   one backend batch together with the consistent index, answer waiting clients, Advance.
+// Only one Ready is outstanding at a time; ticks, messages and proposals keep flowing into
+// RawNode meanwhile.
+//
+// Recovery: newest valid snapshot file -> WAL opened at it -> replay into MemoryStorage;
+// the backend's consistent index says which committed entries are already applied, so
+// restart re-delivers entries after the snapshot and the apply path skips those at or
+// below it (configuration changes are re-applied to Raft, whose configuration comes from
+// the snapshot and the log, not from the backend).
+#ifndef KEEL_SERVER_SERVER_IMPL_H_
+#define KEEL_SERVER_SERVER_IMPL_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
+#include "env/env.h"
+#include "kv/lease/lessor.h"
+#include "kv/mvcc_store.h"
+#include "kv/watch_hub.h"
+#include "raft/rawnode.h"
+#include "raft/storage.h"
+#include "server/alarms.h"
+#include "server/applier.h"
+#include "server/membership.h"
+#include "server/request_id.h"
+#include "server/server.h"
+#include "server/serverpb/internal.pb.h"
+#include "storage/snapshotter.h"
+#include "storage/wal.h"
+
+namespace keel::server {
+
+class ServerImpl final : public Server, public env::TransportHandler {
+ public:
+  ServerImpl(env::Env* env, ServerConfig config);
+  ~ServerImpl() override;
+
+  // Opens or bootstraps the data directory (Server::Open's work).
+  absl::Status Init();
+
+  void Start() override;
+  void Stop() override;
+
+  void Range(const etcdserverpb::RangeRequest& request,
+             Callback<etcdserverpb::RangeResponse> done) override;
+  void Put(const etcdserverpb::PutRequest& request,
+           Callback<etcdserverpb::PutResponse> done) override;
+  void DeleteRange(const etcdserverpb::DeleteRangeRequest& request,
+                   Callback<etcdserverpb::DeleteRangeResponse> done) override;
+  void Txn(const etcdserverpb::TxnRequest& request,
+           Callback<etcdserverpb::TxnResponse> done) override;
+  void Compact(const etcdserverpb::CompactionRequest& request,
+               Callback<etcdserverpb::CompactionResponse> done) override;
+  std::unique_ptr<WatchStream> NewWatchStream(WatchSink* sink) override;
+  void LeaseGrant(const etcdserverpb::LeaseGrantRequest& request,
+                  Callback<etcdserverpb::LeaseGrantResponse> done) override;
+  void LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& request,
+                   Callback<etcdserverpb::LeaseRevokeResponse> done) override;
+  void LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& request,
+                      Callback<etcdserverpb::LeaseKeepAliveResponse> done) override;
+  void LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& request,
+                       Callback<etcdserverpb::LeaseTimeToLiveResponse> done) override;
+  void LeaseLeases(const etcdserverpb::LeaseLeasesRequest& request,
+                   Callback<etcdserverpb::LeaseLeasesResponse> done) override;
+  void MemberAdd(const etcdserverpb::MemberAddRequest& request,
+                 Callback<etcdserverpb::MemberAddResponse> done) override;
+  void MemberRemove(const etcdserverpb::MemberRemoveRequest& request,
+                    Callback<etcdserverpb::MemberRemoveResponse> done) override;
+  void MemberUpdate(const etcdserverpb::MemberUpdateRequest& request,
+                    Callback<etcdserverpb::MemberUpdateResponse> done) override;
+  void MemberList(const etcdserverpb::MemberListRequest& request,
+                  Callback<etcdserverpb::MemberListResponse> done) override;
+  void MemberPromote(const etcdserverpb::MemberPromoteRequest& request,
+                     Callback<etcdserverpb::MemberPromoteResponse> done) override;
+  void Alarm(const etcdserverpb::AlarmRequest& request,
+             Callback<etcdserverpb::AlarmResponse> done) override;
+  void Status(const etcdserverpb::StatusRequest& request,
+              Callback<etcdserverpb::StatusResponse> done) override;
+  void Defragment(const etcdserverpb::DefragmentRequest& request,
+                  Callback<etcdserverpb::DefragmentResponse> done) override;
+  void Hash(const etcdserverpb::HashRequest& request,
+            Callback<etcdserverpb::HashResponse> done) override;
+  void HashKV(const etcdserverpb::HashKVRequest& request,
+              Callback<etcdserverpb::HashKVResponse> done) override;
+  absl::StatusOr<std::unique_ptr<SnapshotReader>> Snapshot() override;
+  void MoveLeader(const etcdserverpb::MoveLeaderRequest& request,
+                  Callback<etcdserverpb::MoveLeaderResponse> done) override;
+  ServerStats Stats() const override;
+  bool HasLeader() const override { return leader_id_ != 0; }
+
+  // env::TransportHandler
+  void OnMessage(uint64_t from, std::string payload) override;
+  void OnPeerUnreachable(uint64_t peer) override;
+
+  // For the simulator's checkers.
+  kv::MvccStore& store() { return *store_; }
+  const raft::RawNode& raft_node() const { return *raft_; }
+  const raft::MemoryStorage& raft_log() const { return raft_storage_; }
+  uint64_t member_id() const { return member_id_; }
+
+ private:
+  class WatchStreamImpl;
+  class LessorHooks;
+
+  // A client waiting for its proposal to be applied on this member.
+  struct Waiter {
+    absl::AnyInvocable<void(ApplyResult) &&> done;
+    env::TimerId timeout = 0;
+  };
+  // A read waiting for a ReadIndex and then for the applied index to reach it.
+  using ReadDone = absl::AnyInvocable<void(absl::Status) &&>;
+  struct ReadBatch {
+    std::vector<ReadDone> reads;
+    env::TimerId timeout = 0;  // the retry timer of the ReadIndex in flight
+    int64_t deadline_ns = 0;   // Loop time after which the reads fail
+  };
+  // A request forwarded to the leader, waiting for its reply.
+  struct Forwarded {
+    absl::AnyInvocable<void(const serverpb::ForwardedResponse&) &&> done;
+    env::TimerId timeout = 0;
+  };
+
+  // ---- start-up (server_recovery.cc)
+  absl::Status OpenDirectories();
+  absl::Status OpenBackend();
+  absl::Status Bootstrap();
+  absl::Status Recover();
+  absl::Status RestoreBackendFromSnapshot(const raftpb::Snapshot& snapshot);
+  absl::Status ReloadStateFromBackend();
+  absl::Status CreateRaftNode(uint64_t applied);
+  void ConnectPeers();
+
+  // ---- the Ready loop (server_raft.cc)
+  void ScheduleTick();
+  void OnTick();
+  void MaybeProcessReady();
+  void ProcessReady();
+  void OnReadyPersisted(raft::Ready rd, absl::Status status);
+  void SendRaftMessages(std::vector<raftpb::Message>& messages);
+  void SendPeer(uint64_t to, const serverpb::PeerMessage& message);
+  bool IsDuplicateProposal(const raftpb::Message& m);
+  void HandleSoftState(const raft::SoftState& soft);
+  void HandleReadStates(std::vector<raft::ReadState>& states);
+  absl::Status InstallSnapshot(const raftpb::Snapshot& snapshot);
+  void ApplyCommitted(const std::vector<raftpb::Entry>& entries);
+  void ApplyNormalEntry(const raftpb::Entry& entry);
+  void ApplyConfChangeEntry(const raftpb::Entry& entry);
+  void MaybeTakeSnapshot();
+  void Fatal(const absl::Status& status);
+
+  // ---- proposals and reads (server_requests.cc)
+  bool Serving(absl::Status* why) const;
+  void Propose(serverpb::InternalRaftRequest request,
+               absl::AnyInvocable<void(ApplyResult) &&> done);
+  template <typename Response, typename Request>
+  void ProposeTyped(Request request, void (serverpb::InternalRaftRequest::*set)(Request*),
+                    Callback<Response> done);
+  void ProposeConfChange(raftpb::ConfChange cc, serverpb::ConfChangeContext context,
+                         absl::AnyInvocable<void(ApplyResult) &&> done);
+  void Complete(uint64_t request_id, ApplyResult result);
+  void LinearizableRead(ReadDone done);
+  void IssueReadIndex();
+  void SendReadIndex(ReadBatch batch);
+  void ServeReadsUpTo(uint64_t applied);
+  void RunLeaseDuties();
+  void MaybePublish();
+  void Forward(serverpb::ForwardedRequest request,
+               absl::AnyInvocable<void(const serverpb::ForwardedResponse&) &&> done);
+  void HandleForwardedRequest(uint64_t from, const serverpb::ForwardedRequest& request);
+  serverpb::ForwardedResponse ServeForwarded(const serverpb::ForwardedRequest& request);
+  HeaderInfo Header() const;
+  template <typename Response>
+  void FillHeaderNow(Response* response) const {
+    FillHeader(Header(), store_->current_revision(), response);
+  }
+  void FailAllPending(const absl::Status& status);
+  // Bytes of the backend's files, what etcd reports as dbSize (its bolt file's size).
+  uint64_t BackendFileBytes() const;
+
+  // ---- Constant after construction.
+  env::Env* const env_;
+  env::Loop* const loop_;
+  const ServerConfig config_;
+  std::string wal_dir_;
+  std::string snap_dir_;
+  std::string db_dir_;
+  int election_ticks_ = 10;
+
+  // ---- Durable state and its in-memory views (owned, single-threaded on loop_).
+  uint64_t member_id_ = 0;
+  uint64_t cluster_id_ = 0;
+  std::unique_ptr<storage::Snapshotter> snapshotter_;
+  std::unique_ptr<storage::Wal> wal_;
+  raft::MemoryStorage raft_storage_;
+  std::unique_ptr<raft::RandomSource> raft_random_;
+  std::unique_ptr<raft::RawNode> raft_;
+  std::unique_ptr<kv::MvccStore> store_;
+  std::unique_ptr<kv::Lessor> lessor_;
+  std::unique_ptr<LessorHooks> lessor_hooks_;
+  std::unique_ptr<kv::WatchHub> watch_hub_;
+  std::optional<Membership> membership_;
+  std::optional<Alarms> alarms_;
+  std::unique_ptr<Applier> applier_;
+  raftpb::ConfState conf_state_;
+  uint64_t snapshot_index_ = 0;
+  uint64_t applied_index_ = 0;
+  uint64_t applied_term_ = 0;
+
+  // ---- Volatile.
+  bool started_ = false;
+  bool stopped_ = false;
+  bool failed_ = false;
+  bool ready_in_flight_ = false;
+  bool ready_scheduled_ = false;
+  env::TimerId tick_timer_ = 0;
+  uint64_t leader_id_ = 0;
+  uint64_t term_ = 0;
+  bool is_leader_ = false;
+  bool published_ = false;
+  uint64_t publish_request_id_ = 0;
+  std::optional<RequestIdGenerator> ids_;
+  absl::flat_hash_map<uint64_t, Waiter> waiters_;
+  std::vector<ReadDone> queued_reads_;
+  std::map<std::string, ReadBatch> reads_in_flight_;  // by ReadIndex context
+  std::multimap<uint64_t, ReadDone> reads_waiting_apply_;  // by read index
+  uint64_t read_sequence_ = 0;
+  absl::flat_hash_map<uint64_t, Forwarded> forwarded_;
+  // Request IDs of recently received forwarded proposals, oldest first (bounded).
+  static constexpr size_t kRecentForwardedIds = 65536;
+  absl::flat_hash_set<uint64_t> recent_forwarded_ids_;
+  std::deque<uint64_t> recent_forwarded_order_;
+  std::vector<std::pair<uint64_t, absl::AnyInvocable<void() &&>>> leader_waiters_;
+  int64_t last_progress_tick_ns_ = 0;
+  ServerStats counters_;
+  // Expires when the server is destroyed; objects handed to clients (watch streams) check
+  // it before touching the server.
+  std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
+};
+
+}  // namespace keel::server
+
+#endif  // KEEL_SERVER_SERVER_IMPL_H_

@@ -1,0 +1,382 @@
+// The Ready loop: ticking, persisting, sending, applying. See server_impl.h.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "raft/entry_util.h"
+#include "raft/errors.h"
+#include "server/errors.h"
+#include "server/server_impl.h"
+
+namespace keel::server {
+void ServerImpl::Start() {
+  if (started_ || stopped_) return;
+  started_ = true;
+  last_progress_tick_ns_ = loop_->NowNanos();
+  // A single-member cluster elects itself at once instead of waiting a whole timeout.
+  if (conf_state_.voters_size() <= 1 && membership_->voter_count() == 1) {
+    (void)raft_->Campaign();
+  }
+  ScheduleTick();
+  MaybeProcessReady();
+}
+
+void ServerImpl::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (tick_timer_ != 0) loop_->Cancel(tick_timer_);
+  FailAllPending(StoppedError());
+}
+
+void ServerImpl::ScheduleTick() {
+  tick_timer_ = loop_->RunAfter(config_.heartbeat_interval_ms * 1'000'000, [this]() mutable {
+    tick_timer_ = 0;
+    if (stopped_) return;
+    OnTick();
+    ScheduleTick();
+  });
+}
+
+void ServerImpl::OnTick() {
+  raft_->Tick();
+  if (is_leader_) RunLeaseDuties();
+  // etcd sends progress notifications every 10 minutes.
+  if (loop_->NowNanos() - last_progress_tick_ns_ >= int64_t{600} * 1'000'000'000) {
+    last_progress_tick_ns_ = loop_->NowNanos();
+    watch_hub_->ProgressTick();
+  }
+  if (watch_hub_->HasBacklog()) (void)watch_hub_->Pump(1000);
+  MaybePublish();
+  MaybeProcessReady();
+}
+
+void ServerImpl::MaybeProcessReady() {
+  if (ready_scheduled_ || ready_in_flight_ || failed_ || stopped_) return;
+  if (!raft_->HasReady()) return;
+  // Deferred to the loop so that a burst of proposals in one callback becomes one Ready:
+  // group commit, one WAL write and one fsync for all of them.
+  ready_scheduled_ = true;
+  loop_->Post([this]() mutable {
+    ready_scheduled_ = false;
+    ProcessReady();
+  });
+}
+
+void ServerImpl::ProcessReady() {
+  if (ready_in_flight_ || failed_ || stopped_ || !raft_->HasReady()) return;
+  raft::Ready rd = raft_->GetReady();
+  ready_in_flight_ = true;
+  if (rd.soft_state.has_value()) HandleSoftState(*rd.soft_state);
+  if (rd.hard_state.has_value()) term_ = rd.hard_state->term();
+  HandleReadStates(rd.read_states);
+  // Appends, heartbeats and vote requests may leave before our own fsync (thesis §10.2.1).
+  SendRaftMessages(rd.messages);
+
+  if (rd.snapshot.has_value()) {
+    absl::Status installed = InstallSnapshot(*rd.snapshot);
+    if (!installed.ok()) return Fatal(installed);
+  }
+  if (!rd.hard_state.has_value() && rd.entries.empty()) {
+    // Nothing to persist: complete on the loop like a real write would, keeping one path.
+    loop_->Post([this, rd = std::move(rd)]() mutable {
+      OnReadyPersisted(std::move(rd), absl::OkStatus());
+    });
+    return;
+  }
+  const raftpb::HardState hs = rd.hard_state.value_or(raftpb::HardState());
+  std::vector<raftpb::Entry> entries = rd.entries;
+  counters_.wal_fsyncs++;
+  // The WAL owns the callback until it runs; `rd` travels inside it.
+  auto holder = std::make_shared<raft::Ready>(std::move(rd));
+  absl::Status submitted = wal_->Save(hs, entries, [this, holder](absl::Status s) {
+    OnReadyPersisted(std::move(*holder), std::move(s));
+  });
+  if (!submitted.ok()) Fatal(submitted);
+}
+
+void ServerImpl::OnReadyPersisted(raft::Ready rd, absl::Status status) {
+  if (failed_) return;
+  if (!status.ok()) {
+    return Fatal(absl::Status(status.code(), absl::StrCat("WAL write failed: ", status.message())));
+  }
+  if (rd.hard_state.has_value()) raft_storage_.SetHardState(*rd.hard_state);
+  if (!rd.entries.empty()) {
+    absl::Status appended = raft_storage_.Append(std::move(rd.entries));
+    if (!appended.ok()) return Fatal(appended);
+  }
+  SendRaftMessages(rd.messages_after_persist);
+  ApplyCommitted(rd.committed_entries);
+  if (failed_) return;
+  raft_->Advance();
+  ready_in_flight_ = false;
+  MaybeTakeSnapshot();
+  ServeReadsUpTo(applied_index_);
+  MaybeProcessReady();
+}
+
+void ServerImpl::SendRaftMessages(std::vector<raftpb::Message>& messages) {
+  for (raftpb::Message& m : messages) {
+    if (m.to() == member_id_) continue;
+    if (m.type() == raftpb::MsgSnap) {
+      // Raft's snapshot carries only metadata (the backend is the state): attach the whole
+      // backend as it is now. Its consistent index is >= the snapshot's index, and the
+      // receiver's apply path skips entries at or below it.
+      serverpb::BackendSnapshot data;
+      absl::Status dumped = store_->backend().ScanAll([&](std::string_view k, std::string_view v) {
+        data.add_keys(std::string(k));
+        data.add_values(std::string(v));
+        return true;
+      });
+      if (!dumped.ok()) {
+        raft_->ReportSnapshot(m.to(), false);
+        continue;
+      }
+      m.mutable_snapshot()->set_data(data.SerializeAsString());
+      // Our transport is fire-and-forget: report success optimistically; if the message is
+      // lost the follower stays behind and the leader probes it again.
+      raft_->ReportSnapshot(m.to(), true);
+    }
+    serverpb::PeerMessage envelope;
+    *envelope.mutable_raft() = std::move(m);
+    SendPeer(envelope.raft().to(), envelope);
+  }
+}
+
+void ServerImpl::SendPeer(uint64_t to, const serverpb::PeerMessage& message) {
+  env_->transport()->Send(to, message.SerializeAsString());
+}
+
+void ServerImpl::OnMessage(uint64_t from, std::string payload) {
+  if (stopped_ || failed_) return;
+  serverpb::PeerMessage message;
+  if (!message.ParseFromString(payload)) return;  // garbage from the network: ignore
+  switch (message.body_case()) {
+    case serverpb::PeerMessage::kRaft: {
+      if (membership_->IsRemoved(message.raft().from())) return;
+      if (message.raft().type() == raftpb::MsgProp && IsDuplicateProposal(message.raft())) return;
+      (void)raft_->Step(std::move(*message.mutable_raft()));
+      break;
+    }
+    case serverpb::PeerMessage::kRequest:
+      HandleForwardedRequest(from, message.request());
+      break;
+    case serverpb::PeerMessage::kResponse: {
+      auto it = forwarded_.find(message.response().request_id());
+      if (it == forwarded_.end()) return;
+      Forwarded f = std::move(it->second);
+      forwarded_.erase(it);
+      loop_->Cancel(f.timeout);
+      std::move(f.done)(message.response());
+      break;
+    }
+    default:
+      return;
+  }
+  MaybeProcessReady();
+}
+
+// A forwarded proposal (MsgProp) is not part of Raft's protocol but etcd's: Raft tolerates
+// duplicated messages of its own, yet a duplicated MsgProp would append, and execute, the
+// same client request twice. The leader remembers the request IDs of recent forwarded
+// proposals and drops a repeat. (Found by keelsim with network duplication.)
+bool ServerImpl::IsDuplicateProposal(const raftpb::Message& m) {
+  bool duplicate = !m.entries().empty();
+  std::vector<uint64_t> ids;
+  for (const raftpb::Entry& e : m.entries()) {
+    serverpb::InternalRaftRequest request;
+    if (e.type() != raftpb::EntryNormal || !request.ParseFromString(e.data()) ||
+        request.header().id() == 0) {
+      return false;  // not ours to judge: let Raft have it
+    }
+    ids.push_back(request.header().id());
+    duplicate = duplicate && recent_forwarded_ids_.contains(request.header().id());
+  }
+  if (duplicate) return true;
+  for (uint64_t id : ids) {
+    if (!recent_forwarded_ids_.insert(id).second) continue;
+    recent_forwarded_order_.push_back(id);
+    if (recent_forwarded_order_.size() > kRecentForwardedIds) {
+      recent_forwarded_ids_.erase(recent_forwarded_order_.front());
+      recent_forwarded_order_.pop_front();
+    }
+  }
+  return false;
+}
+
+void ServerImpl::OnPeerUnreachable(uint64_t peer) {
+  if (raft_ != nullptr && !stopped_) raft_->ReportUnreachable(peer);
+}
+
+void ServerImpl::HandleSoftState(const raft::SoftState& soft) {
+  const bool was_leader = is_leader_;
+  if (soft.lead != leader_id_) {
+    if (soft.lead != 0) counters_.leader_changes_seen++;
+    leader_id_ = soft.lead;
+  }
+  is_leader_ = soft.state == raft::StateType::kLeader;
+  if (is_leader_ && !was_leader) {
+    // Give every lease an election timeout of grace: its owner could not reach anyone
+    // while there was no leader (etcd extends by the election timeout too).
+    lessor_->Promote(loop_->NowNanos(), config_.election_timeout_ms * 1'000'000);
+  } else if (!is_leader_ && was_leader) {
+    lessor_->Demote();
+  }
+  // MoveLeader and others waiting for a particular leader.
+  for (auto it = leader_waiters_.begin(); it != leader_waiters_.end();) {
+    if (it->first == leader_id_) {
+      auto done = std::move(it->second);
+      it = leader_waiters_.erase(it);
+      std::move(done)();
+    } else {
+      ++it;
+    }
+  }
+}
+
+absl::Status ServerImpl::InstallSnapshot(const raftpb::Snapshot& snapshot) {
+  // Durable first: if we crash before the backend holds it, Recover finds the snapshot
+  // file ahead of the backend's consistent index and installs it again.
+  absl::Status saved = snapshotter_->Save(snapshot);
+  if (!saved.ok()) return saved;
+  absl::Status marked = wal_->SaveSnapshotMarker(
+      {snapshot.metadata().index(), snapshot.metadata().term()},
+      [this](absl::Status s) {
+        if (!s.ok()) Fatal(s);
+      });
+  if (!marked.ok()) return marked;
+  const int64_t previous_revision = store_->current_revision();
+  absl::Status restored = RestoreBackendFromSnapshot(snapshot);
+  if (!restored.ok()) return restored;
+  absl::Status state = ReloadStateFromBackend();
+  if (!state.ok()) return state;
+  watch_hub_->OnStoreRestored(previous_revision);
+  raftpb::Snapshot metadata_only = snapshot;
+  metadata_only.clear_data();
+  absl::Status applied = raft_storage_.ApplySnapshot(metadata_only);
+  if (!applied.ok()) return applied;
+  conf_state_ = snapshot.metadata().conf_state();
+  snapshot_index_ = snapshot.metadata().index();
+  applied_index_ = snapshot.metadata().index();
+  applied_term_ = snapshot.metadata().term();
+  ConnectPeers();
+  return absl::OkStatus();
+}
+
+void ServerImpl::ApplyCommitted(const std::vector<raftpb::Entry>& entries) {
+  if (entries.empty()) return;
+  for (const raftpb::Entry& e : entries) {
+    if (e.index() <= applied_index_) continue;  // covered by an installed snapshot
+    if (e.type() == raftpb::EntryNormal) {
+      ApplyNormalEntry(e);
+    } else {
+      ApplyConfChangeEntry(e);
+    }
+    if (failed_) return;
+    applied_index_ = e.index();
+    applied_term_ = e.term();
+    if (config_.on_apply) config_.on_apply(e);
+  }
+  // One backend batch for the whole group: data, consistent index, members, leases.
+  absl::Status committed = store_->Commit();
+  if (!committed.ok()) {
+    return Fatal(absl::Status(committed.code(),
+                              absl::StrCat("backend commit failed: ", committed.message())));
+  }
+  // Watchers that fell behind catch up in bounded steps, never blocking the apply path.
+  if (watch_hub_->HasBacklog()) (void)watch_hub_->Pump(1000);
+}
+
+void ServerImpl::ApplyNormalEntry(const raftpb::Entry& e) {
+  const bool already_in_backend = e.index() <= store_->consistent_index();
+  if (e.data().empty()) return;  // a new leader's empty entry
+  serverpb::InternalRaftRequest request;
+  if (!request.ParseFromString(e.data())) {
+    return Fatal(absl::DataLossError(
+        absl::StrFormat("unparseable request in committed entry %d", e.index())));
+  }
+  if (already_in_backend) return;  // applied before a restart; its waiter is gone
+  store_->SetConsistentIndex(e.index(), e.term());
+  counters_.proposals_applied++;
+  ApplyResult result = applier_->Apply(request, loop_->NowNanos(), Header());
+  Complete(request.header().id(), std::move(result));
+}
+
+void ServerImpl::ApplyConfChangeEntry(const raftpb::Entry& e) {
+  const bool already_in_backend = e.index() <= store_->consistent_index();
+  raftpb::ConfChange cc;
+  serverpb::ConfChangeContext context;
+  if (e.type() != raftpb::EntryConfChange || !cc.ParseFromString(e.data()) ||
+      !context.ParseFromString(cc.context())) {
+    return Fatal(absl::DataLossError(
+        absl::StrFormat("unparseable configuration change in committed entry %d", e.index())));
+  }
+  ApplyResult result;
+  if (!already_in_backend) {
+    store_->SetConsistentIndex(e.index(), e.term());
+    result.status = membership_->ApplyConfChange(cc, context, store_->backend());
+  }
+  // A change membership refused (it raced another one) changes nothing in Raft either:
+  // both views must stay the same set of members.
+  if (result.status.ok()) {
+    absl::StatusOr<raftpb::ConfState> cs = raft_->ApplyConfChange(cc);
+    if (cs.ok()) conf_state_ = *cs;
+  }
+  if (already_in_backend) return;
+  if (cc.type() == raftpb::ConfChangeRemoveNode && result.status.ok()) {
+    env_->transport()->RemovePeer(cc.node_id());
+    if (cc.node_id() == member_id_) {
+      // We were removed: stop serving, as etcd does.
+      Complete(context.request_id(), std::move(result));
+      Stop();
+      return;
+    }
+  }
+  ConnectPeers();
+  Complete(context.request_id(), std::move(result));
+}
+
+void ServerImpl::MaybeTakeSnapshot() {
+  if (applied_index_ < snapshot_index_ + config_.snapshot_count) return;
+  // The backend must hold everything up to applied_index_ durably before the snapshot
+  // lets the WAL go: after this point nothing could replay those entries.
+  absl::Status synced = store_->Sync();
+  if (!synced.ok()) return Fatal(synced);
+  absl::StatusOr<raftpb::Snapshot> snap =
+      raft_storage_.CreateSnapshot(applied_index_, &conf_state_, /*data=*/"");
+  if (!snap.ok()) return;  // e.g. a newer one was installed meanwhile
+  // The state lives in the backend, committed up to applied_index_ already; the snapshot
+  // file records what Raft needs (index, term, configuration) to restart from here.
+  absl::Status saved = snapshotter_->Save(*snap);
+  if (!saved.ok()) return Fatal(saved);
+  absl::Status marked = wal_->SaveSnapshotMarker(
+      {snap->metadata().index(), snap->metadata().term()}, [this](absl::Status s) {
+        if (!s.ok()) Fatal(s);
+      });
+  if (!marked.ok()) return Fatal(marked);
+  snapshot_index_ = applied_index_;
+  // Keep some entries for followers that are only a little behind (etcd: 5000).
+  if (applied_index_ > config_.snapshot_catchup_entries) {
+    (void)raft_storage_.Compact(applied_index_ - config_.snapshot_catchup_entries);
+  }
+  // Keep five snapshot files, and every WAL segment the oldest of them still needs: if the
+  // newest turns out corrupt at restart, recovery falls back to an older one and must find
+  // the log from there on.
+  (void)snapshotter_->Purge(5);
+  absl::StatusOr<std::vector<storage::SnapshotFileInfo>> kept = snapshotter_->List();
+  if (kept.ok() && !kept->empty()) {
+    uint64_t oldest = kept->front().index;
+    for (const storage::SnapshotFileInfo& info : *kept) oldest = std::min(oldest, info.index);
+    (void)wal_->RemoveSegmentsBefore(oldest);
+  }
+}
+
+void ServerImpl::Fatal(const absl::Status& status) {
+  if (failed_) return;
+  failed_ = true;
+  FailAllPending(absl::UnavailableError(
+      absl::StrCat("etcdserver: member stopped after a storage failure: ", status.message())));
+  Stop();
+  if (config_.on_fatal) config_.on_fatal(status);
+}
+
+}  // namespace keel::server

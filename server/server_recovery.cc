@@ -1,0 +1,327 @@
+// Start-up: bootstrapping a new member, or recovering one from its snapshot, WAL and
+// backend. The rules are in server_impl.h's file comment.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "raft/entry_util.h"
+#include "server/member_id.h"
+#include "server/server_impl.h"
+
+namespace keel::server {
+namespace {
+
+// raft::RandomSource over a named env::Rng stream, so elections replay from the seed.
+class RngRandomSource final : public raft::RandomSource {
+ public:
+  explicit RngRandomSource(env::Rng rng) : rng_(rng) {}
+  uint64_t Uniform(uint64_t n) override { return rng_.Uniform(n); }
+
+ private:
+  env::Rng rng_;
+};
+
+// "http://127.0.0.1:2380" -> "127.0.0.1:2380", what env::Transport dials.
+std::string HostPort(const std::string& url) {
+  const size_t scheme = url.find("://");
+  std::string rest = scheme == std::string::npos ? url : url.substr(scheme + 3);
+  const size_t slash = rest.find('/');
+  return slash == std::string::npos ? rest : rest.substr(0, slash);
+}
+
+}  // namespace
+
+// The lessor as the store's lease hooks: the store attaches and detaches keys as puts and
+// deletes apply, and asks whether a lease exists before a put names it.
+class ServerImpl::LessorHooks final : public kv::LeaseHooks {
+ public:
+  explicit LessorHooks(kv::Lessor* lessor) : lessor_(lessor) {}
+  bool LeaseExists(int64_t lease_id) const override { return lessor_->Exists(lease_id); }
+  void Attach(int64_t lease_id, std::string_view key) override {
+    // The store checked LeaseExists first; a failure here is a broken invariant.
+    absl::Status attached = lessor_->Attach(lease_id, key);
+    assert(attached.ok());
+    (void)attached;
+  }
+  void Detach(int64_t lease_id, std::string_view key) override { lessor_->Detach(lease_id, key); }
+
+ private:
+  kv::Lessor* const lessor_;
+};
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Open(env::Env* env, ServerConfig config) {
+  auto server = std::make_unique<ServerImpl>(env, std::move(config));
+  absl::Status init = server->Init();
+  if (!init.ok()) return init;
+  return server;
+}
+
+ServerImpl::ServerImpl(env::Env* env, ServerConfig config)
+    : env_(env), loop_(env->loop()), config_(std::move(config)) {
+  const std::string member_dir = config_.data_dir + "/member";
+  wal_dir_ = member_dir + "/wal";
+  snap_dir_ = member_dir + "/snap";
+  db_dir_ = member_dir + "/db";
+  election_ticks_ = static_cast<int>(
+      std::max<int64_t>(2, config_.election_timeout_ms / std::max<int64_t>(1, config_.heartbeat_interval_ms)));
+}
+
+ServerImpl::~ServerImpl() { Stop(); }
+
+absl::Status ServerImpl::Init() {
+  if (config_.data_dir.empty()) return absl::InvalidArgumentError("--data-dir is empty");
+  absl::Status dirs = OpenDirectories();
+  if (!dirs.ok()) return dirs;
+  auto snapshotter = storage::Snapshotter::Create(env_->fs(), snap_dir_);
+  if (!snapshotter.ok()) return snapshotter.status();
+  snapshotter_ = *std::move(snapshotter);
+  absl::Status opened = storage::Wal::Exists(env_->fs(), wal_dir_) ? Recover() : Bootstrap();
+  if (!opened.ok()) return opened;
+  ids_.emplace(member_id_, static_cast<uint64_t>(loop_->NowNanos() / 1'000'000));
+  watch_hub_ = std::make_unique<kv::WatchHub>(store_.get());
+  ConnectPeers();
+  return absl::OkStatus();
+}
+
+absl::Status ServerImpl::OpenDirectories() {
+  for (const std::string& dir :
+       {config_.data_dir, config_.data_dir + "/member", wal_dir_, snap_dir_}) {
+    absl::Status made = env_->fs()->CreateDir(dir);
+    if (!made.ok()) {
+      return absl::Status(made.code(),
+                          absl::StrCat("cannot create data directory ", dir, ": ", made.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServerImpl::OpenBackend() {
+  kv::MvccStoreOptions options;
+  options.backend.path = db_dir_;
+  options.backend.env = config_.leveldb_env;
+  options.backend.after_db_call = config_.after_db_call;
+  options.max_txn_ops = static_cast<int>(config_.max_txn_ops);
+  options.max_request_bytes = static_cast<int64_t>(config_.max_request_bytes);
+  if (config_.quota_backend_bytes > 0) options.quota_bytes = config_.quota_backend_bytes;
+  auto store = kv::MvccStore::Open(std::move(options));
+  if (!store.ok()) {
+    return absl::Status(store.status().code(),
+                        absl::StrCat("cannot open backend ", db_dir_, ": ", store.status().message()));
+  }
+  store_ = *std::move(store);
+  return absl::OkStatus();
+}
+
+absl::Status ServerImpl::Bootstrap() {
+  if (!config_.initial_cluster_state_new) {
+    return absl::UnimplementedError(
+        "--initial-cluster-state=existing (joining a running cluster) is not supported yet; "
+        "start every member of a new cluster with --initial-cluster-state=new");
+  }
+  auto membership = Membership::Bootstrap(config_.initial_cluster, config_.initial_cluster_token);
+  if (!membership.ok()) return membership.status();
+  const serverpb::Member* self = membership->FindByName(config_.name);
+  if (self == nullptr) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "couldn't find local name %q in the initial cluster configuration", config_.name));
+  }
+  member_id_ = self->id();
+  cluster_id_ = membership->cluster_id();
+  membership_ = *std::move(membership);
+
+  absl::Status backend = OpenBackend();
+  if (!backend.ok()) return backend;
+  if (store_->consistent_index() != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", config_.data_dir,
+        " has a backend but no WAL: refusing to start (restore the WAL or wipe the directory)"));
+  }
+  membership_->SaveAll(store_->backend());
+  // Durable before the WAL exists: a restart finds either no WAL (and bootstraps again)
+  // or a backend that knows the cluster.
+  absl::Status committed = store_->Sync();
+  if (!committed.ok()) return committed;
+
+  serverpb::WalMetadata metadata;
+  metadata.set_member_id(member_id_);
+  metadata.set_cluster_id(cluster_id_);
+  auto wal = storage::Wal::Create(env_->fs(), wal_dir_, metadata.SerializeAsString());
+  if (!wal.ok()) return wal.status();
+  wal_ = *std::move(wal);
+
+  absl::Status state = ReloadStateFromBackend();
+  if (!state.ok()) return state;
+
+  // As etcd: the log starts with one committed ConfChangeAddNode per initial member, in
+  // ID order, identical on every member, so a member that later joins (or a follower far
+  // behind) learns the initial configuration from the log itself.
+  std::vector<raftpb::Entry> entries;
+  uint64_t index = 0;
+  for (const serverpb::Member& member : membership_->List()) {
+    raftpb::ConfChange cc;
+    cc.set_type(raftpb::ConfChangeAddNode);
+    cc.set_node_id(member.id());
+    serverpb::ConfChangeContext context;
+    *context.mutable_member() = member;
+    cc.set_context(context.SerializeAsString());
+    raftpb::Entry& e = entries.emplace_back();
+    e.set_term(1);
+    e.set_index(++index);
+    e.set_type(raftpb::EntryConfChange);
+    e.set_data(cc.SerializeAsString());
+  }
+  raftpb::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(index);
+  absl::Status appended = raft_storage_.Append(entries);
+  if (!appended.ok()) return appended;
+  raft_storage_.SetHardState(hs);
+  // Durable before any Ready of ours: WAL operations complete in order, and nothing we
+  // send depends on these entries until the first Ready's own Save completes after them.
+  absl::Status saved = wal_->Save(hs, entries, [this](absl::Status s) {
+    if (!s.ok()) Fatal(s);
+  });
+  if (!saved.ok()) return saved;
+  return CreateRaftNode(/*applied=*/0);
+}
+
+absl::Status ServerImpl::Recover() {
+  auto markers = storage::Wal::ReadSnapshotMarkers(env_->fs(), wal_dir_);
+  if (!markers.ok()) return markers.status();
+  raftpb::Snapshot snapshot;
+  auto loaded = snapshotter_->LoadNewestAvailable(*markers);
+  if (loaded.ok()) {
+    snapshot = std::move(loaded->snapshot);
+  } else if (loaded.status().code() != absl::StatusCode::kNotFound) {
+    return loaded.status();
+  }
+  const storage::WalSnapshot at{snapshot.metadata().index(), snapshot.metadata().term()};
+  auto wal = storage::Wal::Open(env_->fs(), wal_dir_, at);
+  if (!wal.ok()) return wal.status();
+  wal_ = *std::move(wal);
+  auto contents = wal_->ReadAll();
+  if (!contents.ok()) return contents.status();
+
+  serverpb::WalMetadata metadata;
+  if (!metadata.ParseFromString(contents->metadata) || metadata.member_id() == 0) {
+    return absl::DataLossError(absl::StrCat("WAL in ", wal_dir_, " has unreadable metadata"));
+  }
+  member_id_ = metadata.member_id();
+  cluster_id_ = metadata.cluster_id();
+  if (config_.initial_cluster_state_new) {
+    auto expected = Membership::Bootstrap(config_.initial_cluster, config_.initial_cluster_token);
+    const serverpb::Member* self = expected.ok() ? expected->FindByName(config_.name) : nullptr;
+    if (self != nullptr && self->id() != member_id_) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "data directory %s belongs to member %x, but the flags describe member %x",
+          config_.data_dir, member_id_, self->id()));
+    }
+  }
+
+  absl::Status backend = OpenBackend();
+  if (!backend.ok()) return backend;
+  if (!raft::IsEmptySnapshot(snapshot)) {
+    if (store_->consistent_index() < snapshot.metadata().index()) {
+      // Crashed between saving a received snapshot and installing it in the backend.
+      absl::Status restored = RestoreBackendFromSnapshot(snapshot);
+      if (!restored.ok()) return restored;
+    }
+    snapshot.clear_data();  // the backend holds the state; keep only the metadata around
+    absl::Status applied = raft_storage_.ApplySnapshot(snapshot);
+    if (!applied.ok()) return applied;
+    conf_state_ = snapshot.metadata().conf_state();
+    snapshot_index_ = snapshot.metadata().index();
+  }
+  if (raft::IsEmptyHardState(contents->hard_state) && contents->entries.empty() &&
+      raft::IsEmptySnapshot(snapshot)) {
+    // The WAL was created but the bootstrap entries never became durable: nothing was ever
+    // acknowledged or voted, so bootstrapping again is safe.
+    wal_.reset();
+    return Bootstrap();
+  }
+  absl::Status appended = raft_storage_.Append(std::move(contents->entries));
+  if (!appended.ok()) return appended;
+  raft_storage_.SetHardState(contents->hard_state);
+
+  absl::Status state = ReloadStateFromBackend();
+  if (!state.ok()) return state;
+  applied_index_ = snapshot_index_;
+  return CreateRaftNode(/*applied=*/snapshot_index_);
+}
+
+absl::Status ServerImpl::RestoreBackendFromSnapshot(const raftpb::Snapshot& snapshot) {
+  serverpb::BackendSnapshot data;
+  if (snapshot.data().empty() || !data.ParseFromString(snapshot.data()) ||
+      data.keys_size() != data.values_size()) {
+    return absl::DataLossError(absl::StrFormat(
+        "snapshot at index %d carries no usable backend data", snapshot.metadata().index()));
+  }
+  std::vector<std::pair<std::string, std::string>> records;
+  records.reserve(data.keys_size());
+  for (int i = 0; i < data.keys_size(); ++i) records.emplace_back(data.keys(i), data.values(i));
+  absl::Status restored = store_->RestoreFromRecords(records);
+  if (!restored.ok()) return restored;
+  if (store_->consistent_index() < snapshot.metadata().index()) {
+    return absl::DataLossError(absl::StrFormat(
+        "snapshot at index %d holds a backend at consistent index %d", snapshot.metadata().index(),
+        store_->consistent_index()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ServerImpl::ReloadStateFromBackend() {
+  auto membership = Membership::Load(store_->backend());
+  if (!membership.ok()) return membership.status();
+  membership_ = *std::move(membership);
+  if (membership_->cluster_id() != cluster_id_) {
+    return absl::DataLossError(absl::StrFormat("backend belongs to cluster %x, WAL to cluster %x",
+                                               membership_->cluster_id(), cluster_id_));
+  }
+  auto alarms = Alarms::Load(store_->backend());
+  if (!alarms.ok()) return alarms.status();
+  alarms_ = *std::move(alarms);
+  auto leases = LoadLeases(store_->backend());
+  if (!leases.ok()) return leases.status();
+  if (lessor_ == nullptr) {
+    kv::LessorOptions options;
+    // etcd: a lease must outlive an election, so the minimum TTL is 3 election timeouts.
+    options.min_ttl_seconds =
+        std::max<int64_t>(1, (3 * config_.election_timeout_ms + 999) / 1000);
+    lessor_ = std::make_unique<kv::Lessor>(options);
+    lessor_hooks_ = std::make_unique<LessorHooks>(lessor_.get());
+  }
+  lessor_->Restore(*leases);
+  store_->SetLeaseHooks(lessor_hooks_.get());
+  applier_ = std::make_unique<Applier>(store_.get(), lessor_.get(), &*alarms_, &*membership_);
+  return absl::OkStatus();
+}
+
+absl::Status ServerImpl::CreateRaftNode(uint64_t applied) {
+  raft::Config c;
+  c.id = member_id_;
+  c.election_tick = election_ticks_;
+  c.heartbeat_tick = 1;
+  c.storage = &raft_storage_;
+  c.applied = applied;
+  c.max_size_per_msg = 1 << 20;
+  c.max_inflight_msgs = 512;
+  c.max_uncommitted_entries_size = 1 << 30;
+  c.check_quorum = config_.check_quorum;
+  c.pre_vote = config_.pre_vote;
+  raft_random_ = std::make_unique<RngRandomSource>(env_->NewRng("raft.election"));
+  c.random = raft_random_.get();
+  auto node = raft::RawNode::Create(std::move(c));
+  if (!node.ok()) return node.status();
+  raft_ = *std::move(node);
+  return absl::OkStatus();
+}
+
+void ServerImpl::ConnectPeers() {
+  env_->transport()->SetHandler(this);
+  for (const serverpb::Member& member : membership_->List()) {
+    if (member.id() == member_id_ || member.peer_urls().empty()) continue;
+    env_->transport()->AddPeer(member.id(), HostPort(member.peer_urls(0)));
+  }
+}
+
+}  // namespace keel::server

@@ -1,0 +1,52 @@
+// Watch streams: the server's face of kv::WatchHub. The hub decides what to send and when;
+// this adapter completes the response headers (the hub knows only revisions) and passes
+// the sink's back-pressure through.
+#include "server/server_impl.h"
+
+namespace keel::server {
+
+class ServerImpl::WatchStreamImpl final : public WatchStream {
+ public:
+  WatchStreamImpl(ServerImpl* server, WatchSink* sink)
+      : server_(server), server_alive_(server->alive_) {
+    id_ = server_->watch_hub_->OpenStream(
+        [this, sink](const std::vector<etcdserverpb::WatchResponse>& responses) {
+          std::vector<etcdserverpb::WatchResponse> filled = responses;
+          const HeaderInfo info = server_->Header();
+          for (etcdserverpb::WatchResponse& r : filled) {
+            // Keep the hub's revision: it never exceeds what this watcher has seen.
+            FillHeader(info, r.header().revision(), &r);
+          }
+          return sink->Send(filled);
+        });
+  }
+  // A client may hold its stream past the server's life (a crashed member in keelsim, a
+  // gRPC stream finishing during shutdown): then there is nothing left to close.
+  ~WatchStreamImpl() override {
+    if (!server_alive_.expired()) server_->watch_hub_->CloseStream(id_);
+  }
+
+  void Handle(const etcdserverpb::WatchRequest& request) override {
+    if (server_alive_.expired()) return;
+    // RESOURCE_EXHAUSTED means the stream's control backlog is full: the request is
+    // dropped, exactly as if the client had sent it to a stream that stopped reading.
+    (void)server_->watch_hub_->Handle(id_, request);
+    if (server_->watch_hub_->HasBacklog()) (void)server_->watch_hub_->Pump(1000);
+  }
+
+  void OnSinkWritable() override {
+    if (server_alive_.expired()) return;
+    if (server_->watch_hub_->HasBacklog()) (void)server_->watch_hub_->Pump(1000);
+  }
+
+ private:
+  ServerImpl* const server_;
+  const std::weak_ptr<const int> server_alive_;
+  kv::StreamId id_ = 0;
+};
+
+std::unique_ptr<WatchStream> ServerImpl::NewWatchStream(WatchSink* sink) {
+  return std::make_unique<WatchStreamImpl>(this, sink);
+}
+
+}  // namespace keel::server

@@ -1,0 +1,189 @@
+#include "sim/cluster/cluster.h"
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/member_id.h"
+
+namespace keel::sim {
+namespace {
+
+constexpr char kClusterToken[] = "keelsim";
+
+// Peer URLs are labels only: the simulated network routes by member ID and never dials.
+std::string PeerUrl(int i) { return absl::StrFormat("http://127.0.0.1:%d", 23800 + i); }
+std::string ClientUrl(int i) { return absl::StrFormat("http://127.0.0.1:%d", 23790 + i); }
+
+}  // namespace
+
+SimCluster::SimCluster(World* world, const Scenario& scenario)
+    : world_(world), scenario_(scenario) {}
+
+SimCluster::~SimCluster() {
+  // Servers first: they hold pointers into their Envs.
+  for (Node& n : nodes_) n.server.reset();
+  for (Node& n : nodes_) n.leveldb.reset();
+}
+
+absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
+                                                               const Scenario& scenario) {
+  std::unique_ptr<SimCluster> cluster(new SimCluster(world, scenario));
+  cluster->network_ = std::make_unique<SimNetwork>(world, scenario.network, world->NewRng("net"));
+  std::vector<server::PeerConfig> initial;
+  for (int i = 0; i < scenario.nodes; ++i) {
+    initial.push_back({absl::StrCat("n", i + 1), {PeerUrl(i)}});
+  }
+  cluster->nodes_.resize(scenario.nodes);
+  for (int i = 0; i < scenario.nodes; ++i) {
+    Node& n = cluster->nodes_[i];
+    n.member_id = server::ComputeMemberId({PeerUrl(i)}, kClusterToken);
+    SimEnvOptions options;
+    options.disk = scenario.disk;
+    const bool faulty = std::find(scenario.faulty_disk_nodes.begin(), scenario.faulty_disk_nodes.end(),
+                                  i) != scenario.faulty_disk_nodes.end();
+    if (!faulty) {
+      options.disk.faults.read_error_probability = 0;
+      options.disk.faults.write_error_probability = 0;
+      options.disk.faults.sync_error_probability = 0;
+      options.disk.faults.read_bit_flip_probability = 0;
+      options.disk.faults.misdirected_write_probability = 0;
+    }
+    auto env = SimEnv::Create(world, cluster->network_.get(), n.member_id, options);
+    if (!env.ok()) return env.status();
+    n.env = *std::move(env);
+
+    server::ServerConfig& c = n.config;
+    c.name = absl::StrCat("n", i + 1);
+    c.data_dir = "/data";
+    c.advertise_client_urls = {ClientUrl(i)};
+    c.advertise_peer_urls = {PeerUrl(i)};
+    c.initial_cluster = initial;
+    c.initial_cluster_token = kClusterToken;
+    c.heartbeat_interval_ms = scenario.heartbeat_ms;
+    c.election_timeout_ms = scenario.election_ms;
+    c.snapshot_count = scenario.snapshot_count;
+    c.snapshot_catchup_entries = std::min<uint64_t>(scenario.snapshot_count, 50);
+    c.request_timeout_ms = std::max<int64_t>(2000, 5 * scenario.election_ms);
+  }
+  for (int i = 0; i < scenario.nodes; ++i) {
+    absl::Status started = cluster->StartNode(i);
+    if (!started.ok()) {
+      return absl::Status(started.code(), absl::StrCat("n", i + 1, ": ", started.message()));
+    }
+  }
+  return cluster;
+}
+
+absl::Status SimCluster::StartNode(int i) {
+  Node& n = nodes_[i];
+  env::LevelDbEnv::Options ldb;
+  ldb.fs = n.env->fs();
+  ldb.background = env::LevelDbEnv::BackgroundMode::kQueued;
+  env::Loop* loop = n.env->loop();
+  ldb.now_micros = [loop]() { return static_cast<uint64_t>(loop->NowNanos() / 1000); };
+  auto leveldb = env::LevelDbEnv::Create(std::move(ldb));
+  if (!leveldb.ok()) return leveldb.status();
+  n.leveldb = *std::move(leveldb);
+  server::ServerConfig config = n.config;
+  config.leveldb_env = n.leveldb.get();
+  env::LevelDbEnv* raw = n.leveldb.get();
+  // LevelDB's background work runs on this thread right after each DB call, in a fixed
+  // order: compactions become part of the deterministic schedule (DESIGN.md).
+  config.after_db_call = [raw]() { raw->RunQueuedWork(); };
+  config.on_fatal = [this, i](const absl::Status& s) { OnFatal(i, s); };
+  config.on_apply = [this, i](const raftpb::Entry& e) {
+    if (on_apply) on_apply(i, e);
+  };
+  auto server = server::Server::Open(n.env.get(), std::move(config));
+  if (!server.ok()) {
+    n.leveldb.reset();
+    return server.status();
+  }
+  n.server.reset(static_cast<server::ServerImpl*>(server->release()));
+  n.server->Start();
+  world_->trace().Record(world_->now_ns(), n.member_id, "node.start", {});
+  return absl::OkStatus();
+}
+
+int SimCluster::IndexOf(uint64_t member_id) const {
+  for (int i = 0; i < size(); ++i) {
+    if (nodes_[i].member_id == member_id) return i;
+  }
+  return -1;
+}
+
+void SimCluster::Crash(int i) {
+  Node& n = nodes_[i];
+  if (n.server == nullptr) return;
+  world_->trace().Record(world_->now_ns(), n.member_id, "node.crash", {});
+  n.server.reset();
+  n.leveldb.reset();
+  n.env->Crash();
+}
+
+absl::Status SimCluster::Restart(int i) {
+  Node& n = nodes_[i];
+  if (n.server != nullptr || !n.refusal.empty()) return absl::OkStatus();
+  n.env->Restart();
+  absl::Status started = StartNode(i);
+  if (!started.ok()) {
+    // Detected corruption (or another refusal): the member stays down, as keeld would
+    // refuse to start. Never silently served.
+    n.refusal = std::string(started.message());
+    world_->trace().Record(world_->now_ns(), n.member_id, "node.refused",
+                           {{"reason", std::string_view(n.refusal)}});
+  }
+  return started;
+}
+
+void SimCluster::Pause(int i) {
+  if (nodes_[i].server == nullptr || paused(i)) return;
+  nodes_[i].env->node_loop().Pause();
+}
+
+void SimCluster::Resume(int i) {
+  // A paused member may have crashed meanwhile; its restart starts it unpaused.
+  if (!up(i) || !paused(i)) return;
+  nodes_[i].env->node_loop().Resume();
+}
+
+void SimCluster::OnFatal(int i, const absl::Status& status) {
+  const std::string reason(status.message());
+  world_->trace().Record(world_->now_ns(), nodes_[i].member_id, "node.fatal",
+                         {{"reason", std::string_view(reason)}});
+  // Not from inside the server's own callback: crash on the next world event, restart
+  // one election timeout later (a supervisor restarting keeld).
+  world_->ScheduleAfter(0, [this, i]() mutable { Crash(i); });
+  world_->ScheduleAfter(scenario_.election_ms * 1'000'000, [this, i]() mutable { (void)Restart(i); });
+}
+
+void SimCluster::HealAll() {
+  network_->Heal();
+  for (int i = 0; i < size(); ++i) {
+    if (paused(i)) Resume(i);
+    if (!up(i)) (void)Restart(i);
+  }
+}
+
+int SimCluster::Leader() const {
+  // The member that most live members name as leader at the highest term they know.
+  uint64_t best_term = 0;
+  std::map<uint64_t, int> votes;
+  for (const Node& n : nodes_) {
+    if (n.server == nullptr) continue;
+    const server::ServerStats s = n.server->Stats();
+    if (s.raft_term > best_term) {
+      best_term = s.raft_term;
+      votes.clear();
+    }
+    if (s.raft_term == best_term && s.leader_id != 0) votes[s.leader_id]++;
+  }
+  for (const auto& [id, count] : votes) {
+    if (count * 2 > size()) return IndexOf(id);
+  }
+  return -1;
+}
+
+}  // namespace keel::sim

@@ -1,0 +1,86 @@
+// A simulated cluster: N real server cores (server/), each on its own SimEnv (simulated
+// loop, disk and transport) with LevelDB running on the simulated disk, all on one World.
+// This is the code keeld runs; only the Env differs.
+//
+// Process faults follow a real machine: Crash destroys the server (its volatile state is
+// gone), then the disk drops whatever was not synced; Restart builds a fresh server from
+// what the disk kept, exactly as keeld would after `kill -9` or power loss. A member that
+// refuses to start (detected corruption) stays down, and the refusal is recorded.
+#ifndef KEEL_SIM_CLUSTER_CLUSTER_H_
+#define KEEL_SIM_CLUSTER_CLUSTER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "env/leveldb_env.h"
+#include "server/server_impl.h"
+#include "sim/cluster/scenario.h"
+#include "sim/network.h"
+#include "sim/sim_env.h"
+#include "sim/world.h"
+
+namespace keel::sim {
+
+class SimCluster {
+ public:
+  // Builds and starts every member. `world` outlives the cluster.
+  static absl::StatusOr<std::unique_ptr<SimCluster>> Create(World* world, const Scenario& scenario);
+  ~SimCluster();
+  SimCluster(const SimCluster&) = delete;
+  SimCluster& operator=(const SimCluster&) = delete;
+
+  int size() const { return static_cast<int>(nodes_.size()); }
+  uint64_t member_id(int i) const { return nodes_[i].member_id; }
+  int IndexOf(uint64_t member_id) const;
+  // The live server of member i, or nullptr while it is down.
+  server::ServerImpl* server(int i) const { return nodes_[i].server.get(); }
+  bool up(int i) const { return nodes_[i].server != nullptr; }
+  bool paused(int i) const { return nodes_[i].env->node_loop().paused(); }
+  SimEnv& env(int i) const { return *nodes_[i].env; }
+  SimNetwork& network() { return *network_; }
+  World& world() { return *world_; }
+  // Why member i is down for good (it refused to start), empty otherwise.
+  const std::string& refusal(int i) const { return nodes_[i].refusal; }
+
+  void Crash(int i);
+  // Starts member i again from its disk. Returns the start-up error if it refused.
+  absl::Status Restart(int i);
+  void Pause(int i);
+  void Resume(int i);
+  // Clears every fault that can be cleared: partitions, pauses, slow disks; restarts
+  // crashed members (those whose disks still hold a valid state).
+  void HealAll();
+
+  // Member index believed leader by a quorum of live members at the highest term, or -1.
+  int Leader() const;
+
+  // Called after every applied entry of every member (for the state-machine checker).
+  std::function<void(int node, const raftpb::Entry&)> on_apply;
+
+ private:
+  struct Node {
+    uint64_t member_id = 0;
+    std::unique_ptr<SimEnv> env;
+    std::unique_ptr<env::LevelDbEnv> leveldb;
+    std::unique_ptr<server::ServerImpl> server;
+    server::ServerConfig config;
+    std::string refusal;
+  };
+
+  SimCluster(World* world, const Scenario& scenario);
+  absl::Status StartNode(int i);
+  void OnFatal(int i, const absl::Status& status);
+
+  World* const world_;
+  const Scenario scenario_;
+  std::unique_ptr<SimNetwork> network_;
+  std::vector<Node> nodes_;
+};
+
+}  // namespace keel::sim
+
+#endif  // KEEL_SIM_CLUSTER_CLUSTER_H_

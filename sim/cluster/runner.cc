@@ -1,0 +1,419 @@
+#include "sim/cluster/runner.h"
+
+#include <algorithm>
+#include <map>
+#include <memory>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "env/rng.h"
+#include "sim/checkers/durability.h"
+#include "sim/checkers/history.h"
+#include "sim/checkers/linearizability.h"
+#include "sim/checkers/raft_safety.h"
+#include "sim/cluster/cluster.h"
+#include "sim/cluster/scenario.h"
+#include "sim/cluster/workload.h"
+#include "sim/world.h"
+
+namespace keel::sim {
+namespace {
+
+constexpr int64_t kSec = 1'000'000'000;
+
+uint64_t EntryHash(const raftpb::Entry& e) {
+  return env::StableHash(absl::StrCat(static_cast<int>(e.type()), ":", e.data()));
+}
+
+checkers::RaftRole ToRole(raft::StateType s) {
+  switch (s) {
+    case raft::StateType::kLeader: return checkers::RaftRole::kLeader;
+    case raft::StateType::kCandidate: return checkers::RaftRole::kCandidate;
+    case raft::StateType::kPreCandidate: return checkers::RaftRole::kPreCandidate;
+    case raft::StateType::kFollower: return checkers::RaftRole::kFollower;
+  }
+  return checkers::RaftRole::kFollower;
+}
+
+// Feeds the Raft safety checker from every member after every event: role, term, commit,
+// the delta of its stable log, and the entries it applied.
+class RaftObserver {
+ public:
+  explicit RaftObserver(SimCluster* cluster) : cluster_(cluster), views_(cluster->size()) {
+    cluster_->on_apply = [this](int node, const raftpb::Entry& e) {
+      views_[node].applied.push_back({e.index(), e.term(), EntryHash(e)});
+      CheckRevisionAt(node, e.index());
+    };
+  }
+
+  // Replica agreement at every log index: a member that just applied entry i must be at
+  // the same store revision as every other member was right after applying i. (Entries
+  // skipped because the backend already held them are not "just applied".)
+  void CheckRevisionAt(int node, uint64_t index) {
+    server::ServerImpl* s = cluster_->server(node);
+    if (s == nullptr || divergence_.has_value() || s->store().consistent_index() != index) return;
+    const int64_t revision = s->store().current_revision();
+    auto [it, inserted] = revision_at_index_.emplace(index, std::make_pair(revision, node));
+    if (inserted || it->second.first == revision) return;
+    divergence_ = checkers::Violation{
+        "replica-divergence",
+        absl::StrFormat("after applying log index %d, n%d is at revision %d but n%d was at %d", index,
+                        node + 1, revision, it->second.second + 1, it->second.first),
+        {}};
+  }
+
+  std::optional<checkers::Violation> ObserveAll() {
+    if (divergence_.has_value()) return divergence_;
+    for (int i = 0; i < cluster_->size(); ++i) {
+      std::optional<checkers::Violation> v = Observe(i);
+      if (v.has_value()) return v;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  struct View {
+    std::vector<std::pair<uint64_t, uint64_t>> log;  // (index, term) reported so far
+    uint64_t snapshot_index = 0;
+    std::vector<checkers::EntryDigest> applied;     // since the last observation
+  };
+
+  std::optional<checkers::Violation> Observe(int i) {
+    server::ServerImpl* s = cluster_->server(i);
+    View& view = views_[i];
+    if (s == nullptr) {
+      view.applied.clear();
+      return std::nullopt;
+    }
+    const raft::Raft& r = s->raft_node().raft();
+    const raft::MemoryStorage& storage = s->raft_log();
+    checkers::RaftObservation o;
+    o.node = cluster_->member_id(i);
+    o.term = r.term();
+    o.role = ToRole(r.state());
+    o.leader_id = r.lead();
+    // Entries from the unstable offset on are being replaced in storage (a follower took a
+    // conflicting append that is not yet durable); Raft may already count them committed.
+    // Report commitment only over the stable prefix that agrees with Raft's own log.
+    o.commit_index = std::min<uint64_t>({r.log().committed(), r.log().StableLastIndex(),
+                                         storage.LastIndex().value_or(0)});
+    const uint64_t first = storage.FirstIndex().value_or(1);
+    o.snapshot_index = first - 1;
+    o.snapshot_term = storage.Term(first - 1).value_or(0);
+    o.last_index = storage.LastIndex().value_or(0);
+    // Drop what the log no longer holds, then report everything after the last entry
+    // that still matches (same index and term) what we reported before.
+    while (!view.log.empty() && (view.log.back().first > o.last_index ||
+                                 storage.Term(view.log.back().first).value_or(0) != view.log.back().second)) {
+      view.log.pop_back();
+    }
+    if (o.snapshot_index != view.snapshot_index) {
+      view.snapshot_index = o.snapshot_index;
+      view.log.erase(std::remove_if(view.log.begin(), view.log.end(),
+                                    [&](const auto& e) { return e.first <= o.snapshot_index; }),
+                     view.log.end());
+    }
+    const uint64_t from = std::max<uint64_t>(view.log.empty() ? first : view.log.back().first + 1, first);
+    if (from <= o.last_index) {
+      absl::StatusOr<std::vector<raftpb::Entry>> entries =
+          storage.Entries(from, o.last_index + 1, std::numeric_limits<uint64_t>::max());
+      if (entries.ok()) {
+        for (const raftpb::Entry& e : *entries) {
+          o.appended.push_back({e.index(), e.term(), EntryHash(e)});
+          view.log.emplace_back(e.index(), e.term());
+        }
+      }
+    }
+    o.applied = std::move(view.applied);
+    view.applied.clear();
+    return checker_.Observe(o);
+  }
+
+  SimCluster* const cluster_;
+  std::vector<View> views_;
+  checkers::RaftSafetyChecker checker_;
+  // log index -> (store revision after applying it, first member that did)
+  absl::flat_hash_map<uint64_t, std::pair<int64_t, int>> revision_at_index_;
+  std::optional<checkers::Violation> divergence_;
+};
+
+std::string DescribeFault(const Fault& f, const SimCluster& c) {
+  return absl::StrFormat("t=%.3fs %s n%d%s duration=%.3fs", f.at_ns / 1e9, FaultKindName(f.kind),
+                         f.node + 1, f.kind == FaultKind::kAsymmetric ? absl::StrCat("->n", f.other + 1) : "",
+                         f.duration_ns / 1e9);
+}
+
+void ScheduleFault(World* world, SimCluster* c, const Fault& f) {
+  world->ScheduleAt(f.at_ns, [world, c, f]() mutable {
+    const uint64_t id = c->member_id(f.node);
+    world->trace().Record(world->now_ns(), kWorldNode, "fault", {{"kind", FaultKindName(f.kind)}, {"node", id}});
+    switch (f.kind) {
+      case FaultKind::kCrash:
+        c->Crash(f.node);
+        world->ScheduleAfter(f.duration_ns, [c, n = f.node]() mutable { (void)c->Restart(n); });
+        break;
+      case FaultKind::kPause:
+        c->Pause(f.node);
+        world->ScheduleAfter(f.duration_ns, [c, n = f.node]() mutable { c->Resume(n); });
+        break;
+      case FaultKind::kIsolate:
+        c->network().Isolate(id);
+        world->ScheduleAfter(f.duration_ns, [c]() mutable { c->network().Heal(); });
+        break;
+      case FaultKind::kSplit: {
+        std::vector<uint64_t> side;
+        for (int k = 0; k < f.other && k < c->size(); ++k) side.push_back(c->member_id((f.node + k) % c->size()));
+        c->network().Split(side);
+        world->ScheduleAfter(f.duration_ns, [c]() mutable { c->network().Heal(); });
+        break;
+      }
+      case FaultKind::kAsymmetric: {
+        const uint64_t other = c->member_id(f.other);
+        if (other == id) break;
+        c->network().Block(id, other);
+        world->ScheduleAfter(f.duration_ns, [c, id, other]() mutable { c->network().Unblock(id, other); });
+        break;
+      }
+      case FaultKind::kClockDrift:
+        c->env(f.node).node_loop().SetRatePpm(f.amount);
+        break;
+      case FaultKind::kClockJump:
+        c->env(f.node).node_loop().JumpForward(f.amount);
+        break;
+      case FaultKind::kDiskSlow: {
+        DiskFaults faults = c->env(f.node).disk().faults();
+        faults.slow_sync_probability = 0.5;
+        c->env(f.node).disk().set_faults(faults);
+        world->ScheduleAfter(f.duration_ns, [c, n = f.node]() mutable {
+          DiskFaults healed = c->env(n).disk().faults();
+          healed.slow_sync_probability = 0;
+          c->env(n).disk().set_faults(healed);
+        });
+        break;
+      }
+    }
+  });
+}
+
+checkers::History ToCheckerHistory(const std::vector<ClientOp>& ops) {
+  checkers::History history;
+  for (const ClientOp& op : ops) {
+    if (op.kind == OpKind::kSerializableGet || op.kind == OpKind::kLeasePut) continue;
+    if (op.outcome == Outcome::kPending) continue;
+    checkers::Operation h;
+    h.client_id = static_cast<uint64_t>(op.client);
+    h.key = op.key;
+    h.value = op.value;
+    h.invoke_ns = op.invoke_ns;
+    h.complete_ns = op.complete_ns;
+    h.outcome = op.outcome == Outcome::kOk ? checkers::Outcome::kOk
+                : op.outcome == Outcome::kFail ? checkers::Outcome::kFailed
+                                               : checkers::Outcome::kUnknown;
+    h.header_revision = op.revision;
+    switch (op.kind) {
+      case OpKind::kPut: h.kind = checkers::OpKind::kPut; break;
+      case OpKind::kGet:
+        h.kind = checkers::OpKind::kGet;
+        h.found = op.found;
+        h.read_value = op.read_value;
+        h.read_mod_revision = op.read_mod_revision;
+        break;
+      case OpKind::kDelete:
+        h.kind = checkers::OpKind::kDelete;
+        h.deleted = op.deleted > 0;
+        break;
+      case OpKind::kCas:
+        h.kind = checkers::OpKind::kCas;
+        h.cas_succeeded = op.cas_succeeded;
+        if (op.expect_absent) {
+          h.cas_target = checkers::CasTarget::kVersion;
+          h.cas_expected_number = 0;
+        } else {
+          h.cas_target = checkers::CasTarget::kValue;
+          h.cas_expected_value = op.expected;
+        }
+        break;
+      default: break;
+    }
+    history.push_back(std::move(h));
+  }
+  return history;
+}
+
+// Reads a replica's whole workload key space ("k".."l"), lease keys excluded.
+std::optional<checkers::ReplicaFinalState> FinalState(SimCluster* c, int i) {
+  server::ServerImpl* s = c->server(i);
+  if (s == nullptr) return std::nullopt;
+  etcdserverpb::RangeRequest req;
+  req.set_key("k");
+  req.set_range_end("l");
+  absl::StatusOr<etcdserverpb::RangeResponse> r = s->store().Range(req);
+  if (!r.ok()) return std::nullopt;
+  checkers::ReplicaFinalState state;
+  state.node = c->member_id(i);
+  state.revision = s->store().current_revision();
+  for (const mvccpb::KeyValue& kv : r->kvs()) {
+    if (Workload::IsLeaseKey(kv.key())) continue;
+    state.kvs[kv.key()] = {kv.value(), kv.mod_revision()};
+  }
+  return state;
+}
+
+}  // namespace
+
+RunResult RunSeed(const RunOptions& options) {
+  RunResult result;
+  result.seed = options.seed;
+  Scenario scenario = GenerateScenario(options.seed);
+  if (options.keep_faults.has_value()) KeepFaults(&scenario, *options.keep_faults);
+  result.scenario = scenario.Summary();
+  result.faults = scenario.faults.size();
+
+  World world(options.seed);
+  if (options.trace != nullptr) world.trace().set_json_sink(options.trace);
+  auto finish = [&](bool ok, std::string checker, std::string message) {
+    result.ok = ok;
+    result.checker = std::move(checker);
+    result.message = std::move(message);
+    result.trace_hash = world.trace().HashHex();
+    result.sim_seconds = static_cast<double>(world.now_ns()) / kSec;
+    result.events = world.events_run();
+    return result;
+  };
+
+  auto cluster_or = SimCluster::Create(&world, scenario);
+  if (!cluster_or.ok()) return finish(false, "startup", std::string(cluster_or.status().message()));
+  std::unique_ptr<SimCluster> cluster = *std::move(cluster_or);
+  for (const Fault& f : scenario.faults) result.fault_descriptions.push_back(DescribeFault(f, *cluster));
+  RaftObserver observer(cluster.get());
+  Workload workload(&world, cluster.get(), scenario.workload, world.NewRng("workload"));
+  struct Probe {
+    bool done = false;
+    bool in_flight = false;
+    int64_t sent_ns = 0;  // a probe lost with its member is re-sent after a while
+  };
+  auto probe = std::make_shared<Probe>();
+  // Servers answer their pending requests (with errors) when destroyed: tear the cluster
+  // down while the clients and observers those answers reach still exist.
+  absl::Cleanup teardown = [&cluster]() { cluster.reset(); };
+  for (const Fault& f : scenario.faults) ScheduleFault(&world, cluster.get(), f);
+  workload.Start(scenario.safety_phase_ns);
+
+  // ---- Safety phase: faults on, every event checked.
+  int64_t next_watch_revive = kSec;
+  while (world.now_ns() < scenario.safety_phase_ns) {
+    if (world.events_run() >= options.max_events) return finish(false, "event-budget", "too many events");
+    if (!world.Step()) break;
+    if (auto v = observer.ObserveAll()) return finish(false, v->property, v->message);
+    if (world.now_ns() >= next_watch_revive) {
+      workload.ReviveWatchers();
+      next_watch_revive = world.now_ns() + kSec;
+    }
+  }
+
+  // ---- Liveness phase: faults stop, the cluster must heal, serve and converge.
+  NetworkOptions calm = scenario.network;
+  calm.drop_probability = 0;
+  calm.duplicate_probability = 0;
+  cluster->network().set_options(calm);
+  for (int i = 0; i < cluster->size(); ++i) {
+    DiskFaults quiet = cluster->env(i).disk().faults();
+    quiet.read_error_probability = quiet.write_error_probability = quiet.sync_error_probability = 0;
+    quiet.read_bit_flip_probability = quiet.misdirected_write_probability = 0;
+    quiet.slow_sync_probability = 0;
+    cluster->env(i).disk().set_faults(quiet);
+  }
+  cluster->HealAll();
+  world.trace().Record(world.now_ns(), kWorldNode, "phase.liveness", {});
+  const int64_t deadline = world.now_ns() + scenario.liveness_bound_ns;
+  bool converged = false;
+  while (world.now_ns() < deadline) {
+    if (world.events_run() >= options.max_events) return finish(false, "event-budget", "too many events");
+    if (!world.Step()) break;
+    if (auto v = observer.ObserveAll()) return finish(false, v->property, v->message);
+    if (world.now_ns() >= next_watch_revive) {
+      workload.ReviveWatchers();
+      next_watch_revive = world.now_ns() + kSec;
+    }
+    const int leader = cluster->Leader();
+    if (probe->in_flight && world.now_ns() - probe->sent_ns > scenario.workload.client_timeout_ns) {
+      probe->in_flight = false;
+    }
+    if (leader >= 0 && !probe->done && !probe->in_flight) {
+      // A write through the leader must succeed: the cluster serves again.
+      probe->in_flight = true;
+      probe->sent_ns = world.now_ns();
+      SimCluster* c = cluster.get();
+      cluster->env(leader).loop()->Post([c, leader, probe]() mutable {
+        server::ServerImpl* s = c->server(leader);
+        if (s == nullptr) return;
+        etcdserverpb::PutRequest put;
+        put.set_key("liveness-probe");
+        put.set_value("1");
+        s->Put(put, [probe](absl::StatusOr<etcdserverpb::PutResponse> r) {
+          probe->in_flight = false;
+          if (r.ok()) probe->done = true;
+        });
+      });
+    }
+    if (probe->done && workload.Done() && leader >= 0) {
+      // Converged: every live member applied everything the leader committed.
+      const uint64_t commit = cluster->server(leader)->raft_node().raft().log().committed();
+      bool all = true;
+      for (int i = 0; i < cluster->size(); ++i) {
+        if (!cluster->up(i)) continue;
+        if (cluster->server(i)->Stats().raft_applied_index < commit) all = false;
+      }
+      if (all) {
+        converged = true;
+        break;
+      }
+    }
+  }
+  if (!converged) {
+    std::string state;
+    for (int i = 0; i < cluster->size(); ++i) {
+      absl::StrAppend(&state, " n", i + 1, cluster->up(i) ? "=up" : "=down",
+                      cluster->refusal(i).empty() ? "" : absl::StrCat("(", cluster->refusal(i), ")"));
+    }
+    return finish(false, "liveness",
+                  absl::StrFormat("no convergence within %.1fs after healing (leader=%d probe=%d "
+                                  "clients_done=%d):%s",
+                                  scenario.liveness_bound_ns / 1e9, cluster->Leader(), probe->done,
+                                  workload.Done(), state));
+  }
+
+  // ---- End-of-run checkers.
+  checkers::History history = ToCheckerHistory(workload.history());
+  result.operations = history.size();
+  checkers::LinearizabilityOptions lin_options;
+  // Bounded so a sweep never stalls on one pathological history; running out is reported
+  // as inconclusive, never as OK.
+  lin_options.max_search_steps = 20'000'000;
+  checkers::LinearizabilityResult lin = checkers::CheckLinearizability(history, lin_options);
+  if (lin.verdict == checkers::Verdict::kViolation) {
+    return finish(false, lin.property.empty() ? "linearizability" : lin.property, lin.explanation);
+  }
+  std::vector<checkers::ReplicaFinalState> finals;
+  std::vector<checkers::HashKvSample> hashes;
+  for (int i = 0; i < cluster->size(); ++i) {
+    if (auto state = FinalState(cluster.get(), i)) finals.push_back(std::move(*state));
+    if (cluster->up(i)) {
+      absl::StatusOr<etcdserverpb::HashKVResponse> h = cluster->server(i)->store().HashKV(0);
+      if (h.ok()) {
+        hashes.push_back({cluster->member_id(i), h->header().revision(), h->compact_revision(),
+                          h->hash()});
+      }
+    }
+  }
+  if (auto v = checkers::CheckDurability(history, finals, {})) return finish(false, v->property, v->message);
+  if (auto v = checkers::CheckReplicaAgreement(hashes, finals)) return finish(false, v->property, v->message);
+  if (lin.verdict == checkers::Verdict::kInconclusive) {
+    return finish(false, "linearizability-inconclusive", lin.explanation);
+  }
+  return finish(true, "", "");
+}
+
+}  // namespace keel::sim

@@ -1,0 +1,50 @@
+// One simulated run, start to verdict: build the seed's scenario, run the safety phase
+// under faults with the Raft safety checker watching every event, then the liveness phase
+// (faults stop, everything heals, the cluster must elect, serve and converge within a
+// bound), then the end-of-run checkers over the client history and the replicas' states.
+//
+// Deterministic: the result, including trace_hash, is a function of RunOptions alone.
+// Wall-clock time is measured by the caller (the CLI), never in here.
+#ifndef KEEL_SIM_CLUSTER_RUNNER_H_
+#define KEEL_SIM_CLUSTER_RUNNER_H_
+
+#include <cstdint>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace keel::sim {
+
+struct RunOptions {
+  uint64_t seed = 0;
+  // Replays a shrunk run: keep only these entries of the scenario's fault schedule.
+  std::optional<std::vector<int>> keep_faults;
+  // A bug-zoo entry to switch on (see `keelsim bugs`); empty for none.
+  std::string bug;
+  // JSON-lines trace sink (`--trace=FILE`); not owned.
+  std::ostream* trace = nullptr;
+  // Hard bound on simulated events (a livelocked run stops instead of spinning).
+  uint64_t max_events = 200'000'000;
+};
+
+struct RunResult {
+  uint64_t seed = 0;
+  bool ok = false;
+  // Which checker failed ("election-safety", "linearizability", "liveness", ...) and why.
+  std::string checker;
+  std::string message;
+  std::string trace_hash;  // 16 hex digits
+  double sim_seconds = 0;
+  uint64_t events = 0;
+  size_t operations = 0;
+  size_t faults = 0;
+  std::string scenario;  // Scenario::Summary()
+  std::vector<std::string> fault_descriptions;  // the schedule, one line per fault
+};
+
+RunResult RunSeed(const RunOptions& options);
+
+}  // namespace keel::sim
+
+#endif  // KEEL_SIM_CLUSTER_RUNNER_H_

@@ -1,0 +1,159 @@
+#include "sim/cluster/scenario.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "env/rng.h"
+
+namespace keel::sim {
+namespace {
+
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kSec = 1'000'000'000;
+
+template <typename T>
+T Pick(env::Rng& rng, std::initializer_list<T> choices) {
+  const size_t i = static_cast<size_t>(rng.Uniform(choices.size()));
+  return *(choices.begin() + i);
+}
+
+int PickClusterSize(env::Rng& rng) {
+  // Mostly 3 and 5, some single-node runs (the degenerate quorum), occasionally 7.
+  const uint64_t r = rng.Uniform(100);
+  if (r < 10) return 1;
+  if (r < 55) return 3;
+  if (r < 93) return 5;
+  return 7;
+}
+
+void DrawNetwork(env::Rng rng, Scenario* s) {
+  s->network.delay_min_ns = Pick<int64_t>(rng, {50'000, 500'000, 2 * kMs});
+  s->network.delay_jitter_ns = Pick<int64_t>(rng, {100'000, 1 * kMs, 5 * kMs});
+  s->network.tail_probability = Pick<double>(rng, {0.0, 0.01, 0.05});
+  s->network.tail_base_ns = Pick<int64_t>(rng, {10 * kMs, 50 * kMs, 200 * kMs});
+  s->network.drop_probability = Pick<double>(rng, {0.0, 0.0, 0.01, 0.05, 0.2});
+  s->network.duplicate_probability = Pick<double>(rng, {0.0, 0.0, 0.01, 0.05});
+}
+
+void DrawDisks(env::Rng rng, Scenario* s) {
+  s->disk.torn_write_probability = Pick<double>(rng, {0.0, 0.5, 1.0});
+  s->disk.faults.sync_latency_min_ns = Pick<int64_t>(rng, {50'000, 500'000, 2 * kMs});
+  s->disk.faults.sync_latency_max_ns = s->disk.faults.sync_latency_min_ns * 4;
+  // A minority of nodes may get a misbehaving disk.
+  const int minority = (s->nodes - 1) / 2;
+  if (minority > 0 && rng.Chance(0.3)) {
+    const int count = 1 + static_cast<int>(rng.Uniform(minority));
+    for (int i = 0; i < count; ++i) s->faulty_disk_nodes.push_back(static_cast<int>(rng.Uniform(s->nodes)));
+    std::sort(s->faulty_disk_nodes.begin(), s->faulty_disk_nodes.end());
+    s->faulty_disk_nodes.erase(std::unique(s->faulty_disk_nodes.begin(), s->faulty_disk_nodes.end()),
+                               s->faulty_disk_nodes.end());
+  }
+}
+
+void DrawWorkload(env::Rng rng, Scenario* s) {
+  WorkloadMix& w = s->workload;
+  w.clients = 1 + static_cast<int>(rng.Uniform(6));
+  w.keys = Pick<int>(rng, {1, 3, 8, 32});
+  w.value_bytes = Pick<int>(rng, {1, 16, 256});
+  w.put = 10 + static_cast<int>(rng.Uniform(50));
+  w.get = 10 + static_cast<int>(rng.Uniform(40));
+  w.serializable_get = static_cast<int>(rng.Uniform(10));
+  w.del = static_cast<int>(rng.Uniform(15));
+  w.cas = static_cast<int>(rng.Uniform(30));
+  w.lease = static_cast<int>(rng.Uniform(10));
+  w.think_ns = Pick<int64_t>(rng, {0, 1 * kMs, 10 * kMs, 50 * kMs});
+  w.watchers = static_cast<int>(rng.Uniform(3));
+}
+
+void DrawFaults(env::Rng rng, Scenario* s) {
+  const int count = Pick<int>(rng, {0, 2, 5, 10, 20});
+  const int64_t election_ns = s->election_ms * kMs;
+  for (int i = 0; i < count; ++i) {
+    Fault f;
+    f.at_ns = static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(s->safety_phase_ns)));
+    f.node = static_cast<int>(rng.Uniform(s->nodes));
+    f.duration_ns = election_ns * (1 + static_cast<int64_t>(rng.Uniform(20)));
+    const uint64_t k = rng.Uniform(100);
+    if (k < 30) {
+      f.kind = FaultKind::kCrash;
+    } else if (k < 40) {
+      f.kind = FaultKind::kPause;
+    } else if (k < 60) {
+      f.kind = FaultKind::kIsolate;
+    } else if (k < 72) {
+      f.kind = FaultKind::kSplit;
+      f.other = s->nodes <= 1 ? 1 : 1 + static_cast<int>(rng.Uniform(s->nodes - 1));
+    } else if (k < 82) {
+      f.kind = FaultKind::kAsymmetric;
+      f.other = static_cast<int>(rng.Uniform(s->nodes));
+    } else if (k < 90) {
+      f.kind = FaultKind::kClockDrift;
+      f.amount = Pick<int64_t>(rng, {800'000, 950'000, 1'050'000, 1'200'000});
+    } else if (k < 95) {
+      f.kind = FaultKind::kClockJump;
+      f.amount = election_ns * static_cast<int64_t>(1 + rng.Uniform(5));
+    } else {
+      f.kind = FaultKind::kDiskSlow;
+    }
+    s->faults.push_back(f);
+  }
+  std::stable_sort(s->faults.begin(), s->faults.end(),
+                   [](const Fault& a, const Fault& b) { return a.at_ns < b.at_ns; });
+}
+
+}  // namespace
+
+const char* FaultKindName(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::kCrash: return "crash";
+    case FaultKind::kPause: return "pause";
+    case FaultKind::kIsolate: return "isolate";
+    case FaultKind::kSplit: return "split";
+    case FaultKind::kAsymmetric: return "asymmetric";
+    case FaultKind::kClockDrift: return "clock_drift";
+    case FaultKind::kClockJump: return "clock_jump";
+    case FaultKind::kDiskSlow: return "disk_slow";
+  }
+  return "unknown";
+}
+
+Scenario GenerateScenario(uint64_t seed) {
+  const env::Rng root(seed);
+  Scenario s;
+  s.seed = seed;
+  env::Rng shape = root.Stream("scenario.shape");
+  s.nodes = PickClusterSize(shape);
+  s.heartbeat_ms = Pick<int64_t>(shape, {10, 20, 50, 100});
+  s.election_ms = s.heartbeat_ms * Pick<int64_t>(shape, {5, 10, 20});
+  s.snapshot_count = Pick<uint64_t>(shape, {20, 100, 1000, 100000});
+  s.safety_phase_ns = Pick<int64_t>(shape, {5, 10, 20}) * kSec;
+  s.liveness_bound_ns = std::max<int64_t>(20 * kSec, 40 * s.election_ms * kMs);
+  // The cluster layer sets the server's request timeout to max(2 s, 5 elections).
+  s.workload.client_timeout_ns = 2 * std::max<int64_t>(2 * kSec, 5 * s.election_ms * kMs);
+  DrawNetwork(root.Stream("scenario.network"), &s);
+  DrawDisks(root.Stream("scenario.disk"), &s);
+  const int64_t client_timeout_ns = s.workload.client_timeout_ns;
+  DrawWorkload(root.Stream("scenario.workload"), &s);
+  s.workload.client_timeout_ns = client_timeout_ns;
+  DrawFaults(root.Stream("scenario.faults"), &s);
+  return s;
+}
+
+void KeepFaults(Scenario* scenario, const std::vector<int>& indices) {
+  std::vector<Fault> kept;
+  for (int i : indices) {
+    if (i >= 0 && i < static_cast<int>(scenario->faults.size())) kept.push_back(scenario->faults[i]);
+  }
+  scenario->faults = std::move(kept);
+}
+
+std::string Scenario::Summary() const {
+  return absl::StrFormat(
+      "nodes=%d heartbeat_ms=%d election_ms=%d snapshot_count=%d clients=%d keys=%d "
+      "faults=%d drop=%.2f dup=%.2f faulty_disks=%d safety_s=%d",
+      nodes, heartbeat_ms, election_ms, snapshot_count, workload.clients, workload.keys,
+      faults.size(), network.drop_probability, network.duplicate_probability,
+      faulty_disk_nodes.size(), safety_phase_ns / kSec);
+}
+
+}  // namespace keel::sim

@@ -1,0 +1,89 @@
+// A scenario: everything one simulated run does, drawn from its seed (swarm testing, as
+// TigerBeetle's VOPR): cluster size, timing, workload mix, and a fault schedule. Each
+// choice draws from its own named Rng stream, so adding a knob never reshuffles the rest.
+//
+// The fault schedule is an explicit list, so a failing run can be shrunk by replaying the
+// same seed with a subset of its faults (`keelsim shrink`): the workload and every other
+// draw stay identical because they come from other streams.
+#ifndef KEEL_SIM_CLUSTER_SCENARIO_H_
+#define KEEL_SIM_CLUSTER_SCENARIO_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/disk.h"
+#include "sim/network.h"
+
+namespace keel::sim {
+
+enum class FaultKind {
+  kCrash,          // node loses volatile state and unsynced disk data; restarts later
+  kPause,          // node stops processing (SIGSTOP), resumes later
+  kIsolate,        // node cut off from everyone, healed later
+  kSplit,          // cluster split into two sides, healed later
+  kAsymmetric,     // one direction of one link blocked, healed later
+  kClockDrift,     // node clock runs at a different rate from then on
+  kClockJump,      // node clock steps forward
+  kDiskSlow,       // node's fsyncs become slow for a while
+};
+
+const char* FaultKindName(FaultKind kind);
+
+struct Fault {
+  int64_t at_ns = 0;
+  FaultKind kind = FaultKind::kCrash;
+  int node = 0;        // index into the cluster (0-based), or first side member
+  int other = 0;       // kAsymmetric: the other end; kSplit: size of the first side
+  int64_t duration_ns = 0;  // how long until restart / resume / heal
+  int64_t amount = 0;  // kClockDrift: rate in ppm; kClockJump: ns
+};
+
+struct WorkloadMix {
+  int clients = 3;
+  int keys = 8;
+  int value_bytes = 16;
+  // Relative weights of operations.
+  int put = 40;
+  int get = 30;
+  int serializable_get = 5;
+  int del = 5;
+  int cas = 15;
+  int lease = 5;
+  int64_t think_ns = 2'000'000;  // pause between a client's operations
+  int watchers = 1;              // watch streams, each over the whole key space
+  // A client gives up waiting (outcome unknown) after this; longer than the server's own
+  // request timeout so that server-side answers usually arrive first.
+  int64_t client_timeout_ns = 15'000'000'000;
+};
+
+struct Scenario {
+  uint64_t seed = 0;
+  int nodes = 3;
+  int64_t heartbeat_ms = 20;
+  int64_t election_ms = 200;
+  uint64_t snapshot_count = 1000;
+  NetworkOptions network;
+  DiskOptions disk;
+  // Nodes whose disks may misbehave beyond crashes (EIO, bit flips): at most a minority,
+  // so the cluster can always recover without them.
+  std::vector<int> faulty_disk_nodes;
+  WorkloadMix workload;
+  std::vector<Fault> faults;
+  int64_t safety_phase_ns = 20'000'000'000;
+  // After faults stop: the cluster must elect a leader, serve, and converge within this.
+  int64_t liveness_bound_ns = 30'000'000'000;
+
+  // One line a human can read: "nodes=5 clients=4 faults=12 drop=0.05 ...".
+  std::string Summary() const;
+};
+
+// Draws the whole scenario from `seed`.
+Scenario GenerateScenario(uint64_t seed);
+
+// Keeps only the faults whose indices are listed (for shrinking and replaying a shrunk run).
+void KeepFaults(Scenario* scenario, const std::vector<int>& indices);
+
+}  // namespace keel::sim
+
+#endif  // KEEL_SIM_CLUSTER_SCENARIO_H_

@@ -1,0 +1,331 @@
+#include "sim/cluster/workload.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace keel::sim {
+namespace {
+
+// Unknown: the request may have taken effect. kUnavailable means exactly that in
+// server.h's contract (so does a deadline), except for the answers the server gives before
+// proposing anything, which are definite failures, as in etcd's gRPC layer.
+bool OutcomeUnknown(const absl::Status& s) {
+  if (s.message() == "etcdserver: no leader" || s.message() == "etcdserver: server not started") {
+    return false;
+  }
+  return s.code() == absl::StatusCode::kUnavailable ||
+         s.code() == absl::StatusCode::kDeadlineExceeded ||
+         s.code() == absl::StatusCode::kInternal || s.code() == absl::StatusCode::kAborted;
+}
+
+// After an error a client backs off before its next request, as real clients do; without
+// it a leaderless minute becomes thousands of failed requests.
+constexpr int64_t kErrorBackoffNs = 50'000'000;
+
+}  // namespace
+
+const char* OpKindName(OpKind kind) {
+  switch (kind) {
+    case OpKind::kPut: return "put";
+    case OpKind::kGet: return "get";
+    case OpKind::kSerializableGet: return "sget";
+    case OpKind::kDelete: return "delete";
+    case OpKind::kCas: return "cas";
+    case OpKind::kLeasePut: return "lease_put";
+  }
+  return "?";
+}
+
+struct Workload::Client {
+  uint64_t token = 0;  // identifies the operation in flight; stale completions ignored
+  size_t op_index = 0;
+  bool busy = false;
+  bool stopped = false;
+  int64_t lease_id = 0;
+};
+
+// One watch stream at a time over the key space "k"..."l" (all workload keys).
+class Workload::Watcher final : public server::WatchSink {
+ public:
+  Watcher(Workload* w, int index) : w_(w), index_(index) {}
+
+  bool Send(const std::vector<etcdserverpb::WatchResponse>& responses) override {
+    WatchLog& log = w_->watch_logs_[index_];
+    for (const etcdserverpb::WatchResponse& r : responses) {
+      log.responses.push_back(r);
+      for (const mvccpb::Event& e : r.events()) next_revision_ = std::max(next_revision_, e.kv().mod_revision() + 1);
+      if (r.canceled()) canceled_ = true;
+    }
+    return true;
+  }
+
+  void Open() {
+    const int m = w_->PickMember();
+    if (m < 0 || canceled_) return;
+    member_ = m;
+    incarnation_ = w_->cluster_->env(m).node_loop().incarnation();
+    stream_ = w_->cluster_->server(m)->NewWatchStream(this);
+    etcdserverpb::WatchRequest request;
+    etcdserverpb::WatchCreateRequest* create = request.mutable_create_request();
+    create->set_key("k");
+    create->set_range_end("l");
+    create->set_start_revision(next_revision_);
+    create->set_prev_kv(true);
+    stream_->Handle(request);
+    if (w_->watch_logs_[index_].responses.size() > 0) w_->watch_logs_[index_].resumes++;
+  }
+
+  // The stream's member crashed (or never had one): its stream object died with the
+  // server; open a new one elsewhere, resuming after the last revision seen.
+  void ReviveIfNeeded() {
+    if (canceled_) return;
+    const bool alive = member_ >= 0 && w_->cluster_->up(member_) &&
+                       w_->cluster_->env(member_).node_loop().incarnation() == incarnation_;
+    if (alive) return;
+    stream_.reset();  // safe: a stream outliving its server does nothing
+    member_ = -1;
+    Open();
+  }
+
+  void Close() { stream_.reset(); }
+
+ private:
+  Workload* const w_;
+  const int index_;
+  int member_ = -1;
+  uint64_t incarnation_ = 0;
+  int64_t next_revision_ = 1;
+  bool canceled_ = false;
+  std::unique_ptr<server::WatchStream> stream_;
+};
+
+Workload::Workload(World* world, SimCluster* cluster, const WorkloadMix& mix, env::Rng rng)
+    : world_(world), cluster_(cluster), mix_(mix), rng_(rng) {
+  clients_.resize(mix_.clients);
+  for (int i = 0; i < mix_.watchers; ++i) {
+    watchers_.push_back(std::make_unique<Watcher>(this, i));
+    watch_logs_.push_back(WatchLog{i, 1, {}, 0});
+  }
+}
+
+Workload::~Workload() {
+  for (auto& w : watchers_) w->Close();
+}
+
+std::string Workload::KeyName(int k) const { return absl::StrFormat("k%03d", k); }
+
+bool Workload::IsLeaseKey(const std::string& key) { return key.rfind("kl", 0) == 0; }
+
+int64_t Workload::ClientTimeoutNs() const { return mix_.client_timeout_ns; }
+
+int Workload::PickMember() {
+  std::vector<int> up;
+  for (int i = 0; i < cluster_->size(); ++i) {
+    if (cluster_->up(i)) up.push_back(i);
+  }
+  if (up.empty()) return -1;
+  return up[rng_.Uniform(up.size())];
+}
+
+void Workload::Start(int64_t stop_ns) {
+  stop_ns_ = stop_ns;
+  for (auto& w : watchers_) w->Open();
+  for (int c = 0; c < static_cast<int>(clients_.size()); ++c) {
+    world_->ScheduleAfter(static_cast<int64_t>(rng_.Uniform(1'000'000)), [this, c]() mutable { Issue(c); });
+  }
+}
+
+bool Workload::Done() const {
+  for (const Client& c : clients_) {
+    if (c.busy || !c.stopped) return false;
+  }
+  return true;
+}
+
+void Workload::ReviveWatchers() {
+  for (auto& w : watchers_) w->ReviveIfNeeded();
+}
+
+void Workload::Issue(int c) {
+  Client& client = clients_[c];
+  if (world_->now_ns() >= stop_ns_) {
+    client.stopped = true;
+    return;
+  }
+  const int member = PickMember();
+  if (member < 0) {
+    world_->ScheduleAfter(10'000'000, [this, c]() mutable { Issue(c); });
+    return;
+  }
+  ClientOp op;
+  op.client = c;
+  op.member = member;
+  op.invoke_ns = world_->now_ns();
+  const int total = mix_.put + mix_.get + mix_.serializable_get + mix_.del + mix_.cas + mix_.lease;
+  int r = static_cast<int>(rng_.Uniform(std::max(total, 1)));
+  op.key = KeyName(static_cast<int>(rng_.Uniform(std::max(mix_.keys, 1))));
+  op.value = absl::StrFormat("v%d.%d", c, ++value_counter_);
+  op.value.resize(std::max<size_t>(op.value.size(), static_cast<size_t>(mix_.value_bytes)), '.');
+  if ((r -= mix_.put) < 0) {
+    op.kind = OpKind::kPut;
+  } else if ((r -= mix_.get) < 0) {
+    op.kind = OpKind::kGet;
+  } else if ((r -= mix_.serializable_get) < 0) {
+    op.kind = OpKind::kSerializableGet;
+  } else if ((r -= mix_.del) < 0) {
+    op.kind = OpKind::kDelete;
+  } else if ((r -= mix_.cas) < 0) {
+    op.kind = OpKind::kCas;
+    // Compare against the value this client last read or wrote for the key, or absence.
+    op.expect_absent = rng_.OneIn(4);
+    if (!op.expect_absent) {
+      for (auto it = ops_.rbegin(); it != ops_.rend(); ++it) {
+        if (it->key == op.key && it->outcome == Outcome::kOk &&
+            (it->kind == OpKind::kPut || (it->kind == OpKind::kGet && it->found))) {
+          op.expected = it->kind == OpKind::kPut ? it->value : it->read_value;
+          break;
+        }
+      }
+      if (op.expected.empty()) op.expect_absent = true;
+    }
+  } else {
+    op.kind = OpKind::kLeasePut;
+    op.key = absl::StrFormat("kl%03d", static_cast<int>(rng_.Uniform(4)));
+  }
+  const size_t index = ops_.size();
+  ops_.push_back(op);
+  client.busy = true;
+  client.op_index = index;
+  const uint64_t token = ++client.token;
+  world_->trace().Record(world_->now_ns(), cluster_->member_id(member), "client.invoke",
+                         {{"client", c},
+                          {"op", OpKindName(op.kind)},
+                          {"key", std::string_view(ops_[index].key)},
+                          {"value", std::string_view(ops_[index].value)},
+                          {"index", static_cast<uint64_t>(index)}});
+
+  // Completion, on the member's loop (or never, if it crashes first).
+  auto complete = [this, c, token, index](Outcome outcome, std::string error) {
+    if (clients_[c].token != token || !clients_[c].busy) return;  // timed out already
+    Finish(index, outcome, std::move(error));
+    clients_[c].busy = false;
+    const int64_t pause = mix_.think_ns + (outcome == Outcome::kOk ? 0 : kErrorBackoffNs);
+    world_->ScheduleAfter(pause, [this, c]() mutable { Issue(c); });
+  };
+  auto fail = [complete, kind = op.kind](const absl::Status& s) {
+    const bool read = kind == OpKind::kGet || kind == OpKind::kSerializableGet;
+    complete(OutcomeUnknown(s) && !read ? Outcome::kUnknown : Outcome::kFail, std::string(s.message()));
+  };
+  world_->ScheduleAfter(ClientTimeoutNs(), [complete]() mutable { complete(Outcome::kUnknown, "client timeout"); });
+
+  SimCluster* cluster = cluster_;
+  cluster_->env(member).loop()->Post([this, cluster, member, index, complete, fail]() mutable {
+    server::ServerImpl* s = cluster->server(member);
+    if (s == nullptr) return;
+    const ClientOp op = ops_[index];
+    switch (op.kind) {
+      case OpKind::kPut: {
+        etcdserverpb::PutRequest req;
+        req.set_key(op.key);
+        req.set_value(op.value);
+        s->Put(req, [this, index, complete, fail](absl::StatusOr<etcdserverpb::PutResponse> r) mutable {
+          if (!r.ok()) return fail(r.status());
+          ops_[index].revision = r->header().revision();
+          complete(Outcome::kOk, "");
+        });
+        break;
+      }
+      case OpKind::kGet:
+      case OpKind::kSerializableGet: {
+        etcdserverpb::RangeRequest req;
+        req.set_key(op.key);
+        req.set_serializable(op.kind == OpKind::kSerializableGet);
+        s->Range(req, [this, index, complete, fail](absl::StatusOr<etcdserverpb::RangeResponse> r) mutable {
+          if (!r.ok()) return fail(r.status());
+          ClientOp& o = ops_[index];
+          o.revision = r->header().revision();
+          o.found = r->kvs_size() > 0;
+          if (o.found) {
+            o.read_value = r->kvs(0).value();
+            o.read_mod_revision = r->kvs(0).mod_revision();
+          }
+          complete(Outcome::kOk, "");
+        });
+        break;
+      }
+      case OpKind::kDelete: {
+        etcdserverpb::DeleteRangeRequest req;
+        req.set_key(op.key);
+        s->DeleteRange(req, [this, index, complete, fail](absl::StatusOr<etcdserverpb::DeleteRangeResponse> r) mutable {
+          if (!r.ok()) return fail(r.status());
+          ops_[index].revision = r->header().revision();
+          ops_[index].deleted = r->deleted();
+          complete(Outcome::kOk, "");
+        });
+        break;
+      }
+      case OpKind::kCas: {
+        etcdserverpb::TxnRequest req;
+        etcdserverpb::Compare* cmp = req.add_compare();
+        cmp->set_key(op.key);
+        cmp->set_result(etcdserverpb::Compare::EQUAL);
+        if (op.expect_absent) {
+          cmp->set_target(etcdserverpb::Compare::VERSION);
+          cmp->set_version(0);
+        } else {
+          cmp->set_target(etcdserverpb::Compare::VALUE);
+          cmp->set_value(op.expected);
+        }
+        etcdserverpb::PutRequest* put = req.add_success()->mutable_request_put();
+        put->set_key(op.key);
+        put->set_value(op.value);
+        s->Txn(req, [this, index, complete, fail](absl::StatusOr<etcdserverpb::TxnResponse> r) mutable {
+          if (!r.ok()) return fail(r.status());
+          ops_[index].revision = r->header().revision();
+          ops_[index].cas_succeeded = r->succeeded();
+          complete(Outcome::kOk, "");
+        });
+        break;
+      }
+      case OpKind::kLeasePut: {
+        etcdserverpb::LeaseGrantRequest grant;
+        grant.set_ttl(1 + static_cast<int64_t>(index % 5));
+        s->LeaseGrant(grant, [this, cluster, member, index, complete, fail](
+                                 absl::StatusOr<etcdserverpb::LeaseGrantResponse> g) mutable {
+          if (!g.ok()) return fail(g.status());
+          server::ServerImpl* s2 = cluster->server(member);
+          if (s2 == nullptr) return;
+          ops_[index].lease_id = g->id();
+          etcdserverpb::PutRequest put;
+          put.set_key(ops_[index].key);
+          put.set_value(ops_[index].value);
+          put.set_lease(g->id());
+          s2->Put(put, [this, index, complete, fail](absl::StatusOr<etcdserverpb::PutResponse> r) mutable {
+            if (!r.ok()) return fail(r.status());
+            ops_[index].revision = r->header().revision();
+            complete(Outcome::kOk, "");
+          });
+        });
+        break;
+      }
+    }
+  });
+}
+
+void Workload::Finish(size_t index, Outcome outcome, std::string error) {
+  ClientOp& op = ops_[index];
+  op.outcome = outcome;
+  op.complete_ns = world_->now_ns();
+  op.error = std::move(error);
+  world_->trace().Record(world_->now_ns(), cluster_->member_id(op.member), "client.complete",
+                         {{"client", op.client},
+                          {"index", static_cast<uint64_t>(index)},
+                          {"op", OpKindName(op.kind)},
+                          {"error", std::string_view(op.error)},
+                          {"outcome", outcome == Outcome::kOk ? "ok" : outcome == Outcome::kFail ? "fail" : "unknown"},
+                          {"revision", op.revision}});
+}
+
+}  // namespace keel::sim

@@ -1,0 +1,311 @@
+// keelsim: run, sweep, shrink and list the bug zoo. See sim/README.md.
+//
+//   keelsim run --seed=N [--trace=FILE] [--bug=NAME] [--faults=I,J,...]
+//   keelsim sweep --seeds=A-B [--jobs=J] [--bug=NAME] [--shard=K/N] [--results=FILE]
+//                 [--stop-on-failure]
+//   keelsim merge FILE...
+//   keelsim shrink --seed=N [--bug=NAME]
+//   keelsim bugs
+//
+// The simulation itself never reads a clock; wall time is measured here, around it.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "sim/cluster/bug_zoo.h"
+#include "sim/cluster/runner.h"
+#include "sim/keelsim/sweep_report.h"
+
+namespace keel::sim {
+namespace {
+
+double WallSeconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+std::string ReplayCommand(uint64_t seed, const std::string& bug, const std::vector<int>* faults) {
+  std::string cmd = absl::StrCat("bazel run -c opt //sim/keelsim -- run --seed=", seed);
+  if (!bug.empty()) absl::StrAppend(&cmd, " --bug=", bug);
+  if (faults != nullptr) absl::StrAppend(&cmd, " --faults=", absl::StrJoin(*faults, ","));
+  return cmd;
+}
+
+std::string SummaryLine(const RunResult& r, double wall_s) {
+  return absl::StrFormat("seed=%d result=%s trace_hash=%s sim_s=%.3f wall_s=%.3f events=%d ops=%d faults=%d",
+                         r.seed, r.ok ? "ok" : "FAIL", r.trace_hash, r.sim_seconds, wall_s, r.events,
+                         r.operations, r.faults);
+}
+
+// The last `n` lines of the run's JSON trace, obtained by replaying the seed (which is
+// exact, since runs are deterministic).
+std::vector<std::string> LastTraceLines(RunOptions options, size_t n) {
+  std::ostringstream trace;
+  options.trace = &trace;
+  (void)RunSeed(options);
+  std::vector<std::string> lines = absl::StrSplit(trace.str(), '\n', absl::SkipEmpty());
+  if (lines.size() > n) lines.erase(lines.begin(), lines.end() - static_cast<long>(n));
+  return lines;
+}
+
+int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
+        const std::string& faults_flag) {
+  RunOptions options;
+  options.seed = seed;
+  options.bug = bug;
+  std::vector<int> faults;
+  if (!faults_flag.empty()) {
+    for (absl::string_view part : absl::StrSplit(faults_flag, ',', absl::SkipEmpty())) {
+      int index = 0;
+      if (!absl::SimpleAtoi(part, &index)) {
+        std::cerr << "keelsim: --faults takes comma-separated fault indices\n";
+        return 2;
+      }
+      faults.push_back(index);
+    }
+    options.keep_faults = faults;
+  }
+  std::ofstream trace_file;
+  if (!trace_path.empty()) {
+    trace_file.open(trace_path);
+    if (!trace_file) {
+      std::cerr << "keelsim: cannot write " << trace_path << "\n";
+      return 2;
+    }
+    options.trace = &trace_file;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  RunResult r = RunSeed(options);
+  const double wall = WallSeconds(start);
+  std::cout << SummaryLine(r, wall) << "\n";
+  std::cout << "scenario: " << r.scenario << "\n";
+  if (r.ok) return 0;
+  std::cout << "checker: " << r.checker << "\n" << "violation: " << r.message << "\n";
+  std::cout << "fault schedule:\n";
+  for (size_t i = 0; i < r.fault_descriptions.size(); ++i) {
+    std::cout << "  [" << i << "] " << r.fault_descriptions[i] << "\n";
+  }
+  options.trace = nullptr;
+  std::cout << "last events before the verdict:\n";
+  for (const std::string& line : LastTraceLines(options, 15)) std::cout << "  " << line << "\n";
+  std::cout << "replay: " << ReplayCommand(seed, bug, faults_flag.empty() ? nullptr : &faults) << "\n";
+  return 1;
+}
+
+bool ParseSeedRange(const std::string& text, uint64_t* first, uint64_t* last) {
+  std::vector<std::string> parts = absl::StrSplit(text, '-');
+  if (parts.size() == 1) parts.push_back(parts[0]);
+  return parts.size() == 2 && absl::SimpleAtoi(parts[0], first) && absl::SimpleAtoi(parts[1], last) &&
+         *first <= *last;
+}
+
+int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std::string& shard,
+          const std::string& results_path, bool stop_on_failure) {
+  uint64_t first = 0, last = 0;
+  if (!ParseSeedRange(seeds, &first, &last)) {
+    std::cerr << "keelsim: --seeds takes A-B\n";
+    return 2;
+  }
+  uint64_t shard_index = 0, shard_count = 1;
+  if (!shard.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(shard, '/');
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &shard_index) ||
+        !absl::SimpleAtoi(parts[1], &shard_count) || shard_count == 0 || shard_index >= shard_count) {
+      std::cerr << "keelsim: --shard takes K/N with 0 <= K < N\n";
+      return 2;
+    }
+  }
+  std::vector<uint64_t> todo;
+  for (uint64_t s = first; s <= last; ++s) {
+    if (s % shard_count == shard_index) todo.push_back(s);
+  }
+  std::ofstream results;
+  if (!results_path.empty()) results.open(results_path);
+
+  SweepReport report;
+  std::mutex mu;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  const auto start = std::chrono::steady_clock::now();
+  auto worker = [&]() {
+    for (;;) {
+      if (stop.load()) return;
+      const size_t i = next.fetch_add(1);
+      if (i >= todo.size()) return;
+      RunOptions options;
+      options.seed = todo[i];
+      options.bug = bug;
+      RunResult r = RunSeed(options);
+      std::lock_guard<std::mutex> lock(mu);
+      report.Add(r);
+      if (results.is_open()) results << SweepReport::ToJsonLine(r, bug) << "\n" << std::flush;
+      if (!r.ok) {
+        if (tty) std::cout << "\r\033[K";
+        std::cout << "FAIL seed=" << r.seed << " checker=" << r.checker << ": " << r.message.substr(0, 300)
+                  << "\n  replay: " << ReplayCommand(r.seed, bug, nullptr) << "\n";
+        if (stop_on_failure) stop.store(true);
+      }
+      if (tty) {
+        const size_t done = report.passed() + report.failed();
+        const int width = 40;
+        const int filled = static_cast<int>(width * done / std::max<size_t>(todo.size(), 1));
+        std::cout << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << done
+                  << "/" << todo.size() << " failed=" << report.failed() << std::flush;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int j = 0; j < std::max(1, jobs); ++j) threads.emplace_back(worker);
+  for (std::thread& t : threads) t.join();
+  const double wall = WallSeconds(start);
+  if (tty) std::cout << "\n";
+  std::cout << absl::StrFormat("speed: %.1f simulated seconds per wall second (%d jobs, %.1f sim s in %.1f s)\n",
+                               report.sim_seconds() / std::max(wall, 1e-9), jobs, report.sim_seconds(), wall);
+  std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
+  return report.failed() == 0 ? 0 : 1;
+}
+
+int Merge(const std::vector<std::string>& files) {
+  SweepReport report;
+  for (const std::string& path : files) {
+    std::ifstream in(path);
+    if (!in) {
+      std::cerr << "keelsim: cannot read " << path << "\n";
+      return 2;
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      absl::Status added = report.AddJsonLine(line);
+      if (!added.ok()) {
+        std::cerr << "keelsim: " << path << ": " << added.message() << "\n";
+        return 2;
+      }
+    }
+  }
+  for (const std::string& failure : report.failures()) std::cout << failure << "\n";
+  std::cout << absl::StrFormat("speed: %.1f simulated seconds in total\n", report.sim_seconds());
+  std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
+  return report.failed() == 0 ? 0 : 1;
+}
+
+// Delta debugging (Zeller's ddmin) over the fault schedule: the smallest subset of faults
+// (1-minimal) with which the seed still fails with the same checker.
+int Shrink(uint64_t seed, const std::string& bug) {
+  RunOptions options;
+  options.seed = seed;
+  options.bug = bug;
+  const RunResult original = RunSeed(options);
+  if (original.ok) {
+    std::cout << "seed=" << seed << " passes: nothing to shrink\n";
+    return 0;
+  }
+  std::cout << "seed=" << seed << " fails (" << original.checker << ") with " << original.faults
+            << " faults; shrinking\n";
+  std::vector<int> current(original.faults);
+  for (size_t i = 0; i < current.size(); ++i) current[i] = static_cast<int>(i);
+  int runs = 0;
+  auto fails = [&](const std::vector<int>& subset) {
+    RunOptions o = options;
+    o.keep_faults = subset;
+    ++runs;
+    const RunResult r = RunSeed(o);
+    return !r.ok && r.checker == original.checker;
+  };
+  size_t granularity = 2;
+  while (current.size() >= 2 && runs < 500) {
+    const size_t chunk = (current.size() + granularity - 1) / granularity;
+    bool reduced = false;
+    for (size_t start = 0; start < current.size() && !reduced; start += chunk) {
+      std::vector<int> complement;
+      for (size_t i = 0; i < current.size(); ++i) {
+        if (i < start || i >= start + chunk) complement.push_back(current[i]);
+      }
+      if (fails(complement)) {
+        current = complement;
+        granularity = std::max<size_t>(granularity - 1, 2);
+        reduced = true;
+      }
+    }
+    if (!reduced) {
+      if (granularity >= current.size()) break;
+      granularity = std::min(granularity * 2, current.size());
+    }
+  }
+  if (current.size() == 1 && fails({})) current.clear();
+  options.keep_faults = current;
+  const RunResult minimal = RunSeed(options);
+  std::cout << "minimal fault schedule (" << current.size() << " of " << original.faults << " faults, "
+            << runs << " runs):\n";
+  for (size_t i = 0; i < minimal.fault_descriptions.size(); ++i) {
+    std::cout << "  [" << current[i] << "] " << minimal.fault_descriptions[i] << "\n";
+  }
+  std::cout << "checker: " << minimal.checker << "\nviolation: " << minimal.message << "\n";
+  std::cout << "replay: " << ReplayCommand(seed, bug, &current) << "\n";
+  return 1;
+}
+
+}  // namespace
+}  // namespace keel::sim
+
+int main(int argc, char** argv) {
+  using namespace keel::sim;
+  CLI::App app{"keelsim: deterministic simulation of whole Keel clusters"};
+  app.require_subcommand(1);
+
+  uint64_t seed = 0;
+  std::string trace, bug, faults, seeds = "1-100", shard, results;
+  int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  bool stop_on_failure = false;
+  std::vector<std::string> merge_files;
+
+  CLI::App* run = app.add_subcommand("run", "run one seed and check it");
+  run->add_option("--seed", seed, "the seed")->required();
+  run->add_option("--trace", trace, "write the run's events as JSON lines to FILE");
+  run->add_option("--bug", bug, "switch on a bug-zoo entry (see `keelsim bugs`)");
+  run->add_option("--faults", faults, "replay with only these fault indices (from shrink)");
+
+  CLI::App* sweep = app.add_subcommand("sweep", "run a range of seeds");
+  sweep->add_option("--seeds", seeds, "A-B, inclusive");
+  sweep->add_option("--jobs", jobs, "parallel simulations");
+  sweep->add_option("--bug", bug, "switch on a bug-zoo entry");
+  sweep->add_option("--shard", shard, "K/N: only seeds with seed % N == K (for sharded sweeps)");
+  sweep->add_option("--results", results, "write one JSON line per seed (mergeable)");
+  sweep->add_flag("--stop-on-failure", stop_on_failure, "stop at the first failing seed");
+
+  CLI::App* merge = app.add_subcommand("merge", "combine --results files of sharded sweeps");
+  merge->add_option("files", merge_files, "results files")->required();
+
+  CLI::App* shrink = app.add_subcommand("shrink", "minimize the fault schedule of a failing seed");
+  shrink->add_option("--seed", seed, "the failing seed")->required();
+  shrink->add_option("--bug", bug, "the bug-zoo entry it failed with");
+
+  app.add_subcommand("bugs", "list the bug zoo");
+
+  CLI11_PARSE(app, argc, argv);
+  if (!bug.empty() && FindBug(bug) == nullptr) {
+    std::cerr << "keelsim: unknown bug '" << bug << "' (see `keelsim bugs`)\n";
+    return 2;
+  }
+  if (*run) return Run(seed, trace, bug, faults);
+  if (*sweep) return Sweep(seeds, jobs, bug, shard, results, stop_on_failure);
+  if (*merge) return Merge(merge_files);
+  if (*shrink) return Shrink(seed, bug);
+  for (const BugInfo& b : BugZoo()) std::cout << b.name << "\n";
+  return 0;
+}

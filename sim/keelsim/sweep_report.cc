@@ -1,0 +1,65 @@
+#include "sim/keelsim/sweep_report.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace keel::sim {
+
+void SweepReport::Record(uint64_t seed, bool ok, const std::string& checker,
+                         const std::string& message, double sim_seconds) {
+  if (!seen_.insert(seed).second) return;
+  sim_seconds_ += sim_seconds;
+  if (ok) {
+    ++passed_;
+  } else {
+    failures_.insert({seed, absl::StrCat("FAIL seed=", seed, " checker=", checker, ": ", message)});
+  }
+}
+
+void SweepReport::Add(const RunResult& r) {
+  Record(r.seed, r.ok, r.checker, r.message, r.sim_seconds);
+}
+
+std::string SweepReport::ToJsonLine(const RunResult& r, const std::string& bug) {
+  google::protobuf::Struct s;
+  auto& f = *s.mutable_fields();
+  // Seeds are 64-bit: a string keeps them exact through JSON's doubles.
+  f["seed"].set_string_value(absl::StrCat(r.seed));
+  f["ok"].set_bool_value(r.ok);
+  f["checker"].set_string_value(r.checker);
+  f["message"].set_string_value(r.message.substr(0, 2000));
+  f["trace_hash"].set_string_value(r.trace_hash);
+  f["sim_s"].set_number_value(r.sim_seconds);
+  f["events"].set_number_value(static_cast<double>(r.events));
+  f["bug"].set_string_value(bug);
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(s, &out);
+  return out;
+}
+
+absl::Status SweepReport::AddJsonLine(const std::string& line) {
+  google::protobuf::Struct s;
+  if (!google::protobuf::util::JsonStringToMessage(line, &s).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("not a result line: ", line.substr(0, 80)));
+  }
+  const auto& f = s.fields();
+  uint64_t seed = 0;
+  if (!f.contains("seed") || !f.contains("ok") ||
+      !absl::SimpleAtoi(f.at("seed").string_value(), &seed)) {
+    return absl::InvalidArgumentError(absl::StrCat("result line without seed/ok: ", line.substr(0, 80)));
+  }
+  const auto text = [&](const char* k) { return f.contains(k) ? f.at(k).string_value() : std::string(); };
+  Record(seed, f.at("ok").bool_value(), text("checker"), text("message"),
+         f.contains("sim_s") ? f.at("sim_s").number_value() : 0);
+  return absl::OkStatus();
+}
+
+std::vector<std::string> SweepReport::failures() const {
+  std::vector<std::string> out;
+  for (const auto& [seed, line] : failures_) out.push_back(line);
+  return out;
+}
+
+}  // namespace keel::sim

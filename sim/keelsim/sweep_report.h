@@ -1,0 +1,42 @@
+// Tallies sweep results and moves them between machines: one JSON line per seed, so that
+// shards of a sweep run by an external scheduler (Kubernetes indexed jobs, Slurm arrays)
+// write their own files and `keelsim merge` adds them up.
+#ifndef KEEL_SIM_KEELSIM_SWEEP_REPORT_H_
+#define KEEL_SIM_KEELSIM_SWEEP_REPORT_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_set.h"
+#include "absl/status/status.h"
+#include "sim/cluster/runner.h"
+
+namespace keel::sim {
+
+class SweepReport {
+ public:
+  void Add(const RunResult& r);
+  // Parses a line written by ToJsonLine. A seed seen twice (overlapping shards) counts once.
+  absl::Status AddJsonLine(const std::string& line);
+  static std::string ToJsonLine(const RunResult& r, const std::string& bug);
+
+  size_t passed() const { return passed_; }
+  size_t failed() const { return failures_.size(); }
+  double sim_seconds() const { return sim_seconds_; }
+  // "FAIL seed=N checker=X: message", one per failing seed, in seed order.
+  std::vector<std::string> failures() const;
+
+ private:
+  void Record(uint64_t seed, bool ok, const std::string& checker, const std::string& message,
+              double sim_seconds);
+
+  absl::btree_set<uint64_t> seen_;
+  size_t passed_ = 0;
+  absl::btree_set<std::pair<uint64_t, std::string>> failures_;
+  double sim_seconds_ = 0;
+};
+
+}  // namespace keel::sim
+
+#endif  // KEEL_SIM_KEELSIM_SWEEP_REPORT_H_

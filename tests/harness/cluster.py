@@ -1,0 +1,250 @@
+"""Start, drive and always tear down a local cluster of keeld or etcd 3.4 processes.
+
+Every process is started in its own session (process group) on 127.0.0.1 with ports picked
+by the kernel, and is killed when the Cluster context exits, on SIGTERM/SIGINT, or at
+interpreter exit, whatever happened in between. keeld and etcd take the same flags, so one
+class serves both; the differential test relies on that.
+"""
+
+import atexit
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+
+ETCD_BINARY = "/usr/bin/etcd"
+ETCDCTL_BINARY = "/usr/bin/etcdctl"
+
+# Every process started by any Cluster in this interpreter, for the last-resort cleanup.
+_LIVE_PROCESSES = set()
+
+
+def _kill_group(proc, sig=signal.SIGKILL):
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _cleanup_all():
+    for proc in list(_LIVE_PROCESSES):
+        _kill_group(proc)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+    _LIVE_PROCESSES.clear()
+
+
+def _on_signal(signum, frame):
+    _cleanup_all()
+    raise SystemExit(128 + signum)
+
+
+atexit.register(_cleanup_all)
+signal.signal(signal.SIGTERM, _on_signal)
+signal.signal(signal.SIGINT, _on_signal)
+
+
+def free_ports(count):
+    """Ports the kernel considers free right now (held open together so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+class Member:
+    def __init__(self, name, client_port, peer_port, metrics_port, data_dir, log_path):
+        self.name = name
+        self.client_port = client_port
+        self.peer_port = peer_port
+        self.metrics_port = metrics_port
+        self.data_dir = data_dir
+        self.log_path = log_path
+        self.proc = None
+
+    @property
+    def client_url(self):
+        return "http://127.0.0.1:%d" % self.client_port
+
+    @property
+    def peer_url(self):
+        return "http://127.0.0.1:%d" % self.peer_port
+
+    @property
+    def endpoint(self):
+        return "127.0.0.1:%d" % self.client_port
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class ClusterError(Exception):
+    pass
+
+
+class Cluster:
+    """N members of `binary` (keeld or etcd) under `workdir`. Use as a context manager."""
+
+    def __init__(self, binary, size, workdir, prefix="m", token="keel-test",
+                 heartbeat_ms=50, election_ms=500, extra_flags=()):
+        assert 1 <= size <= 7, size
+        self.binary = binary
+        self.workdir = workdir
+        self.token = token
+        self.heartbeat_ms = heartbeat_ms
+        self.election_ms = election_ms
+        self.extra_flags = list(extra_flags)
+        ports = free_ports(3 * size)
+        self.members = []
+        for i in range(size):
+            name = "%s%d" % (prefix, i)
+            self.members.append(Member(
+                name, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2],
+                os.path.join(workdir, name + ".data"), os.path.join(workdir, name + ".log")))
+
+    def __enter__(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.stop_all()
+        return False
+
+    # ---- processes ----
+    def initial_cluster(self):
+        return ",".join("%s=%s" % (m.name, m.peer_url) for m in self.members)
+
+    def flags(self, member, state="new"):
+        return [
+            "--name=" + member.name,
+            "--data-dir=" + member.data_dir,
+            "--listen-client-urls=" + member.client_url,
+            "--advertise-client-urls=" + member.client_url,
+            "--listen-peer-urls=" + member.peer_url,
+            "--initial-advertise-peer-urls=" + member.peer_url,
+            "--listen-metrics-urls=http://127.0.0.1:%d" % member.metrics_port,
+            "--initial-cluster=" + self.initial_cluster(),
+            "--initial-cluster-token=" + self.token,
+            "--initial-cluster-state=" + state,
+            "--heartbeat-interval=%d" % self.heartbeat_ms,
+            "--election-timeout=%d" % self.election_ms,
+        ] + self.extra_flags
+
+    def start_member(self, index):
+        member = self.members[index]
+        assert not member.running(), member.name
+        log = open(member.log_path, "ab")
+        member.proc = subprocess.Popen(
+            [self.binary] + self.flags(member), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        _LIVE_PROCESSES.add(member.proc)
+
+    def start(self, timeout_s=30):
+        for i in range(len(self.members)):
+            self.start_member(i)
+        self.wait_healthy(timeout_s)
+        return self
+
+    def kill(self, index, sig=signal.SIGKILL):
+        member = self.members[index]
+        if member.proc is None:
+            return
+        _kill_group(member.proc, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT):
+            try:
+                member.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                _kill_group(member.proc, signal.SIGKILL)
+                member.proc.wait(timeout=5)
+            _LIVE_PROCESSES.discard(member.proc)
+            member.proc = None
+
+    def stop_all(self):
+        for i in range(len(self.members)):
+            self.kill(i, signal.SIGKILL)
+
+    def log_tail(self, index, lines=30):
+        try:
+            with open(self.members[index].log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode("utf-8", "replace")
+        except OSError as e:
+            return str(e)
+
+    # ---- health ----
+    def member_healthy(self, member):
+        try:
+            with urllib.request.urlopen(
+                    "http://127.0.0.1:%d/health" % member.metrics_port, timeout=2) as resp:
+                return resp.status == 200 and json.loads(resp.read()).get("health") == "true"
+        except Exception:  # connection refused, 503, bad body: all mean "not yet"
+            return False
+
+    def wait_healthy(self, timeout_s=30, indexes=None):
+        indexes = range(len(self.members)) if indexes is None else indexes
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pending = [i for i in indexes if not self.member_healthy(self.members[i])]
+            if not pending:
+                return
+            for i in pending:
+                m = self.members[i]
+                if m.proc is not None and m.proc.poll() is not None:
+                    raise ClusterError("%s exited with %s:\n%s" % (
+                        m.name, m.proc.returncode, self.log_tail(i)))
+            if time.monotonic() > deadline:
+                raise ClusterError("not healthy after %ss: %s\n%s" % (
+                    timeout_s, [self.members[i].name for i in pending],
+                    "\n".join(self.log_tail(i) for i in pending)))
+            time.sleep(0.1)
+
+    # ---- client ----
+    def endpoints(self, indexes=None):
+        indexes = range(len(self.members)) if indexes is None else indexes
+        return ",".join(self.members[i].endpoint for i in indexes)
+
+    def etcdctl(self, args, endpoints=None, input=None, timeout_s=30, check=False):
+        env = dict(os.environ, ETCDCTL_API="3")
+        cmd = [ETCDCTL_BINARY, "--endpoints=" + (endpoints or self.members[0].endpoint)] + args
+        proc = subprocess.run(cmd, input=input, capture_output=True, text=True,
+                              timeout=timeout_s, env=env)
+        if check and proc.returncode != 0:
+            raise ClusterError("%s failed (%d): %s%s" % (
+                " ".join(cmd), proc.returncode, proc.stdout, proc.stderr))
+        return proc
+
+    def status(self, index):
+        proc = self.etcdctl(["endpoint", "status", "-w", "json"],
+                            endpoints=self.members[index].endpoint, timeout_s=10)
+        if proc.returncode != 0:
+            return None
+        return json.loads(proc.stdout)[0]["Status"]
+
+    def leader_index(self, timeout_s=15):
+        """Index of the member every reachable member agrees leads, waiting for one."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for i, m in enumerate(self.members):
+                if not m.running():
+                    continue
+                st = self.status(i)
+                if st and st["leader"] and st["leader"] == st["header"]["member_id"]:
+                    return i
+            time.sleep(0.1)
+        raise ClusterError("no leader after %ss" % timeout_s)
+
+    def member_ids(self):
+        """name -> member ID (int), from the cluster itself."""
+        proc = self.etcdctl(["member", "list", "-w", "json"], check=True)
+        return {m["name"]: m["ID"] for m in json.loads(proc.stdout)["members"]}
