@@ -113,6 +113,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   kv::MvccStore& store() { return *store_; }
   const raft::RawNode& raft_node() const { return *raft_; }
   const raft::MemoryStorage& raft_log() const { return raft_storage_; }
+  uint64_t applied_index() const { return applied_index_; }
   uint64_t member_id() const { return member_id_; }
 
  private:

@@ -173,12 +173,13 @@ int SimCluster::Leader() const {
   std::map<uint64_t, int> votes;
   for (const Node& n : nodes_) {
     if (n.server == nullptr) continue;
-    const server::ServerStats s = n.server->Stats();
-    if (s.raft_term > best_term) {
-      best_term = s.raft_term;
+    // Raft's own state, not Stats(): this runs often and must stay cheap.
+    const raft::Raft& r = n.server->raft_node().raft();
+    if (r.term() > best_term) {
+      best_term = r.term();
       votes.clear();
     }
-    if (s.raft_term == best_term && s.leader_id != 0) votes[s.leader_id]++;
+    if (r.term() == best_term && r.lead() != 0) votes[r.lead()]++;
   }
   for (const auto& [id, count] : votes) {
     if (count * 2 > size()) return IndexOf(id);
