@@ -79,6 +79,9 @@ Raft::Raft(const Config& c)
       heartbeat_timeout_(c.heartbeat_tick),
       election_timeout_(c.election_tick),
       random_(c.random),
+#ifdef KEEL_SIMULATION
+      bugs_(c.bugs),
+#endif
       logger_(c.logger),
       log_(c.storage, c.max_committed_size_per_ready),
       tracker_(static_cast<size_t>(c.max_inflight_msgs), c.max_inflight_bytes),
@@ -459,7 +462,11 @@ void Raft::HandleVoteRequest(const raftpb::Message& m) {
   raftpb::Message resp;
   resp.set_to(m.from());
   resp.set_type(VoteRespMsgType(m.type()));
-  if (can_vote && log_.IsUpToDate(m.index(), m.logterm())) {
+  bool up_to_date = log_.IsUpToDate(m.index(), m.logterm());
+#ifdef KEEL_SIMULATION
+  if (bugs_.vote_any_log) up_to_date = true;  // KEEL_BUG_SITE vote_any_log
+#endif
+  if (can_vote && up_to_date) {
     RAFT_LOG("%x [logterm: %d, index: %d, vote: %x] cast %s for %x [logterm: %d, index: %d] "
              "at term %d", id_, log_.LastTerm(), log_.LastIndex(), vote_,
              raftpb::MessageType_Name(m.type()), m.from(), m.logterm(), m.index(), term_);
@@ -794,7 +801,20 @@ bool Raft::AppendEntries(std::vector<raftpb::Entry> entries) {
   return true;
 }
 
-bool Raft::MaybeCommit() { return log_.MaybeCommit(tracker_.Committed(), term_); }
+bool Raft::MaybeCommit() {
+#ifdef KEEL_SIMULATION
+  // KEEL_BUG_SITE commit_old_term: count replicas for entries of any term.
+  if (bugs_.commit_old_term) {
+    const uint64_t quorum_index = tracker_.Committed();
+    if (quorum_index > log_.committed()) {
+      log_.CommitTo(quorum_index);
+      return true;
+    }
+    return false;
+  }
+#endif
+  return log_.MaybeCommit(tracker_.Committed(), term_);
+}
 
 bool Raft::CommittedEntryInCurrentTerm() const {
   return log_.TermOrZero(log_.committed()) == term_;
@@ -966,7 +986,14 @@ void Raft::HandleAppendEntries(raftpb::Message& m) {
   std::vector<raftpb::Entry> entries;
   entries.reserve(m.entries_size());
   for (auto& e : *m.mutable_entries()) entries.push_back(std::move(e));
-  if (auto last_new = log_.MaybeAppend(m.index(), m.logterm(), m.commit(), std::move(entries))) {
+  uint64_t prev_log_term = m.logterm();
+#ifdef KEEL_SIMULATION
+  // KEEL_BUG_SITE skip_append_check: pretend the previous entry matches whenever we have one.
+  if (bugs_.skip_append_check && m.index() <= log_.LastIndex() && m.index() > log_.committed()) {
+    prev_log_term = log_.TermOrZero(m.index());
+  }
+#endif
+  if (auto last_new = log_.MaybeAppend(m.index(), prev_log_term, m.commit(), std::move(entries))) {
     resp.set_index(*last_new);
     Send(std::move(resp));
     return;

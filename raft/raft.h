@@ -168,6 +168,9 @@ class Raft {
   const int heartbeat_timeout_;
   const int election_timeout_;
   RandomSource* const random_;
+#ifdef KEEL_SIMULATION
+  const Config::SimulationBugs bugs_;
+#endif
   const std::function<void(std::string_view)> logger_;
 
   // Persistent state (HardState): term_, vote_ and log_.committed().

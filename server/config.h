@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "leveldb/env.h"
+#include "raft/config.h"
 #include "raft/raftpb/raft.pb.h"
 
 namespace keel::server {
@@ -67,6 +68,21 @@ struct ServerConfig {
   // Observation only: called after each committed entry is applied (the simulator's
   // state-machine-safety checker compares what every member applied at each index).
   std::function<void(const raftpb::Entry&)> on_apply;
+
+#ifdef KEEL_SIMULATION
+  // keelsim's bug zoo (sim/cluster/bug_zoo.h): deliberate etcd-class bugs the simulator
+  // must catch. Only in simulation builds (:server_sim); keeld has neither field nor code.
+  struct SimulationBugs {
+    bool forget_vote = false;            // persist HardState without the vote
+    bool ack_before_commit = false;      // answer a write once proposed, not once applied
+    bool stale_read = false;             // serve linearizable reads locally
+    bool index_before_apply = false;     // commit the consistent index before the effects
+    bool follower_lease_expiry = false;  // followers revoke leases on their own clocks
+    bool skip_wal = false;               // treat entries as durable without writing them
+    bool read_before_apply = false;      // answer ReadIndex reads before applying up to it
+  } bugs;
+  raft::Config::SimulationBugs raft_bugs;
+#endif
 };
 
 }  // namespace keel::server

@@ -173,6 +173,10 @@ class ServerImpl final : public Server, public env::TransportHandler {
   template <typename Response, typename Request>
   void ProposeTyped(Request request, void (serverpb::InternalRaftRequest::*set)(Request*),
                     Callback<Response> done);
+  template <typename Response>
+  Response MembersResponse() const;
+  template <typename Response>
+  absl::AnyInvocable<void(ApplyResult) &&> AnswerWithMembers(Callback<Response> done);
   void ProposeConfChange(raftpb::ConfChange cc, serverpb::ConfChangeContext context,
                          absl::AnyInvocable<void(ApplyResult) &&> done);
   void Complete(uint64_t request_id, ApplyResult result);

@@ -40,6 +40,17 @@ void ServerImpl::ScheduleTick() {
 void ServerImpl::OnTick() {
   raft_->Tick();
   if (is_leader_) RunLeaseDuties();
+#ifdef KEEL_SIMULATION
+  // KEEL_BUG_SITE follower_lease_expiry: a follower runs its own lease clock and revokes
+  // locally, without consensus.
+  if (!is_leader_ && config_.bugs.follower_lease_expiry) {
+    if (!lessor_->is_primary()) lessor_->Promote(loop_->NowNanos(), 0);
+    for (kv::LeaseId id : lessor_->ExpiredLeases(loop_->NowNanos(), 16)) {
+      (void)applier_->RevokeLease(id);
+      (void)store_->Commit();
+    }
+  }
+#endif
   // etcd sends progress notifications every 10 minutes.
   if (loop_->NowNanos() - last_progress_tick_ns_ >= int64_t{600} * 1'000'000'000) {
     last_progress_tick_ns_ = loop_->NowNanos();
@@ -76,14 +87,22 @@ void ServerImpl::ProcessReady() {
     absl::Status installed = InstallSnapshot(*rd.snapshot);
     if (!installed.ok()) return Fatal(installed);
   }
-  if (!rd.hard_state.has_value() && rd.entries.empty()) {
+  bool nothing_to_write = !rd.hard_state.has_value() && rd.entries.empty();
+#ifdef KEEL_SIMULATION
+  // KEEL_BUG_SITE skip_wal: acknowledge entries as durable without writing them.
+  if (config_.bugs.skip_wal) nothing_to_write = true;
+#endif
+  if (nothing_to_write) {
     // Nothing to persist: complete on the loop like a real write would, keeping one path.
     loop_->Post([this, rd = std::move(rd)]() mutable {
       OnReadyPersisted(std::move(rd), absl::OkStatus());
     });
     return;
   }
-  const raftpb::HardState hs = rd.hard_state.value_or(raftpb::HardState());
+  raftpb::HardState hs = rd.hard_state.value_or(raftpb::HardState());
+#ifdef KEEL_SIMULATION
+  if (config_.bugs.forget_vote) hs.set_vote(0);  // KEEL_BUG_SITE forget_vote
+#endif
   std::vector<raftpb::Entry> entries = rd.entries;
   counters_.wal_fsyncs++;
   // The WAL owns the callback until it runs; `rd` travels inside it.
@@ -288,7 +307,13 @@ void ServerImpl::ApplyCommitted(const std::vector<raftpb::Entry>& entries) {
 
 void ServerImpl::ApplyNormalEntry(const raftpb::Entry& e) {
   const bool already_in_backend = e.index() <= store_->consistent_index();
-  if (e.data().empty()) return;  // a new leader's empty entry
+  if (e.data().empty()) {
+    // A new leader's empty entry changes no data, but the consistent index must still
+    // cover it: a snapshot taken right after it promises the backend holds everything up
+    // to its index. (Found by keelsim: a member then refused to restart.)
+    if (!already_in_backend) store_->SetConsistentIndex(e.index(), e.term());
+    return;
+  }
   serverpb::InternalRaftRequest request;
   if (!request.ParseFromString(e.data())) {
     return Fatal(absl::DataLossError(
@@ -296,6 +321,11 @@ void ServerImpl::ApplyNormalEntry(const raftpb::Entry& e) {
   }
   if (already_in_backend) return;  // applied before a restart; its waiter is gone
   store_->SetConsistentIndex(e.index(), e.term());
+#ifdef KEEL_SIMULATION
+  // KEEL_BUG_SITE index_before_apply: the index reaches LevelDB in a batch of its own, so a
+  // crash can keep it while losing the effects (etcd's v3.5 data-inconsistency class).
+  if (config_.bugs.index_before_apply) (void)store_->Commit();
+#endif
   counters_.proposals_applied++;
   ApplyResult result = applier_->Apply(request, loop_->NowNanos(), Header());
   Complete(request.header().id(), std::move(result));
@@ -346,8 +376,19 @@ void ServerImpl::MaybeTakeSnapshot() {
   if (!snap.ok()) return;  // e.g. a newer one was installed meanwhile
   // The state lives in the backend, committed up to applied_index_ already; the snapshot
   // file records what Raft needs (index, term, configuration) to restart from here.
-  absl::Status saved = snapshotter_->Save(*snap);
-  if (!saved.ok()) return Fatal(saved);
+  // A previous life may have saved this very snapshot and crashed before its WAL marker
+  // was durable (recovery then fell back to an older one): the file is already right.
+  bool exists = false;
+  absl::StatusOr<std::vector<storage::SnapshotFileInfo>> files = snapshotter_->List();
+  if (files.ok()) {
+    for (const storage::SnapshotFileInfo& f : *files) {
+      exists |= f.index == snap->metadata().index() && f.term == snap->metadata().term();
+    }
+  }
+  if (!exists) {
+    absl::Status saved = snapshotter_->Save(*snap);
+    if (!saved.ok()) return Fatal(saved);
+  }
   absl::Status marked = wal_->SaveSnapshotMarker(
       {snap->metadata().index(), snap->metadata().term()}, [this](absl::Status s) {
         if (!s.ok()) Fatal(s);

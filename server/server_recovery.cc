@@ -309,6 +309,9 @@ absl::Status ServerImpl::CreateRaftNode(uint64_t applied) {
   c.check_quorum = config_.check_quorum;
   c.pre_vote = config_.pre_vote;
   raft_random_ = std::make_unique<RngRandomSource>(env_->NewRng("raft.election"));
+#ifdef KEEL_SIMULATION
+  c.bugs = config_.raft_bugs;
+#endif
   c.random = raft_random_.get();
   auto node = raft::RawNode::Create(std::move(c));
   if (!node.ok()) return node.status();

@@ -106,6 +106,16 @@ void ServerImpl::ProposeTyped(Request request,
                               Callback<Response> done) {
   serverpb::InternalRaftRequest internal;
   (internal.*set)(new Request(std::move(request)));
+#ifdef KEEL_SIMULATION
+  if (config_.bugs.ack_before_commit && leader_id_ != 0) {
+    // KEEL_BUG_SITE ack_before_commit: "OK" as soon as it is proposed, before any quorum.
+    Response early;
+    FillHeader(Header(), store_->current_revision() + 1, &early);
+    Propose(std::move(internal), [](ApplyResult) {});
+    std::move(done)(std::move(early));
+    return;
+  }
+#endif
   Propose(std::move(internal), [done = std::move(done)](ApplyResult r) mutable {
     std::move(done)(Unwrap<Response>(std::move(r)));
   });
@@ -203,7 +213,11 @@ void ServerImpl::HandleReadStates(std::vector<raft::ReadState>& states) {
     ReadBatch batch = std::move(it->second);
     reads_in_flight_.erase(it);
     loop_->Cancel(batch.timeout);
-    for (ReadDone& r : batch.reads) reads_waiting_apply_.emplace(rs.index, std::move(r));
+    uint64_t wait_for = rs.index;
+#ifdef KEEL_SIMULATION
+    if (config_.bugs.read_before_apply) wait_for = 0;  // KEEL_BUG_SITE read_before_apply
+#endif
+    for (ReadDone& r : batch.reads) reads_waiting_apply_.emplace(wait_for, std::move(r));
   }
   ServeReadsUpTo(applied_index_);
   if (reads_in_flight_.empty()) IssueReadIndex();
@@ -231,7 +245,11 @@ void ServerImpl::Range(const etcdserverpb::RangeRequest& request,
     if (response.ok()) FillHeaderNow(&*response);
     std::move(done)(std::move(response));
   };
-  if (request.serializable()) {
+  bool local = request.serializable();
+#ifdef KEEL_SIMULATION
+  if (config_.bugs.stale_read) local = true;  // KEEL_BUG_SITE stale_read
+#endif
+  if (local) {
     absl::Status why;
     if (!Serving(&why)) return serve(why);
     return serve(absl::OkStatus());
@@ -491,6 +509,23 @@ void ToProto(const serverpb::Member& m, etcdserverpb::Member* out) {
 
 }  // namespace
 
+template <typename Response>
+Response ServerImpl::MembersResponse() const {
+  Response response;
+  for (const serverpb::Member& member : membership_->List()) ToProto(member, response.add_members());
+  FillHeaderNow(&response);
+  return response;
+}
+
+// The callback of a configuration change: on success, the member list after it.
+template <typename Response>
+absl::AnyInvocable<void(ApplyResult) &&> ServerImpl::AnswerWithMembers(Callback<Response> done) {
+  return [this, done = std::move(done)](ApplyResult r) mutable {
+    if (!r.status.ok()) return std::move(done)(r.status);
+    std::move(done)(MembersResponse<Response>());
+  };
+}
+
 void ServerImpl::ProposeConfChange(raftpb::ConfChange cc, serverpb::ConfChangeContext context,
                                    absl::AnyInvocable<void(ApplyResult) &&> done) {
   absl::Status why;
@@ -536,10 +571,8 @@ void ServerImpl::MemberAdd(const etcdserverpb::MemberAddRequest& request,
   serverpb::Member added = *m;
   ProposeConfChange(cc, context, [this, added, done = std::move(done)](ApplyResult r) mutable {
     if (!r.status.ok()) return std::move(done)(r.status);
-    etcdserverpb::MemberAddResponse response;
+    etcdserverpb::MemberAddResponse response = MembersResponse<etcdserverpb::MemberAddResponse>();
     ToProto(added, response.mutable_member());
-    for (const serverpb::Member& member : membership_->List()) ToProto(member, response.add_members());
-    FillHeaderNow(&response);
     std::move(done)(std::move(response));
   });
 }
@@ -549,13 +582,7 @@ void ServerImpl::MemberRemove(const etcdserverpb::MemberRemoveRequest& request,
   raftpb::ConfChange cc;
   cc.set_type(raftpb::ConfChangeRemoveNode);
   cc.set_node_id(request.id());
-  ProposeConfChange(cc, {}, [this, done = std::move(done)](ApplyResult r) mutable {
-    if (!r.status.ok()) return std::move(done)(r.status);
-    etcdserverpb::MemberRemoveResponse response;
-    for (const serverpb::Member& member : membership_->List()) ToProto(member, response.add_members());
-    FillHeaderNow(&response);
-    std::move(done)(std::move(response));
-  });
+  ProposeConfChange(cc, {}, AnswerWithMembers(std::move(done)));
 }
 
 void ServerImpl::MemberUpdate(const etcdserverpb::MemberUpdateRequest& request,
@@ -567,13 +594,7 @@ void ServerImpl::MemberUpdate(const etcdserverpb::MemberUpdateRequest& request,
   serverpb::ConfChangeContext context;
   context.mutable_member()->set_id(request.id());
   for (const std::string& u : request.peerurls()) context.mutable_member()->add_peer_urls(u);
-  ProposeConfChange(cc, context, [this, done = std::move(done)](ApplyResult r) mutable {
-    if (!r.status.ok()) return std::move(done)(r.status);
-    etcdserverpb::MemberUpdateResponse response;
-    for (const serverpb::Member& member : membership_->List()) ToProto(member, response.add_members());
-    FillHeaderNow(&response);
-    std::move(done)(std::move(response));
-  });
+  ProposeConfChange(cc, context, AnswerWithMembers(std::move(done)));
 }
 
 void ServerImpl::MemberPromote(const etcdserverpb::MemberPromoteRequest& request,
@@ -595,27 +616,15 @@ void ServerImpl::MemberPromote(const etcdserverpb::MemberPromoteRequest& request
   cc.set_node_id(request.id());
   serverpb::ConfChangeContext context;
   *context.mutable_member() = *m;
-  ProposeConfChange(cc, context, [this, done = std::move(done)](ApplyResult r) mutable {
-    if (!r.status.ok()) return std::move(done)(r.status);
-    etcdserverpb::MemberPromoteResponse response;
-    for (const serverpb::Member& member : membership_->List()) ToProto(member, response.add_members());
-    FillHeaderNow(&response);
-    std::move(done)(std::move(response));
-  });
+  ProposeConfChange(cc, context, AnswerWithMembers(std::move(done)));
 }
 
 void ServerImpl::MemberList(const etcdserverpb::MemberListRequest& request,
                             Callback<etcdserverpb::MemberListResponse> done) {
-  auto serve = [this, done = std::move(done)](absl::Status ready) mutable {
-    if (!ready.ok()) return std::move(done)(ready);
-    etcdserverpb::MemberListResponse response;
-    for (const serverpb::Member& member : membership_->List()) ToProto(member, response.add_members());
-    FillHeaderNow(&response);
-    std::move(done)(std::move(response));
-  };
   // etcd 3.4 serves MemberList from the local view (3.5 added a linearizable option).
   absl::Status why;
-  serve(Serving(&why) ? absl::OkStatus() : why);
+  if (!Serving(&why)) return std::move(done)(why);
+  std::move(done)(MembersResponse<etcdserverpb::MemberListResponse>());
 }
 
 // ---------------------------------------------------------------------------------------

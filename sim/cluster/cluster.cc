@@ -16,6 +16,23 @@ constexpr char kClusterToken[] = "keelsim";
 std::string PeerUrl(int i) { return absl::StrFormat("http://127.0.0.1:%d", 23800 + i); }
 std::string ClientUrl(int i) { return absl::StrFormat("http://127.0.0.1:%d", 23790 + i); }
 
+// Turns a bug-zoo name into the switches of a member's configuration.
+absl::Status SwitchOnBug(std::string_view bug, server::ServerConfig* c) {
+  if (bug.empty()) return absl::OkStatus();
+  if (bug == "raft-commit-old-term") c->raft_bugs.commit_old_term = true;
+  else if (bug == "raft-skip-append-check") c->raft_bugs.skip_append_check = true;
+  else if (bug == "raft-vote-any-log") c->raft_bugs.vote_any_log = true;
+  else if (bug == "raft-forget-vote") c->bugs.forget_vote = true;
+  else if (bug == "server-ack-before-commit") c->bugs.ack_before_commit = true;
+  else if (bug == "server-stale-read") c->bugs.stale_read = true;
+  else if (bug == "server-index-before-apply") c->bugs.index_before_apply = true;
+  else if (bug == "server-follower-lease-expiry") c->bugs.follower_lease_expiry = true;
+  else if (bug == "server-skip-wal") c->bugs.skip_wal = true;
+  else if (bug == "server-read-before-apply") c->bugs.read_before_apply = true;
+  else return absl::InvalidArgumentError(absl::StrCat("unknown bug ", std::string(bug)));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 SimCluster::SimCluster(World* world, const Scenario& scenario)
@@ -28,7 +45,8 @@ SimCluster::~SimCluster() {
 }
 
 absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
-                                                               const Scenario& scenario) {
+                                                               const Scenario& scenario,
+                                                               std::string_view bug) {
   std::unique_ptr<SimCluster> cluster(new SimCluster(world, scenario));
   cluster->network_ = std::make_unique<SimNetwork>(world, scenario.network, world->NewRng("net"));
   std::vector<server::PeerConfig> initial;
@@ -66,6 +84,8 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
     c.snapshot_count = scenario.snapshot_count;
     c.snapshot_catchup_entries = std::min<uint64_t>(scenario.snapshot_count, 50);
     c.request_timeout_ms = std::max<int64_t>(2000, 5 * scenario.election_ms);
+    absl::Status switched = SwitchOnBug(bug, &c);
+    if (!switched.ok()) return switched;
   }
   for (int i = 0; i < scenario.nodes; ++i) {
     absl::Status started = cluster->StartNode(i);

@@ -27,8 +27,10 @@ namespace keel::sim {
 
 class SimCluster {
  public:
-  // Builds and starts every member. `world` outlives the cluster.
-  static absl::StatusOr<std::unique_ptr<SimCluster>> Create(World* world, const Scenario& scenario);
+  // Builds and starts every member. `world` outlives the cluster. `bug` switches on a
+  // bug-zoo entry (bug_zoo.h) in every member; empty for none.
+  static absl::StatusOr<std::unique_ptr<SimCluster>> Create(World* world, const Scenario& scenario,
+                                                            std::string_view bug = "");
   ~SimCluster();
   SimCluster(const SimCluster&) = delete;
   SimCluster& operator=(const SimCluster&) = delete;

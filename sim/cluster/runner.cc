@@ -77,6 +77,7 @@ class RaftObserver {
   struct View {
     std::vector<std::pair<uint64_t, uint64_t>> log;  // (index, term) reported so far
     uint64_t snapshot_index = 0;
+    uint64_t commit_index = 0;                      // last reported
     std::vector<checkers::EntryDigest> applied;     // since the last observation
   };
 
@@ -99,6 +100,13 @@ class RaftObserver {
     // Report commitment only over the stable prefix that agrees with Raft's own log.
     o.commit_index = std::min<uint64_t>({r.log().committed(), r.log().StableLastIndex(),
                                          storage.LastIndex().value_or(0)});
+    // A received snapshot not yet installed: Raft's commit already jumped to its index
+    // while storage still holds the entries the snapshot will replace. Until it is
+    // installed, the commitment we can vouch for over storage is what it was.
+    if (r.log().FirstIndex() > storage.FirstIndex().value_or(1)) {
+      o.commit_index = std::min(o.commit_index, view.commit_index);
+    }
+    view.commit_index = o.commit_index;
     const uint64_t first = storage.FirstIndex().value_or(1);
     o.snapshot_index = first - 1;
     o.snapshot_term = storage.Term(first - 1).value_or(0);
@@ -283,7 +291,7 @@ RunResult RunSeed(const RunOptions& options) {
     return result;
   };
 
-  auto cluster_or = SimCluster::Create(&world, scenario);
+  auto cluster_or = SimCluster::Create(&world, scenario, options.bug);
   if (!cluster_or.ok()) return finish(false, "startup", std::string(cluster_or.status().message()));
   std::unique_ptr<SimCluster> cluster = *std::move(cluster_or);
   for (const Fault& f : scenario.faults) result.fault_descriptions.push_back(DescribeFault(f, *cluster));

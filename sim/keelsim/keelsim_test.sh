@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # keelsim end to end: a short sweep passes, a seed replays to the same trace_hash, another
 # seed gives another hash, a trace file is written, sharded results merge to the totals,
-# and unknown bugs are refused. Sweep length: KEELSIM_TEST_SEEDS (default 150).
+# and unknown bugs are refused. Sweep length: KEELSIM_TEST_SEEDS (default 100).
 set -euo pipefail
 keelsim="$1"
-seeds="${KEELSIM_TEST_SEEDS:-150}"
+seeds="${KEELSIM_TEST_SEEDS:-100}"
 tmp="${TEST_TMPDIR:-$(mktemp -d)}"
 
 out=$("$keelsim" sweep --seeds="1-$seeds" --jobs=2)
