@@ -189,6 +189,9 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void Forward(serverpb::ForwardedRequest request,
                absl::AnyInvocable<void(const serverpb::ForwardedResponse&) &&> done);
   void HandleForwardedRequest(uint64_t from, const serverpb::ForwardedRequest& request);
+  template <typename Response>
+  absl::AnyInvocable<void(const serverpb::ForwardedResponse&) &&> AnswerForwarded(
+      const Response& (serverpb::ForwardedResponse::*get)() const, Callback<Response> done);
   serverpb::ForwardedResponse ServeForwarded(const serverpb::ForwardedRequest& request);
   HeaderInfo Header() const;
   template <typename Response>

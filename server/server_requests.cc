@@ -406,20 +406,27 @@ void ServerImpl::HandleForwardedRequest(uint64_t from, const serverpb::Forwarded
   reads_waiting_apply_.emplace(request.min_applied_index(), std::move(answer));
 }
 
+// The caller's answer to a request the leader served: its status, or the response with
+// the header naming the member the client asked (not the leader that answered).
+template <typename Response>
+absl::AnyInvocable<void(const serverpb::ForwardedResponse&) &&> ServerImpl::AnswerForwarded(
+    const Response& (serverpb::ForwardedResponse::*get)() const, Callback<Response> done) {
+  return [this, get, done = std::move(done)](const serverpb::ForwardedResponse& r) mutable {
+    if (r.code() != 0) {
+      return std::move(done)(absl::Status(static_cast<absl::StatusCode>(r.code()), r.message()));
+    }
+    Response response = (r.*get)();
+    response.mutable_header()->set_member_id(member_id_);
+    std::move(done)(std::move(response));
+  };
+}
+
 void ServerImpl::LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& request,
                                 Callback<etcdserverpb::LeaseKeepAliveResponse> done) {
   serverpb::ForwardedRequest forwarded;
   *forwarded.mutable_keep_alive() = request;
   Forward(std::move(forwarded),
-          [this, done = std::move(done)](const serverpb::ForwardedResponse& r) mutable {
-            if (r.code() != 0) {
-              return std::move(done)(absl::Status(static_cast<absl::StatusCode>(r.code()), r.message()));
-            }
-            // The leader answered; the header names the member the client asked.
-            etcdserverpb::LeaseKeepAliveResponse response = r.keep_alive();
-            response.mutable_header()->set_member_id(member_id_);
-            std::move(done)(std::move(response));
-          });
+          AnswerForwarded(&serverpb::ForwardedResponse::keep_alive, std::move(done)));
 }
 
 void ServerImpl::LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& request,
@@ -427,14 +434,7 @@ void ServerImpl::LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& req
   serverpb::ForwardedRequest forwarded;
   *forwarded.mutable_time_to_live() = request;
   Forward(std::move(forwarded),
-          [this, done = std::move(done)](const serverpb::ForwardedResponse& r) mutable {
-            if (r.code() != 0) {
-              return std::move(done)(absl::Status(static_cast<absl::StatusCode>(r.code()), r.message()));
-            }
-            etcdserverpb::LeaseTimeToLiveResponse response = r.time_to_live();
-            response.mutable_header()->set_member_id(member_id_);
-            std::move(done)(std::move(response));
-          });
+          AnswerForwarded(&serverpb::ForwardedResponse::time_to_live, std::move(done)));
 }
 
 void ServerImpl::LeaseLeases(const etcdserverpb::LeaseLeasesRequest& request,
