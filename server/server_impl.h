@@ -179,6 +179,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   absl::AnyInvocable<void(ApplyResult) &&> AnswerWithMembers(Callback<Response> done);
   void ProposeConfChange(raftpb::ConfChange cc, serverpb::ConfChangeContext context,
                          absl::AnyInvocable<void(ApplyResult) &&> done);
+  void AwaitApply(uint64_t id, absl::AnyInvocable<void(ApplyResult) &&> done);
   void Complete(uint64_t request_id, ApplyResult result);
   void LinearizableRead(ReadDone done);
   void IssueReadIndex();

@@ -74,6 +74,12 @@ void ServerImpl::Propose(serverpb::InternalRaftRequest request,
     return std::move(done)(ApplyResult{raft::IsErrProposalDropped(proposed) ? NoLeaderError() : proposed,
                                        nullptr});
   }
+  AwaitApply(id, std::move(done));
+}
+
+// Registers the client waiting for proposal `id`: answered when its entry is applied here
+// (Complete), or with the unknown-outcome "request timed out" after the request timeout.
+void ServerImpl::AwaitApply(uint64_t id, absl::AnyInvocable<void(ApplyResult) &&> done) {
   counters_.proposals_pending++;
   Waiter& w = waiters_[id];
   w.done = std::move(done);
@@ -539,18 +545,7 @@ void ServerImpl::ProposeConfChange(raftpb::ConfChange cc, serverpb::ConfChangeCo
   cc.set_context(context.SerializeAsString());
   absl::Status proposed = raft_->ProposeConfChange(cc);
   if (!proposed.ok()) return std::move(done)(ApplyResult{NoLeaderError(), nullptr});
-  counters_.proposals_pending++;
-  Waiter& w = waiters_[id];
-  w.done = std::move(done);
-  w.timeout = loop_->RunAfter(config_.request_timeout_ms * 1'000'000, [this, id]() mutable {
-    auto it = waiters_.find(id);
-    if (it == waiters_.end()) return;
-    Waiter timed_out = std::move(it->second);
-    waiters_.erase(it);
-    counters_.proposals_pending--;
-    std::move(timed_out.done)(ApplyResult{TimeoutError(), nullptr});
-  });
-  MaybeProcessReady();
+  AwaitApply(id, std::move(done));
 }
 
 void ServerImpl::MemberAdd(const etcdserverpb::MemberAddRequest& request,
