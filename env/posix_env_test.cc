@@ -107,7 +107,10 @@ TEST(PosixEnvTest, OsSeedsDifferBetweenEnvs) {
 
 TEST(PosixEnvTest, BadTransportOptionsFailCreate) {
   PosixEnv::Options options;
-  options.transport.emplace();  // self_id 0
+  options.transport.emplace();
+  // self_id 0 is valid now (keeld sets the ID once the data dir is read); a queue without
+  // room is not.
+  options.transport->peer_queue_max_messages = 0;
   EXPECT_EQ(PosixEnv::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

@@ -8,6 +8,15 @@
 //   8       8     from                 little-endian u64, sender's member id
 //   16      size  payload              opaque (a serialized raftpb::Message in practice)
 //
+// Two kinds of frames share this layout, told apart by `from` (member IDs are never 0):
+//   * from != 0: a peer message. Streams of them are pipelined one way (sender -> listener)
+//     and nothing ever answers them on the same connection.
+//   * from == 0 (kQueryFrom): a control query, sent by a process that has no member ID yet
+//     (a member joining a running cluster asks for the membership). The listener answers
+//     with exactly one frame on the same connection, `from` = its own member ID (0 if not
+//     known yet), payload = the answer (empty: it could not answer). One query at a time
+//     per connection; the asker closes the connection after the answer.
+//
 // The CRC covers `from` and the payload, so a flipped bit anywhere but the length is
 // caught by the CRC, and a corrupted length is caught by the size bound or, failing that,
 // by the CRC of the misframed bytes. Either error closes the connection: after a framing
@@ -27,6 +36,8 @@
 namespace keel::env {
 
 inline constexpr size_t kFrameHeaderBytes = 16;
+// The `from` of a control query frame (see above).
+inline constexpr uint64_t kQueryFrom = 0;
 
 // Appends one encoded frame to `*out`. Requires payload.size() < 2^32.
 void AppendFrame(uint64_t from, std::string_view payload, std::string* out);

@@ -120,9 +120,14 @@ class TcpTransport::IoThread {
     int64_t retry_at_nanos = 0;
   };
   struct Inbound {
-    Inbound(int fd, size_t max_payload) : fd(fd), decoder(max_payload) {}
+    Inbound(int fd, uint64_t conn_id, size_t max_payload)
+        : fd(fd), conn_id(conn_id), decoder(max_payload) {}
     int fd;
+    uint64_t conn_id;  // names the connection to a query answer arriving later
     FrameDecoder decoder;
+    bool query_pending = false;  // a control query was handed to the Loop, no answer yet
+    std::string out;             // an encoded answer being written back
+    size_t out_offset = 0;
   };
   enum class Kind { kWake, kListen, kOutbound, kInbound };
   struct Watched {
@@ -140,6 +145,13 @@ class TcpTransport::IoThread {
   void ReadOutbound(uint64_t id);
   // Reads from an inbound connection; false when it must be closed.
   bool ReadInbound(Inbound* in);
+  // Hands a control query to the Loop; false when the connection must be closed instead.
+  bool StartQuery(Inbound* in, std::string request);
+  // Moves answers handed over by QueryReply callbacks onto their connections.
+  void CollectAnswers();
+  // Writes a pending answer; false when the connection must be closed.
+  bool WriteInbound(Inbound* in);
+  void CloseInbound(size_t index);
   void Accept();
   // Fills fds_/watched_ with what this round waits for.
   void BuildPollSet();
@@ -152,6 +164,8 @@ class TcpTransport::IoThread {
   TcpTransport* const t_;
   std::map<uint64_t, Outbound> outbound_;
   std::vector<std::unique_ptr<Inbound>> inbound_;
+  uint64_t next_conn_id_ = 1;
+  size_t pending_queries_ = 0;  // inbound connections with query_pending set
   Stats local_;  // counters folded into t_->stats_ once per round
   std::string read_buffer_ = std::string(kReadChunkBytes, '\0');
   std::vector<pollfd> fds_;       // this round's poll set...
@@ -180,6 +194,7 @@ int TcpTransport::IoThread::Reconcile(std::vector<uint64_t>* to_connect) {
   stats.dropped += local_.dropped;
   stats.connects += local_.connects;
   stats.bad_frames += local_.bad_frames;
+  stats.queries_answered += local_.queries_answered;
   local_ = Stats();
   // Forget peers that were removed or re-added.
   for (auto it = outbound_.begin(); it != outbound_.end();) {
@@ -264,7 +279,7 @@ void TcpTransport::IoThread::WriteSome(uint64_t id) {
   if (out.wire_offset == out.wire.size() && !out.batch.empty()) {
     out.wire.clear();
     out.wire_offset = 0;
-    out.wire_frames = AppendBatch(t_->options_.self_id, SIZE_MAX, &out.batch, &out.wire);
+    out.wire_frames = AppendBatch(t_->self_id_.load(), SIZE_MAX, &out.batch, &out.wire);
   }
   // Bounded: each pass sends > 0 bytes, or returns.
   while (out.wire_offset < out.wire.size()) {
@@ -312,6 +327,10 @@ bool TcpTransport::IoThread::ReadInbound(Inbound* in) {
         return false;
       }
       if (!*next) break;
+      if (frame.from == kQueryFrom) {
+        if (!StartQuery(in, std::move(frame.payload))) return false;
+        continue;
+      }
       if (handler == nullptr) {
         local_.dropped++;
         continue;
@@ -329,13 +348,83 @@ bool TcpTransport::IoThread::ReadInbound(Inbound* in) {
   return true;
 }
 
+bool TcpTransport::IoThread::StartQuery(Inbound* in, std::string request) {
+  std::shared_ptr<QueryHandler> handler;
+  {
+    absl::MutexLock lock(&t_->mu_);
+    handler = t_->query_handler_;
+  }
+  if (handler == nullptr || in->query_pending ||
+      pending_queries_ >= t_->options_.max_pending_queries) {
+    return false;
+  }
+  in->query_pending = true;
+  pending_queries_++;
+  t_->loop_->Post([handler, answers = t_->answers_, conn = in->conn_id,
+                   request = std::move(request)]() mutable {
+    (*handler)(std::move(request), [answers, conn](std::string answer) {
+      absl::MutexLock lock(&answers->mu);
+      if (answers->closed) return;  // the transport is gone; the asker times out
+      // Bounded: at most max_pending_queries answers are ever outstanding.
+      answers->ready.emplace_back(conn, std::move(answer));
+      const uint64_t one = 1;
+      (void)!::write(answers->wake_fd, &one, sizeof(one));
+    });
+  });
+  return true;
+}
+
+void TcpTransport::IoThread::CollectAnswers() {
+  std::vector<std::pair<uint64_t, std::string>> ready;
+  {
+    absl::MutexLock lock(&t_->answers_->mu);
+    ready.swap(t_->answers_->ready);
+  }
+  for (auto& [conn, answer] : ready) {
+    auto it = std::find_if(inbound_.begin(), inbound_.end(),
+                           [conn = conn](const auto& in) { return in->conn_id == conn; });
+    // The asker gave up and closed meanwhile, or a reply was called twice.
+    if (it == inbound_.end() || !(*it)->query_pending) continue;
+    Inbound& in = **it;
+    // An answer too large for the asker's frame limit would only be refused there.
+    if (answer.size() > t_->options_.max_frame_payload_bytes) answer.clear();
+    in.query_pending = false;
+    pending_queries_--;
+    AppendFrame(t_->self_id_.load(), answer, &in.out);
+  }
+}
+
+bool TcpTransport::IoThread::WriteInbound(Inbound* in) {
+  // Bounded: each pass sends > 0 bytes, or returns.
+  while (in->out_offset < in->out.size()) {
+    const ssize_t n = ::send(in->fd, in->out.data() + in->out_offset,
+                             in->out.size() - in->out_offset, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
+    if (n <= 0) return false;
+    in->out_offset += static_cast<size_t>(n);
+  }
+  in->out.clear();
+  in->out_offset = 0;
+  local_.queries_answered++;
+  return true;
+}
+
+void TcpTransport::IoThread::CloseInbound(size_t index) {
+  Inbound& in = *inbound_[index];
+  if (in.query_pending) pending_queries_--;
+  ::close(in.fd);
+  inbound_.erase(inbound_.begin() + static_cast<std::ptrdiff_t>(index));
+}
+
 void TcpTransport::IoThread::Accept() {
   // Bounded by the backlog and by the inbound limit.
   while (inbound_.size() < t_->options_.max_inbound_connections) {
     const int fd = ::accept4(t_->listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or a transient error such as ECONNABORTED
     SetNoDelay(fd);
-    inbound_.push_back(std::make_unique<Inbound>(fd, t_->options_.max_frame_payload_bytes));
+    inbound_.push_back(
+        std::make_unique<Inbound>(fd, next_conn_id_++, t_->options_.max_frame_payload_bytes));
   }
 }
 
@@ -377,12 +466,15 @@ void TcpTransport::IoThread::BuildPollSet() {
     fds_.push_back({out.fd, events, 0});
     watched_.push_back({Kind::kOutbound, id});
   }
-  // Throttled: leave received bytes in the kernel until the Loop catches up.
-  if (t_->undelivered_->load() < t_->options_.max_undelivered_messages) {
-    for (size_t i = 0; i < inbound_.size(); ++i) {
-      fds_.push_back({inbound_[i]->fd, POLLIN, 0});
-      watched_.push_back({Kind::kInbound, 0, i});
-    }
+  // Throttled: leave received bytes in the kernel until the Loop catches up (answers to
+  // control queries are still written).
+  const bool throttled = t_->undelivered_->load() >= t_->options_.max_undelivered_messages;
+  for (size_t i = 0; i < inbound_.size(); ++i) {
+    const short events = static_cast<short>((throttled ? 0 : POLLIN) |
+                                            (inbound_[i]->out.empty() ? 0 : POLLOUT));
+    if (events == 0) continue;
+    fds_.push_back({inbound_[i]->fd, events, 0});
+    watched_.push_back({Kind::kInbound, 0, i});
   }
 }
 
@@ -411,16 +503,18 @@ void TcpTransport::IoThread::Dispatch() {
         if (out.state == State::kConnected && (revents & POLLOUT)) WriteSome(w.peer);
         break;
       }
-      case Kind::kInbound:
-        if (!ReadInbound(inbound_[w.inbound].get())) closed_inbound.push_back(w.inbound);
+      case Kind::kInbound: {
+        Inbound* in = inbound_[w.inbound].get();
+        bool open = true;
+        if (revents & POLLOUT) open = WriteInbound(in);
+        if (open && (revents & (POLLIN | POLLERR | POLLHUP))) open = ReadInbound(in);
+        if (!open) closed_inbound.push_back(w.inbound);
         break;
+      }
     }
   }
   // Close from the back so earlier indices stay valid.
-  for (auto it = closed_inbound.rbegin(); it != closed_inbound.rend(); ++it) {
-    ::close(inbound_[*it]->fd);
-    inbound_.erase(inbound_.begin() + static_cast<std::ptrdiff_t>(*it));
-  }
+  for (auto it = closed_inbound.rbegin(); it != closed_inbound.rend(); ++it) CloseInbound(*it);
 }
 
 void TcpTransport::IoThread::Run() {
@@ -435,6 +529,7 @@ void TcpTransport::IoThread::Run() {
       Connect(id);
       connected_at_once |= outbound_.at(id).state == State::kConnected;
     }
+    CollectAnswers();
     BuildPollSet();
     // A connection that completed inside connect(2) has a batch to take: poll, don't wait.
     const int ready = ::poll(fds_.data(), fds_.size(), connected_at_once ? 0 : timeout_ms);
@@ -453,8 +548,8 @@ void TcpTransport::IoThread::Run() {
 absl::StatusOr<std::unique_ptr<TcpTransport>> TcpTransport::Create(Loop* loop,
                                                                    Options options) {
   if (loop == nullptr) return absl::InvalidArgumentError("TcpTransport: no loop");
-  if (options.self_id == 0) return absl::InvalidArgumentError("TcpTransport: self_id is 0");
   if (options.peer_queue_max_messages == 0 || options.max_inbound_connections == 0 ||
+      options.max_pending_queries == 0 ||
       options.max_undelivered_messages == 0 || options.reconnect_backoff_initial_ms <= 0 ||
       options.reconnect_backoff_max_ms < options.reconnect_backoff_initial_ms) {
     return absl::InvalidArgumentError("TcpTransport: bad bounds in options");
@@ -509,7 +604,12 @@ TcpTransport::TcpTransport(Loop* loop, Options options, int listen_fd, int wake_
       listen_fd_(listen_fd),
       wake_fd_(wake_fd),
       listen_address_(std::move(listen_address)),
-      undelivered_(std::make_shared<std::atomic<size_t>>(0)) {}
+      undelivered_(std::make_shared<std::atomic<size_t>>(0)),
+      answers_(std::make_shared<QueryAnswers>()),
+      self_id_(options_.self_id) {
+  absl::MutexLock lock(&answers_->mu);
+  answers_->wake_fd = wake_fd_;
+}
 
 TcpTransport::~TcpTransport() {
   {
@@ -518,6 +618,12 @@ TcpTransport::~TcpTransport() {
   }
   Wake();
   thread_.join();
+  {
+    // Late QueryReply callbacks must not write to the wake fd once it is closed.
+    absl::MutexLock lock(&answers_->mu);
+    answers_->closed = true;
+    answers_->wake_fd = -1;
+  }
   io_.reset();  // closes every connection
   ::close(listen_fd_);
   ::close(wake_fd_);
@@ -543,6 +649,16 @@ void TcpTransport::ReportUnreachable(uint64_t peer) {
   }
   if (handler == nullptr) return;
   loop_->Post([handler, peer] { handler->OnPeerUnreachable(peer); });
+}
+
+void TcpTransport::SetSelfId(uint64_t id) {
+  KEEL_ENV_CHECK(id != kQueryFrom);
+  self_id_.store(id);
+}
+
+void TcpTransport::SetQueryHandler(QueryHandler handler) {
+  absl::MutexLock lock(&mu_);
+  query_handler_ = handler ? std::make_shared<QueryHandler>(std::move(handler)) : nullptr;
 }
 
 void TcpTransport::SetHandler(TransportHandler* handler) {
@@ -582,8 +698,10 @@ void TcpTransport::Send(uint64_t to, std::string payload) {
   {
     absl::MutexLock lock(&mu_);
     auto it = peers_.find(to);
+    // Until SetSelfId, our frames would read as control queries (from == 0).
     const bool accepted =
-        it != peers_.end() && payload.size() <= options_.max_frame_payload_bytes &&
+        self_id_.load() != kQueryFrom && it != peers_.end() &&
+        payload.size() <= options_.max_frame_payload_bytes &&
         it->second.messages.size() < options_.peer_queue_max_messages &&
         it->second.queued_bytes + payload.size() <= options_.peer_queue_max_bytes;
     if (accepted) {
@@ -600,6 +718,105 @@ void TcpTransport::Send(uint64_t to, std::string payload) {
     return;
   }
   Wake();
+}
+
+// ---------------------------------------------------------------------------------------
+// The asking side of a control query: one blocking exchange, bounded by a deadline.
+// ---------------------------------------------------------------------------------------
+namespace {
+
+class FdCloser {
+ public:
+  explicit FdCloser(int fd) : fd_(fd) {}
+  ~FdCloser() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  FdCloser(const FdCloser&) = delete;
+  FdCloser& operator=(const FdCloser&) = delete;
+
+ private:
+  const int fd_;
+};
+
+// Waits for `events` on `fd` until `deadline_nanos`; false on timeout.
+bool PollUntil(int fd, short events, int64_t deadline_nanos) {
+  // Bounded: each pass either returns or waits until the deadline (EINTR aside).
+  while (true) {
+    const int64_t left = deadline_nanos - MonotonicNanos();
+    if (left <= 0) return false;
+    pollfd p = {fd, events, 0};
+    const int ready =
+        ::poll(&p, 1, static_cast<int>((left + kNanosPerMilli - 1) / kNanosPerMilli));
+    if (ready > 0) return true;
+    if (ready < 0 && errno != EINTR) return false;
+  }
+}
+
+absl::Status Unavailable(std::string_view address, std::string_view what) {
+  return absl::UnavailableError(absl::StrCat("query to ", std::string(address), ": ",
+                                             std::string(what)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> TcpTransport::Query(std::string_view address,
+                                                std::string_view request, int64_t timeout_ms,
+                                                size_t max_answer_bytes) {
+  const int64_t deadline = MonotonicNanos() + timeout_ms * kNanosPerMilli;
+  absl::StatusOr<HostPort> hp = ParseHostPort(address);
+  if (!hp.ok()) return hp.status();
+  socklen_t len = 0;
+  absl::StatusOr<sockaddr_storage> addr = Resolve(*hp, /*passive=*/false, &len);
+  if (!addr.ok()) return Unavailable(address, std::string(addr.status().message()));
+  const int fd = ::socket(addr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoToStatus(errno, "socket");
+  FdCloser closer(fd);
+  SetNoDelay(fd);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), len) != 0) {
+    if (errno != EINPROGRESS) return Unavailable(address, std::strerror(errno));
+    if (!PollUntil(fd, POLLOUT, deadline)) return Unavailable(address, "connect timed out");
+    int err = 0;
+    socklen_t err_len = sizeof(err);
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &err_len) != 0 || err != 0) {
+      return Unavailable(address, std::strerror(err != 0 ? err : errno));
+    }
+  }
+  std::string wire;
+  AppendFrame(kQueryFrom, request, &wire);
+  size_t sent = 0;
+  // Bounded: each pass sends bytes or waits (until the deadline) for room.
+  while (sent < wire.size()) {
+    const ssize_t n = ::send(fd, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<size_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      if (!PollUntil(fd, POLLOUT, deadline)) return Unavailable(address, "send timed out");
+    } else {
+      return Unavailable(address, std::strerror(errno));
+    }
+  }
+  FrameDecoder decoder(max_answer_bytes);
+  std::string chunk(kReadChunkBytes, '\0');
+  // Bounded: each pass reads bytes or waits (until the deadline) for them.
+  while (true) {
+    Frame frame;
+    absl::StatusOr<bool> next = decoder.Next(&frame);
+    if (!next.ok()) {
+      return absl::DataLossError(absl::StrCat("query to ", std::string(address), ": ",
+                                              next.status().message()));
+    }
+    if (*next) return std::move(frame.payload);
+    const ssize_t n = ::recv(fd, chunk.data(), chunk.size(), 0);
+    if (n > 0) {
+      decoder.Feed(std::string_view(chunk.data(), static_cast<size_t>(n)));
+    } else if (n == 0) {
+      return Unavailable(address, "connection closed before an answer");
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+      if (!PollUntil(fd, POLLIN, deadline)) return Unavailable(address, "no answer in time");
+    } else {
+      return Unavailable(address, std::strerror(errno));
+    }
+  }
 }
 
 }  // namespace keel::env

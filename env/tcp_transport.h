@@ -17,6 +17,15 @@
 //   * An incoming frame with a bad CRC or a size above max_frame_payload_bytes closes that
 //     connection (the sender reconnects).
 //
+// Control queries (tcp_frame.h, from == 0): an incoming query frame is handed, on the
+// Loop, to the QueryHandler (SetQueryHandler); its one answer goes back on the same
+// connection. Without a handler, or with a second query while one is unanswered, the
+// connection is closed. `Query` is the asking side: a blocking one-shot exchange for a
+// process that has no Loop or member ID yet (a member joining a running cluster).
+// Member IDs: self_id may be 0 at creation (not known until the data directory is read);
+// Send drops messages until SetSelfId gives the real one, because a frame from 0 is a
+// query.
+//
 // Bounds: per-peer queues (above); at most max_inbound_connections accepted connections
 // (more wait in the listen backlog); at most max_undelivered_messages received messages
 // posted to the Loop and not yet handled; past that, reading pauses and TCP flow control
@@ -33,14 +42,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "env/env.h"
@@ -59,7 +71,7 @@ absl::StatusOr<HostPort> ParseHostPort(std::string_view address);
 class TcpTransport final : public Transport {
  public:
   struct Options {
-    uint64_t self_id = 0;  // required, non-zero: the sender id in every frame
+    uint64_t self_id = 0;  // the sender id in every frame; 0 = not known yet (SetSelfId)
     std::string listen_address = "127.0.0.1:0";  // port 0: any free port
     size_t peer_queue_max_messages = 4096;
     size_t peer_queue_max_bytes = size_t{64} << 20;
@@ -69,7 +81,14 @@ class TcpTransport final : public Transport {
     int64_t reconnect_backoff_max_ms = 2000;
     size_t max_inbound_connections = 64;
     size_t max_undelivered_messages = 8192;
+    size_t max_pending_queries = 16;  // unanswered control queries; more close at once
   };
+
+  // A control query's answer; call it once, from any thread. Dropping it unrun leaves the
+  // asker to time out.
+  using QueryReply = absl::AnyInvocable<void(std::string answer) &&>;
+  // Runs on the Loop for each control query received.
+  using QueryHandler = std::function<void(std::string request, QueryReply reply)>;
 
   struct Stats {
     uint64_t frames_sent = 0;      // handed to the kernel
@@ -78,6 +97,7 @@ class TcpTransport final : public Transport {
     uint64_t dropped = 0;          // messages dropped before being sent
     uint64_t connects = 0;         // successful outgoing connections
     uint64_t bad_frames = 0;       // incoming connections closed for a framing error
+    uint64_t queries_answered = 0; // control query answers written back
   };
 
   // Binds and listens, then starts the I/O thread. `loop` outlives the Transport.
@@ -87,6 +107,19 @@ class TcpTransport final : public Transport {
   // The bound "host:port" (with the real port when Options asked for 0).
   std::string listen_address() const { return listen_address_; }
   Stats stats() const;
+
+  // The member ID stamped on every frame from now on (non-zero). Thread-safe.
+  void SetSelfId(uint64_t id);
+  // Replaces the control query handler; nullptr refuses queries (closes the connection).
+  void SetQueryHandler(QueryHandler handler);
+
+  // Asks the member listening on `address` ("host:port") one control query and returns
+  // its answer, blocking the calling thread for at most `timeout_ms` in all. kUnavailable
+  // if it cannot connect, times out, or the connection closes first; kDataLoss for a bad
+  // frame. An empty answer means the member could not answer.
+  static absl::StatusOr<std::string> Query(std::string_view address, std::string_view request,
+                                           int64_t timeout_ms,
+                                           size_t max_answer_bytes = size_t{64} << 20);
 
   void SetHandler(TransportHandler* handler) override;
   // A new address (or a new peer) starts a fresh stream and drops what was queued for the
@@ -104,6 +137,14 @@ class TcpTransport final : public Transport {
     size_t queued_bytes = 0;
   };
   class IoThread;  // tcp_transport.cc: sockets, owned by the I/O thread alone
+  // Answers to control queries, handed from any thread to the I/O thread. Shared with the
+  // QueryReply callbacks, which may run after the Transport is gone (`closed`).
+  struct QueryAnswers {
+    absl::Mutex mu;
+    bool closed ABSL_GUARDED_BY(mu) = false;
+    int wake_fd ABSL_GUARDED_BY(mu) = -1;
+    std::vector<std::pair<uint64_t, std::string>> ready ABSL_GUARDED_BY(mu);  // (conn, answer)
+  };
 
   TcpTransport(Loop* loop, Options options, int listen_fd, int wake_fd,
                std::string listen_address);
@@ -118,10 +159,13 @@ class TcpTransport final : public Transport {
   // Received, posted and not yet delivered; shared with posted callbacks, which may run
   // after the Transport is gone.
   const std::shared_ptr<std::atomic<size_t>> undelivered_;
+  const std::shared_ptr<QueryAnswers> answers_;
+  std::atomic<uint64_t> self_id_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   TransportHandler* handler_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::shared_ptr<QueryHandler> query_handler_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<uint64_t, PeerQueue> peers_ ABSL_GUARDED_BY(mu_);
   Stats stats_ ABSL_GUARDED_BY(mu_);

@@ -156,10 +156,12 @@ TEST(ParseHostPortTest, AcceptsEtcdStyleUrls) {
 
 TEST(TcpTransportTest, CreateRejectsBadOptions) {
   auto loop = NewLoop();
-  TcpTransport::Options options;  // self_id 0
+  TcpTransport::Options options;
+  options.self_id = 1;
+  options.max_pending_queries = 0;
   EXPECT_EQ(TcpTransport::Create(loop.get(), options).status().code(),
             absl::StatusCode::kInvalidArgument);
-  options.self_id = 1;
+  options.max_pending_queries = 1;
   options.listen_address = "127.0.0.1";
   EXPECT_EQ(TcpTransport::Create(loop.get(), options).status().code(),
             absl::StatusCode::kInvalidArgument);
@@ -357,6 +359,79 @@ TEST(TcpTransportTest, RemovedPeerIsNoLongerSentTo) {
   });
   ASSERT_TRUE(b.handler.WaitForMessages(2));
   EXPECT_EQ(b.handler.messages()[1].payload, "three");
+}
+
+// A member joining a running cluster has no ID until its data directory is set up: its
+// frames must not go out as "from 0" (which reads as a control query).
+TEST(TcpTransportTest, UnknownSelfIdDropsUntilSetSelfId) {
+  auto loop = NewLoop();
+  Node a(loop.get(), 0);
+  Node b(loop.get(), 2);
+  OnLoop(loop.get(), [&] {
+    a.transport->AddPeer(2, b.transport->listen_address());
+    a.transport->Send(2, "too early");
+  });
+  EXPECT_TRUE(a.handler.WaitForUnreachable(2));
+  OnLoop(loop.get(), [&] {
+    a.transport->SetSelfId(7);
+    a.transport->Send(2, "with an id");
+  });
+  ASSERT_TRUE(b.handler.WaitForMessages(1));
+  const auto got = b.handler.messages();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].from, 7u);
+  EXPECT_EQ(got[0].payload, "with an id");
+}
+
+TEST(TcpTransportTest, ControlQueryIsAnsweredOnItsConnectionBesidePeerStreams) {
+  auto loop = NewLoop();
+  Node a(loop.get(), 1);
+  Node b(loop.get(), 2);
+  b.transport->SetQueryHandler([](std::string request, TcpTransport::QueryReply reply) {
+    std::move(reply)("answer to " + request);
+  });
+  OnLoop(loop.get(), [&] {
+    a.transport->AddPeer(2, b.transport->listen_address());
+    for (int i = 0; i < 100; ++i) a.transport->Send(2, absl::StrCat("m", i));
+  });
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<std::string> answer =
+        TcpTransport::Query(b.transport->listen_address(), absl::StrCat("members ", i), 10000);
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    EXPECT_EQ(*answer, absl::StrCat("answer to members ", i));
+  }
+  // The pipelined peer stream is untouched by the queries: all in order, none dropped.
+  ASSERT_TRUE(b.handler.WaitForMessages(100));
+  const auto got = b.handler.messages();
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(got[i].payload, absl::StrCat("m", i));
+  EXPECT_EQ(b.transport->stats().queries_answered, 3u);
+  EXPECT_EQ(a.transport->stats().dropped, 0u);
+}
+
+TEST(TcpTransportTest, ControlQueryFailsCleanlyWithoutAnAnswer) {
+  auto loop = NewLoop();
+  Node b(loop.get(), 2);
+  // No handler: the connection is closed at once.
+  absl::StatusOr<std::string> refused =
+      TcpTransport::Query(b.transport->listen_address(), "members", 10000);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+  // A handler that never answers: the asker's deadline ends the wait.
+  b.transport->SetQueryHandler([](std::string, TcpTransport::QueryReply) {});
+  absl::StatusOr<std::string> silent =
+      TcpTransport::Query(b.transport->listen_address(), "members", 300);
+  EXPECT_EQ(silent.status().code(), absl::StatusCode::kUnavailable) << silent.status();
+  // Nobody listening.
+  DeadPort dead;
+  absl::StatusOr<std::string> nobody = TcpTransport::Query(dead.address, "members", 10000);
+  EXPECT_EQ(nobody.status().code(), absl::StatusCode::kUnavailable) << nobody.status();
+  // The transport still answers afterwards (the silent query's slot was freed on close).
+  b.transport->SetQueryHandler([](std::string, TcpTransport::QueryReply reply) {
+    std::move(reply)("late but fine");
+  });
+  absl::StatusOr<std::string> answer =
+      TcpTransport::Query(b.transport->listen_address(), "members", 10000);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_EQ(*answer, "late but fine");
 }
 
 }  // namespace

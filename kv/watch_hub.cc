@@ -1,7 +1,10 @@
 #include "kv/watch_hub.h"
 
 #include <algorithm>
+#include <string_view>
 #include <utility>
+
+#include "absl/container/flat_hash_map.h"
 
 #include "kv/check.h"
 #include "kv/errors.h"
@@ -208,24 +211,27 @@ void WatchHub::MaybeAnswerProgress(Stream& s) {
   }
 }
 
+absl::Status WatchHub::AppendIfWanted(const Watcher& w, const mvccpb::Event& ev,
+                                      std::vector<mvccpb::Event>* out) {
+  if (ev.type() == mvccpb::Event::PUT && w.no_put) return absl::OkStatus();
+  if (ev.type() == mvccpb::Event::DELETE && w.no_delete) return absl::OkStatus();
+  out->push_back(ev);
+  if (!w.prev_kv || IsCreateEvent(ev)) return absl::OkStatus();
+  // Like etcd, the previous value is read when sending; if that revision has been
+  // compacted meanwhile the event simply goes without it.
+  auto prev = store_->GetAt(ev.kv().key(), ev.kv().mod_revision() - 1);
+  if (!prev.ok()) return absl::IsOutOfRange(prev.status()) ? absl::OkStatus() : prev.status();
+  if (prev->has_value()) *out->back().mutable_prev_kv() = std::move(**prev);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<mvccpb::Event>> WatchHub::Select(
     const Watcher& w, const std::vector<mvccpb::Event>& events, int64_t from_rev) {
   const KeyRange range{w.key, w.end};
   std::vector<mvccpb::Event> out;
   for (const mvccpb::Event& ev : events) {
     if (ev.kv().mod_revision() < from_rev || !range.Contains(ev.kv().key())) continue;
-    if (ev.type() == mvccpb::Event::PUT && w.no_put) continue;
-    if (ev.type() == mvccpb::Event::DELETE && w.no_delete) continue;
-    out.push_back(ev);
-    if (!w.prev_kv || IsCreateEvent(ev)) continue;
-    // Like etcd, the previous value is read when sending; if that revision has been
-    // compacted meanwhile the event simply goes without it.
-    auto prev = store_->GetAt(ev.kv().key(), ev.kv().mod_revision() - 1);
-    if (!prev.ok()) {
-      if (absl::IsOutOfRange(prev.status())) continue;
-      return prev.status();
-    }
-    if (prev->has_value()) *out.back().mutable_prev_kv() = std::move(**prev);
+    if (absl::Status st = AppendIfWanted(w, ev, &out); !st.ok()) return st;
   }
   return out;
 }
@@ -236,22 +242,39 @@ bool WatchHub::SendEvents(Stream& s, const Watcher& w, int64_t header_rev,
   // its "created").
   if (!s.control.empty()) return false;
   WatchResponse resp = Header(w.id, header_rev);
+  resp.mutable_events()->Reserve(static_cast<int>(events.size()));
   for (auto& ev : events) *resp.add_events() = std::move(ev);
-  if (!w.fragment) return s.sink({std::move(resp)});
-  return s.sink(Fragment(std::move(resp), options_.max_response_bytes));
+  if (w.fragment) return s.sink(Fragment(std::move(resp), options_.max_response_bytes));
+  // Not `sink({std::move(resp)})`: an initializer list would copy every event once more.
+  std::vector<WatchResponse> one;
+  one.push_back(std::move(resp));
+  return s.sink(std::move(one));
 }
 
 void WatchHub::OnApplied(int64_t rev, const std::vector<mvccpb::Event>& events) {
   // Watchers this revision may concern, in (stream, id) order. A synced watcher's min_rev
   // only matters while it is in the future (a start revision not reached yet); when a
   // synced watcher falls behind, min_rev is reset to the revision it missed.
-  absl::btree_set<WatcherRef> candidates = synced_ranges_;
+  // A sorted vector rather than a set: this runs once per applied revision and usually
+  // gathers one key's watchers, already in order.
+  std::vector<WatcherRef> candidates(synced_ranges_.begin(), synced_ranges_.end());
   for (const mvccpb::Event& ev : events) {
     auto it = synced_by_key_.find(ev.kv().key());
-    if (it != synced_by_key_.end()) candidates.insert(it->second.begin(), it->second.end());
+    if (it != synced_by_key_.end()) candidates.insert(candidates.end(), it->second.begin(), it->second.end());
   }
+  if (!synced_ranges_.empty() || events.size() > 1) {
+    std::sort(candidates.begin(), candidates.end());
+    candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
+  }
+  // Consecutive candidates mostly share a stream: look it up once per run of them.
+  StreamId current_sid = 0;
+  Stream* current_stream = nullptr;
   for (const auto& [sid, id] : candidates) {
-    Stream& s = streams_.at(sid);
+    if (current_stream == nullptr || sid != current_sid) {
+      current_sid = sid;
+      current_stream = &streams_.at(sid);
+    }
+    Stream& s = *current_stream;
     Watcher& w = s.watchers.at(id);
     KEEL_KV_CHECK(w.synced);
     if (rev < w.min_rev) continue;
@@ -333,19 +356,60 @@ absl::Status WatchHub::SyncStep(size_t max_events, size_t* events_read) {
   auto last = store_->ReadEvents(min_rev, current, max_events, &events);
   if (!last.ok()) return last.status();
   *events_read = events.size();
+
+  // etcd's watcherGroup: the watchers catching up are indexed by key once, and each event
+  // read is matched against that index, so a catch-up costs events + matches rather than
+  // events x watchers. Range watchers are still checked one by one (no interval tree).
+  struct Catching {
+    StreamId sid;
+    Stream* stream;
+    Watcher* watcher;
+    std::vector<uint32_t> matched;  // indexes into `events`, increasing
+  };
+  std::vector<Catching> catching;  // in (stream, id) order: deterministic sends
+  absl::flat_hash_map<std::string_view, std::vector<uint32_t>> single_key;  // key -> catching
+  std::vector<uint32_t> ranges;
   for (auto& [sid, s] : streams_) {
     if (!s.control.empty()) continue;
     for (auto& [id, w] : s.watchers) {
       if (w.synced || w.min_rev < compacted || w.min_rev > *last) continue;
-      auto selected = Select(w, events, w.min_rev);
-      if (!selected.ok()) return selected.status();
-      if (!selected->empty()) {
-        if (!SendEvents(s, w, *last, std::move(*selected))) continue;
-        w.idle_since_tick = false;
+      const uint32_t index = static_cast<uint32_t>(catching.size());
+      catching.push_back(Catching{sid, &s, &w, {}});
+      if (KeyRange{w.key, w.end}.IsSingleKey()) {
+        single_key[w.key].push_back(index);
+      } else {
+        ranges.push_back(index);
       }
-      w.min_rev = *last + 1;
-      SetSynced(sid, w, w.min_rev > current);
     }
+  }
+  for (uint32_t e = 0; e < events.size(); ++e) {
+    const mvccpb::Event& ev = events[e];
+    auto it = single_key.find(ev.kv().key());
+    if (it != single_key.end()) {
+      for (uint32_t c : it->second) {
+        if (ev.kv().mod_revision() >= catching[c].watcher->min_rev) catching[c].matched.push_back(e);
+      }
+    }
+    for (uint32_t c : ranges) {
+      const Watcher& w = *catching[c].watcher;
+      if (ev.kv().mod_revision() >= w.min_rev && KeyRange{w.key, w.end}.Contains(ev.kv().key())) {
+        catching[c].matched.push_back(e);
+      }
+    }
+  }
+  for (Catching& c : catching) {
+    Watcher& w = *c.watcher;
+    std::vector<mvccpb::Event> selected;
+    selected.reserve(c.matched.size());
+    for (uint32_t e : c.matched) {
+      if (absl::Status st = AppendIfWanted(w, events[e], &selected); !st.ok()) return st;
+    }
+    if (!selected.empty()) {
+      if (!SendEvents(*c.stream, w, *last, std::move(selected))) continue;
+      w.idle_since_tick = false;
+    }
+    w.min_rev = *last + 1;
+    SetSynced(c.sid, w, w.min_rev > current);
   }
   return absl::OkStatus();
 }

@@ -45,8 +45,10 @@ namespace keel::kv {
 
 // Offered responses must be delivered together and in order (the fragments of one logical
 // response, or a single response). Return false to refuse all of them: the stream is
-// backed up and the hub will retry later.
-using WatchSink = std::function<bool(const std::vector<etcdserverpb::WatchResponse>&)>;
+// backed up and the hub will retry later. The responses are the sink's to keep (moved
+// from, even when refused: the hub rebuilds refused events from the backend), so fan-out
+// to many watchers copies each event once, into its watcher's response.
+using WatchSink = std::function<bool(std::vector<etcdserverpb::WatchResponse>&&)>;
 
 using StreamId = uint64_t;
 
@@ -134,6 +136,9 @@ class WatchHub {
   void QueueControl(Stream& s, etcdserverpb::WatchResponse resp);
   bool FlushControl(Stream& s);
   void MaybeAnswerProgress(Stream& s);
+  // Appends `ev` to `out` unless `w` filters it out, with prev_kv filled when asked.
+  absl::Status AppendIfWanted(const Watcher& w, const mvccpb::Event& ev,
+                              std::vector<mvccpb::Event>* out);
   // Events of `events` (one or more whole revisions) that `w` wants, with prev_kv filled.
   absl::StatusOr<std::vector<mvccpb::Event>> Select(
       const Watcher& w, const std::vector<mvccpb::Event>& events, int64_t from_rev);

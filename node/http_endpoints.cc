@@ -1,5 +1,14 @@
 #include "node/http_endpoints.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <utility>
@@ -80,23 +89,104 @@ void ServeMetrics(env::Loop* loop, server::Server* server, int64_t timeout_ms,
   res.set_content(text, kPrometheusContentType);
 }
 
+// Waits until `fd` is readable (or writable); false on timeout or error.
+bool WaitFor(int fd, short events, int64_t timeout_ms) {
+  pollfd p = {fd, events, 0};
+  // Bounded: EINTR retries only (each with the full timeout; signals are blocked in keeld).
+  while (true) {
+    const int ready = ::poll(&p, 1, static_cast<int>(timeout_ms));
+    if (ready >= 0 || errno != EINTR) return ready > 0;
+  }
+}
+
+// httplib's Stream over a blocking socket we accepted, with per-operation timeouts.
+class FdStream final : public httplib::Stream {
+ public:
+  explicit FdStream(int fd) : fd_(fd) {}
+  bool is_readable() const override {
+    return WaitFor(fd_, POLLIN, HttpEndpoints::kIoTimeoutMs);
+  }
+  bool is_writable() const override {
+    return WaitFor(fd_, POLLOUT, HttpEndpoints::kIoTimeoutMs);
+  }
+  ssize_t read(char* ptr, size_t size) override {
+    if (!is_readable()) return -1;
+    return ::recv(fd_, ptr, size, 0);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    Describe(::getpeername, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    Describe(::getsockname, ip, port);
+  }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  template <typename Fn>
+  void Describe(Fn fn, std::string& ip, int& port) const {
+    sockaddr_storage addr = {};
+    socklen_t len = sizeof(addr);
+    ip.clear();
+    port = 0;
+    if (fn(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return;
+    char host[INET6_ADDRSTRLEN] = {};
+    if (addr.ss_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+      ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+      port = ntohs(in->sin_port);
+    } else if (addr.ss_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+      ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+      port = ntohs(in6->sin6_port);
+    }
+    ip = host;
+  }
+
+  const int fd_;
+};
+
+void AddHandlers(httplib::Server* http, env::Loop* loop, server::Server* server,
+                 int64_t health_timeout_ms) {
+  http->Get("/health",
+            [loop, server, health_timeout_ms](const httplib::Request&, httplib::Response& res) {
+              ServeHealth(loop, server, health_timeout_ms, res);
+            });
+  http->Get("/metrics",
+            [loop, server, health_timeout_ms](const httplib::Request&, httplib::Response& res) {
+              ServeMetrics(loop, server, health_timeout_ms, res);
+            });
+}
+
 }  // namespace
+
+// httplib's request processing (parsing, routing, keep-alive headers, error pages) for a
+// connection accepted elsewhere: process_request is protected, so a subclass exposes it.
+class HttpEndpoints::HandlerServer final : public httplib::Server {
+ public:
+  // One request; false when the connection must be closed.
+  bool ServeOne(httplib::Stream& stream, bool last, bool* closed) {
+    return process_request(stream, last, *closed, nullptr);
+  }
+};
 
 absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(const std::vector<Url>& urls,
                                                                     env::Loop* loop,
                                                                     server::Server* server,
                                                                     int64_t health_timeout_ms) {
   std::unique_ptr<HttpEndpoints> endpoints(new HttpEndpoints());
+  endpoints->connection_server_ = std::make_unique<HandlerServer>();
+  AddHandlers(endpoints->connection_server_.get(), loop, server, health_timeout_ms);
+  for (int i = 0; i < kConnectionThreads; ++i) {
+    HttpEndpoints* raw = endpoints.get();
+    endpoints->workers_.emplace_back([raw] { raw->ConnectionWorker(); });
+  }
   for (const Url& url : urls) {
     auto http = std::make_unique<httplib::Server>();
-    http->Get("/health",
-              [loop, server, health_timeout_ms](const httplib::Request&, httplib::Response& res) {
-                ServeHealth(loop, server, health_timeout_ms, res);
-              });
-    http->Get("/metrics",
-              [loop, server, health_timeout_ms](const httplib::Request&, httplib::Response& res) {
-                ServeMetrics(loop, server, health_timeout_ms, res);
-              });
+    AddHandlers(http.get(), loop, server, health_timeout_ms);
     // httplib's default on Linux is SO_REUSEPORT alone, which lets a second process bind
     // the same port and leaves TIME_WAIT sockets that block a restart's SO_REUSEADDR bind.
     // SO_REUSEADDR alone is what every server here uses.
@@ -119,12 +209,68 @@ absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(const std::v
 
 HttpEndpoints::~HttpEndpoints() { Stop(); }
 
+void HttpEndpoints::ServeConnection(int fd) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_ && queued_.size() < kMaxQueuedConnections) {
+      queued_.push_back(fd);
+      return;
+    }
+  }
+  ::close(fd);  // full or stopping: the client sees the connection closed
+}
+
+void HttpEndpoints::ConnectionWorker() {
+  // Bounded: one connection per pass; ends when Stop empties the queue.
+  while (true) {
+    int fd = -1;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !queued_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      fd = queued_.front();
+      queued_.pop_front();
+      active_.push_back(fd);
+    }
+    // Blocking I/O with poll timeouts (FdStream); the listener accepted it non-blocking.
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    bool closed = false;
+    // Bounded by kKeepAliveRequests, each bounded by the I/O timeouts.
+    for (int left = kKeepAliveRequests; left > 0 && !closed; --left) {
+      if (!WaitFor(fd, POLLIN, kIdleTimeoutMs)) break;
+      FdStream stream(fd);
+      if (!connection_server_->ServeOne(stream, /*last=*/left == 1, &closed)) break;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      active_.erase(std::find(active_.begin(), active_.end(), fd));
+    }
+    ::close(fd);
+  }
+}
+
 void HttpEndpoints::Stop() {
   for (auto& http : servers_) http->stop();
   for (std::thread& thread : threads_) {
     if (thread.joinable()) thread.join();
   }
   threads_.clear();
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (int fd : queued_) ::close(fd);
+    queued_.clear();
+    // Wakes workers blocked in poll/recv on these; they close them.
+    for (int fd : active_) ::shutdown(fd, SHUT_RDWR);
+  }
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  workers_.clear();
 }
 
 }  // namespace keel::node

@@ -1,19 +1,21 @@
-// /health and /metrics over HTTP/1.1 on --listen-metrics-urls (cpp-httplib).
+// /health and /metrics over HTTP/1.1 (cpp-httplib's request handling), in two places:
+//   * on --listen-metrics-urls, with httplib's own listeners;
+//   * on the client port, as etcd does with cmux: ClientListener (client_listener.h) peeks
+//     each accepted connection and hands HTTP/1.x ones to ServeConnection.
 //
-// etcd serves these on the client port too, next to gRPC, by sniffing each connection
-// (cmux). gRPC C++ owns its listening sockets, so keeld serves them on the metrics URLs
-// only (etcd's own flag for a separate metrics listener); see node/README.md.
-//
-// Handlers run on httplib's worker threads and reach the Server only through Loop::Post,
-// waiting at most `health_timeout_ms` for the answer.
+// Handlers run on httplib's worker threads (or ours, for handed-over connections) and
+// reach the Server only through Loop::Post, waiting at most `health_timeout_ms`.
 #ifndef KEEL_NODE_HTTP_ENDPOINTS_H_
 #define KEEL_NODE_HTTP_ENDPOINTS_H_
 
+#include <deque>
 #include <memory>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "env/env.h"
 #include "node/url.h"
 #include "server/server.h"
@@ -26,22 +28,45 @@ namespace keel::node {
 
 class HttpEndpoints {
  public:
+  // Bounds for connections handed over by the client port.
+  static constexpr int kConnectionThreads = 2;
+  static constexpr size_t kMaxQueuedConnections = 64;
+  static constexpr int kKeepAliveRequests = 100;  // per connection, then it is closed
+  static constexpr int64_t kIdleTimeoutMs = 5000;  // between requests on one connection
+  static constexpr int64_t kIoTimeoutMs = 5000;    // one read or write within a request
+
   // Binds every URL (failing with the first bind error, e.g. a busy port) and starts
-  // serving. `loop` and `server` outlive the returned object, or until Stop().
+  // serving; `urls` may be empty (handed-over connections only). `loop` and `server`
+  // outlive the returned object, or until Stop().
   static absl::StatusOr<std::unique_ptr<HttpEndpoints>> Start(const std::vector<Url>& urls,
                                                               env::Loop* loop,
                                                               server::Server* server,
                                                               int64_t health_timeout_ms = 1000);
   ~HttpEndpoints();
 
-  // Stops accepting and joins the listener threads. Idempotent.
+  // Serves one accepted HTTP/1.x connection (taking ownership of `fd`) on a worker
+  // thread: keep-alive requests until the client closes, idles, or the bound is reached.
+  // When kMaxQueuedConnections wait already, or after Stop, `fd` is closed at once.
+  // Thread-safe.
+  void ServeConnection(int fd);
+
+  // Stops accepting, ends handed-over connections, joins every thread. Idempotent.
   void Stop();
 
  private:
+  class HandlerServer;
   HttpEndpoints() = default;
+  void ConnectionWorker();
 
   std::vector<std::unique_ptr<httplib::Server>> servers_;
   std::vector<std::thread> threads_;
+  // Handed-over connections: the handlers, a bounded queue, a few workers.
+  std::unique_ptr<HandlerServer> connection_server_;
+  absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<int> queued_ ABSL_GUARDED_BY(mu_);
+  std::vector<int> active_ ABSL_GUARDED_BY(mu_);  // being served; shut down by Stop
+  std::vector<std::thread> workers_;
 };
 
 }  // namespace keel::node

@@ -6,7 +6,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "grpcpp/server_posix.h"
 #include "node/check.h"
+#include "node/cluster_join.h"
 #include "node/grpc/cluster_service.h"
 #include "node/grpc/election_service.h"
 #include "node/grpc/kv_service.h"
@@ -14,7 +16,6 @@
 #include "node/grpc/lock_service.h"
 #include "node/grpc/maintenance_service.h"
 #include "node/grpc/watch_service.h"
-#include "server/member_id.h"
 
 namespace keel::node {
 namespace {
@@ -24,6 +25,9 @@ constexpr int kGrpcOverheadBytes = 512 * 1024;
 // How long gRPC's shutdown lets streams (watches, keep-alives) end on their own before
 // cancelling them.
 constexpr int64_t kGrpcShutdownGraceMs = 1000;
+// How long a joining member waits for each running member's answer to its membership
+// query (etcd allows 10 s for the whole round; we ask peers one after another).
+constexpr int64_t kJoinQueryTimeoutMs = 3000;
 
 }  // namespace
 
@@ -39,6 +43,11 @@ server::ServerConfig MakeServerConfig(const KeeldConfig& config) {
   }
   s.initial_cluster_token = f.initial_cluster_token;
   s.initial_cluster_state_new = f.initial_cluster_state_new;
+  // Used by the core only when joining (state existing, no WAL yet); blocks Open for at
+  // most kJoinQueryTimeoutMs per remote peer URL.
+  s.fetch_existing_cluster = [initial_cluster = s.initial_cluster, name = f.name] {
+    return FetchExistingCluster(initial_cluster, name, kJoinQueryTimeoutMs);
+  };
   s.heartbeat_interval_ms = f.heartbeat_interval_ms;
   s.election_timeout_ms = f.election_timeout_ms;
   s.snapshot_count = f.snapshot_count;
@@ -55,10 +64,10 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
 
   env::PosixEnv::Options env_options;
   env::TcpTransport::Options transport;
-  // A member bootstrapped from --initial-cluster has etcd's deterministic ID; the
-  // transport stamps it on every frame.
-  transport.self_id = server::ComputeMemberId(config.server.advertise_peer_urls,
-                                              config.server.initial_cluster_token);
+  // The member ID is known only once the data directory is read (a restarted or joining
+  // member's comes from its WAL or from the running cluster): the transport starts without
+  // one and OpenServer sets it before anything is sent.
+  transport.self_id = 0;
   KEEL_NODE_CHECK(!config.listen_peer_urls.empty());
   transport.listen_address = config.listen_peer_urls.front().HostPort();
   env_options.transport = transport;
@@ -80,12 +89,17 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   if (!opened.ok()) return opened;
   absl::Status grpc = keeld->StartGrpc(config);
   if (!grpc.ok()) return grpc;
-  if (!config.listen_metrics_urls.empty()) {
-    absl::StatusOr<std::unique_ptr<HttpEndpoints>> http =
-        HttpEndpoints::Start(config.listen_metrics_urls, loop, keeld->server_.get());
-    if (!http.ok()) return http.status();
-    keeld->http_ = *std::move(http);
-  }
+  // /health and /metrics: on --listen-metrics-urls (if any) and on the client port.
+  absl::StatusOr<std::unique_ptr<HttpEndpoints>> http =
+      HttpEndpoints::Start(config.listen_metrics_urls, loop, keeld->server_.get());
+  if (!http.ok()) return http.status();
+  keeld->http_ = *std::move(http);
+  grpc::Server* grpc_server = keeld->grpc_server_.get();
+  HttpEndpoints* endpoints = keeld->http_.get();
+  keeld->client_listener_->Start(
+      // gRPC takes the socket as if it had accepted it: no proxy hop.
+      [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); },
+      [endpoints](int fd) { endpoints->ServeConnection(fd); });
   server::Server* server = keeld->server_.get();
   keeld->RunOnLoop([server] { server->Start(); });
   return keeld;
@@ -102,11 +116,32 @@ absl::Status Keeld::OpenServer(const KeeldConfig& config,
         server::Server::Open(env_.get(), std::move(server_config));
     if (server.ok()) {
       server_ = *std::move(server);
+      // In the same Loop task: peer messages may arrive (and Raft answer them) as soon as
+      // Open has set the transport's handler; until now our frames were held back.
+      const uint64_t member_id = server_->Stats().member_id;
+      KEEL_NODE_CHECK(member_id != 0);
+      env_->tcp_transport()->SetSelfId(member_id);
     } else {
       status = server.status();
     }
   });
-  return status;
+  if (!status.ok()) return status;
+  env::TcpTransport* transport = env_->tcp_transport();
+  // Members joining later ask us who is in the cluster (cluster_join.h).
+  transport->SetQueryHandler([this](std::string request, env::TcpTransport::QueryReply reply) {
+    AnswerQuery(std::move(request), std::move(reply));
+  });
+  return absl::OkStatus();
+}
+
+void Keeld::AnswerQuery(std::string request, env::TcpTransport::QueryReply reply) {
+  // On the Loop, where server_ is created and destroyed.
+  if (request != kMembersQuery || server_ == nullptr) return std::move(reply)("");
+  server_->MemberList(
+      etcdserverpb::MemberListRequest(),
+      [reply = std::move(reply)](absl::StatusOr<etcdserverpb::MemberListResponse> r) mutable {
+        std::move(reply)(r.ok() ? r->SerializeAsString() : std::string());
+      });
 }
 
 absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
@@ -122,17 +157,16 @@ absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
   // Auth is not registered: gRPC answers UNIMPLEMENTED, and etcdctl only calls it for
   // `etcdctl auth/user/role` commands.
 
-  for (const Url& url : config.listen_client_urls) {
-    absl::Status bindable = CheckBindable(url);
-    if (!bindable.ok()) return bindable;
-  }
+  // keeld owns the client sockets (etcd's cmux): ClientListener hands gRPC connections to
+  // this server with AddInsecureChannelFromFd and HTTP/1.x ones to HttpEndpoints. The
+  // gRPC server itself listens nowhere. TLS (https URLs) would have to be terminated
+  // before the hand-over; the refusal is in ParseUrlsFlag.
+  absl::StatusOr<std::unique_ptr<ClientListener>> listener =
+      ClientListener::Create(config.listen_client_urls, ClientListener::Options());
+  if (!listener.ok()) return listener.status();
+  client_listener_ = *std::move(listener);
+  client_ports_ = client_listener_->ports();
   grpc::ServerBuilder builder;
-  client_ports_.assign(config.listen_client_urls.size(), 0);
-  for (size_t i = 0; i < config.listen_client_urls.size(); ++i) {
-    // The one place a listener gets its credentials; TLS (https URLs) slots in here.
-    builder.AddListeningPort(config.listen_client_urls[i].HostPort(),
-                             grpc::InsecureServerCredentials(), &client_ports_[i]);
-  }
   for (auto& service : services_) builder.RegisterService(service.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_request_bytes) +
                                    kGrpcOverheadBytes);
@@ -145,16 +179,7 @@ absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
   // gRPC's default SO_REUSEPORT would let a second keeld share our client port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   grpc_server_ = builder.BuildAndStart();
-  if (grpc_server_ == nullptr) {  // e.g. the port was taken between the check and here
-    return absl::UnavailableError("cannot start the gRPC server on the client URLs");
-  }
-  for (size_t i = 0; i < client_ports_.size(); ++i) {
-    if (client_ports_[i] == 0) {
-      return absl::UnavailableError(
-          absl::StrCat("listen tcp ", config.listen_client_urls[i].HostPort(),
-                       ": bind failed (address in use or not available)"));
-    }
-  }
+  if (grpc_server_ == nullptr) return absl::UnavailableError("cannot start the gRPC server");
   return absl::OkStatus();
 }
 
@@ -172,7 +197,12 @@ Keeld::~Keeld() { Shutdown(); }
 void Keeld::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  // No new connections first: the listener hands over to gRPC and HTTP, stopped below.
+  if (client_listener_ != nullptr) client_listener_->Stop();
   if (http_ != nullptr) http_->Stop();
+  if (env_ != nullptr && env_->tcp_transport() != nullptr) {
+    env_->tcp_transport()->SetQueryHandler(nullptr);
+  }
   if (server_ != nullptr) {
     server::Server* server = server_.get();
     RunOnLoop([server] { server->Stop(); });
@@ -191,6 +221,7 @@ void Keeld::Shutdown() {
   }
   services_.clear();
   http_.reset();
+  client_listener_.reset();
   leveldb_env_.reset();
   env_.reset();
 }

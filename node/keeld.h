@@ -3,8 +3,10 @@
 //   PosixEnv (Loop, files, peer TCP transport on --listen-peer-urls)
 //   LevelDbEnv (kThread) over the Env's FileSystem, for the MVCC backend
 //   server::Server, opened and started on the Loop
-//   gRPC server on --listen-client-urls (etcd's services; Auth deliberately absent)
-//   HttpEndpoints on --listen-metrics-urls (/health, /metrics)
+//   ClientListener on --listen-client-urls (etcd's cmux: keeld owns the sockets)
+//   gRPC server, fed connections by the listener (etcd's services; Auth deliberately absent)
+//   HttpEndpoints (/health, /metrics): on --listen-metrics-urls and, through the listener,
+//   on the client port
 //
 // Shutdown reverses it (see Shutdown). Every step that can fail returns the failing
 // component's status, whose message keeld prints as its one-line error.
@@ -12,6 +14,7 @@
 #define KEEL_NODE_KEELD_H_
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -21,6 +24,7 @@
 #include "env/leveldb_env.h"
 #include "env/posix_env.h"
 #include "grpcpp/grpcpp.h"
+#include "node/client_listener.h"
 #include "node/http_endpoints.h"
 #include "node/keeld_flags.h"
 #include "server/server.h"
@@ -52,6 +56,8 @@ class Keeld {
   absl::Status OpenServer(const KeeldConfig& config,
                           std::function<void(const absl::Status&)> on_fatal);
   absl::Status StartGrpc(const KeeldConfig& config);
+  // Answers a control query on the peer port (a joining member's membership question).
+  void AnswerQuery(std::string request, env::TcpTransport::QueryReply reply);
   // Runs `fn` on the Loop and waits for it.
   void RunOnLoop(absl::AnyInvocable<void() &&> fn);
 
@@ -61,6 +67,7 @@ class Keeld {
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HttpEndpoints> http_;
+  std::unique_ptr<ClientListener> client_listener_;
   std::vector<int> client_ports_;
   bool shut_down_ = false;
 };

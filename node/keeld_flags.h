@@ -45,8 +45,8 @@ struct ServerFlags {
 
 struct KeeldConfig {
   ServerFlags server;
-  // Where keeld listens. Client URLs serve gRPC; metrics URLs serve /health and /metrics
-  // over HTTP/1.1 (etcd's --listen-metrics-urls; see node/README.md for why not cmux).
+  // Where keeld listens. Client URLs serve gRPC and, on the same port, /health and
+  // /metrics over HTTP/1.1 (etcd's cmux); metrics URLs serve only the latter.
   std::vector<Url> listen_client_urls;
   std::vector<Url> listen_peer_urls;
   std::vector<Url> listen_metrics_urls;

@@ -72,6 +72,15 @@ std::string RenderMetrics(const server::ServerStats& stats) {
                stats.wal_fsyncs);
   AppendMetric(&out, "etcd_server_alarms_raised", "gauge", "The number of alarms raised.",
                stats.alarms.size());
+  // etcd's snapshot-transfer counters (without its per-peer labels).
+  AppendMetric(&out, "etcd_network_snapshot_send_success", "counter",
+               "Total number of successful snapshot sends", stats.snapshots_sent);
+  AppendMetric(&out, "etcd_network_snapshot_send_failures", "counter",
+               "Total number of snapshot send failures", stats.snapshots_send_failed);
+  AppendMetric(&out, "etcd_network_snapshot_receive_success", "counter",
+               "Total number of successful snapshot receives", stats.snapshots_received);
+  AppendMetric(&out, "etcd_network_snapshot_receive_failures", "counter",
+               "Total number of snapshot receive failures", stats.snapshot_receive_failures);
   absl::StrAppend(&out, "# HELP etcd_server_id Server or member ID in hexadecimal format.\n",
                   "# TYPE etcd_server_id gauge\n",
                   absl::StrFormat("etcd_server_id{server_id=\"%x\"} 1\n", stats.member_id));

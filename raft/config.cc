@@ -1,5 +1,8 @@
 #include "raft/config.h"
 
+#include <cstdint>
+#include <limits>
+
 #include "raft/entry_util.h"
 
 namespace keel::raft {
@@ -12,6 +15,16 @@ absl::Status ValidateConfig(Config* c) {
   if (c->election_tick <= c->heartbeat_tick) {
     return absl::InvalidArgumentError("raft config: election_tick must be > heartbeat_tick");
   }
+  // int64 arithmetic: election_tick may be large, and the bound must not overflow.
+  const int64_t max_ticks = c->election_tick_max == 0 ? int64_t{2} * c->election_tick
+                                                       : int64_t{c->election_tick_max};
+  if (max_ticks < c->election_tick ||
+      max_ticks > int64_t{kMaxElectionTickSpread} * c->election_tick ||
+      max_ticks > std::numeric_limits<int>::max()) {
+    return absl::InvalidArgumentError(
+        "raft config: election_tick_max must be 0 or in [election_tick, 100*election_tick]");
+  }
+  c->election_tick_max = static_cast<int>(max_ticks);
   if (c->storage == nullptr) return absl::InvalidArgumentError("raft config: storage is null");
   if (c->random == nullptr) {
     return absl::InvalidArgumentError("raft config: random source is null");

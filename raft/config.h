@@ -13,12 +13,23 @@
 
 namespace keel::raft {
 
+// Bound on election_tick_max / election_tick: far beyond any useful spread, and keeps
+// election_tick_max well inside an int.
+inline constexpr int kMaxElectionTickSpread = 100;
+
 struct Config {
   // This node's id; non-zero.
   uint64_t id = 0;
   // Ticks without hearing from a leader before a follower campaigns. The actual timeout is
-  // drawn uniformly from [election_tick, 2*election_tick) after every reset (§5.2).
+  // drawn uniformly from the half-open range [election_tick, election_tick_max) after every
+  // reset (§5.2); election_tick_max == election_tick means a fixed timeout, no draw.
   int election_tick = 10;
+  // Exclusive upper end of the randomized election timeout, in ticks. 0 means
+  // 2*election_tick (etcd's and the paper's [T, 2T), and exactly the draws of before this
+  // field existed). Otherwise election_tick <= election_tick_max <=
+  // kMaxElectionTickSpread * election_tick. The Raft paper's Figure 16 ranges ("150-155 ms")
+  // need it: their width is not their minimum.
+  int election_tick_max = 0;
   // Ticks between leader heartbeats. Must be < election_tick.
   int heartbeat_tick = 1;
   // The stable log. Not owned; must outlive the node. Required.

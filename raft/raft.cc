@@ -78,6 +78,8 @@ Raft::Raft(const Config& c)
       disable_proposal_forwarding_(c.disable_proposal_forwarding),
       heartbeat_timeout_(c.heartbeat_tick),
       election_timeout_(c.election_tick),
+      // 0 = [T, 2T); RawNode::Create validated the field, tests building Raft directly may not.
+      election_timeout_max_(c.election_tick_max == 0 ? 2 * c.election_tick : c.election_tick_max),
       random_(c.random),
 #ifdef KEEL_SIMULATION
       bugs_(c.bugs),
@@ -292,9 +294,13 @@ void Raft::Reset(uint64_t term) {
 }
 
 void Raft::ResetRandomizedElectionTimeout() {
-  // §5.2: spreading timeouts over [T, 2T) makes split votes rare.
+  // §5.2: spreading timeouts over [T, Tmax) (by default [T, 2T)) makes split votes rare.
+  // The default asks random_ for exactly the same draw as before Tmax existed, so golden
+  // transcripts are unchanged; a zero-width range is a fixed timeout and draws nothing.
+  KEEL_RAFT_CHECK(election_timeout_max_ >= election_timeout_, "election_tick_max < election_tick");
+  const uint64_t span = static_cast<uint64_t>(election_timeout_max_ - election_timeout_);
   randomized_election_timeout_ =
-      election_timeout_ + static_cast<int>(random_->Uniform(static_cast<uint64_t>(election_timeout_)));
+      election_timeout_ + (span == 0 ? 0 : static_cast<int>(random_->Uniform(span)));
 }
 
 void Raft::BecomeFollower(uint64_t term, uint64_t lead) {

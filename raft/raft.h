@@ -167,6 +167,8 @@ class Raft {
   const bool disable_proposal_forwarding_;
   const int heartbeat_timeout_;
   const int election_timeout_;
+  // Exclusive upper end of randomized_election_timeout_; >= election_timeout_.
+  const int election_timeout_max_;
   RandomSource* const random_;
 #ifdef KEEL_SIMULATION
   const Config::SimulationBugs bugs_;

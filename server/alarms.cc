@@ -22,6 +22,11 @@ etcdserverpb::AlarmMember ToProto(uint64_t member_id, int type) {
 
 }  // namespace
 
+std::string AlarmText(const etcdserverpb::AlarmMember& m) {
+  return absl::StrFormat("memberID:%d alarm:%s ", m.memberid(),
+                         etcdserverpb::AlarmType_Name(m.alarm()));
+}
+
 absl::StatusOr<Alarms> Alarms::Load(const kv::Backend& backend) {
   Alarms alarms;
   absl::Status scan =

@@ -6,6 +6,7 @@
 #define KEEL_SERVER_ALARMS_H_
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,10 @@
 #include "kv/backend.h"
 
 namespace keel::server {
+
+// An alarm as etcd prints it in `endpoint status` errors: its protobuf text form,
+// "memberID:<decimal id> alarm:NOSPACE " (with the trailing space).
+std::string AlarmText(const etcdserverpb::AlarmMember& m);
 
 class Alarms {
  public:
@@ -27,6 +32,9 @@ class Alarms {
                                                kv::Backend& backend);
   std::vector<etcdserverpb::AlarmMember> List() const;
   bool Has(etcdserverpb::AlarmType type) const;
+  bool Has(uint64_t member_id, etcdserverpb::AlarmType type) const {
+    return raised_.contains({member_id, static_cast<int>(type)});
+  }
 
  private:
   absl::btree_set<std::pair<uint64_t, int>> raised_;  // (member id, AlarmType)

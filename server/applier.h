@@ -48,6 +48,10 @@ class Applier {
   // Deletes every key of a revoked lease in one revision and forgets the lease.
   absl::Status RevokeLease(int64_t lease_id);
 
+#ifdef KEEL_SIMULATION
+  bool bug_revoke_keeps_keys = false;  // keelsim bug zoo: ServerConfig::bugs.lease_revoke_keeps_keys
+#endif
+
  private:
   ApplyResult ApplyLeaseGrant(const etcdserverpb::LeaseGrantRequest& r, int64_t now_ns);
   ApplyResult ApplyLeaseRevoke(const etcdserverpb::LeaseRevokeRequest& r);

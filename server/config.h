@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "leveldb/env.h"
 #include "raft/config.h"
 #include "raft/raftpb/raft.pb.h"
@@ -18,6 +19,20 @@ namespace keel::server {
 struct PeerConfig {
   std::string name;
   std::vector<std::string> peer_urls;
+};
+
+// A running cluster as one of its members describes it (etcd's GET /members on the peer
+// port), for a member joining it.
+struct ExistingCluster {
+  struct Member {
+    uint64_t id = 0;
+    std::string name;  // empty until the member has started and published it
+    std::vector<std::string> peer_urls;
+    std::vector<std::string> client_urls;
+    bool is_learner = false;
+  };
+  uint64_t cluster_id = 0;
+  std::vector<Member> members;
 };
 
 struct ServerConfig {
@@ -31,6 +46,11 @@ struct ServerConfig {
   std::vector<PeerConfig> initial_cluster;
   std::string initial_cluster_token = "etcd-cluster";
   bool initial_cluster_state_new = true;
+  // --initial-cluster-state=existing with no WAL yet (joining after `member add`): asks the
+  // members named in --initial-cluster (other than this one) for the running cluster.
+  // Called once, during Server::Open, on the Loop; may block for a bounded time. keeld
+  // queries the peers' transports; unset, joining fails with a clear error.
+  std::function<absl::StatusOr<ExistingCluster>()> fetch_existing_cluster;
 
   // --heartbeat-interval and --election-timeout, in milliseconds, as etcd: Raft ticks once
   // per heartbeat interval; the election timeout is a multiple of it.
@@ -43,6 +63,10 @@ struct ServerConfig {
   uint64_t snapshot_count = 100000;
   // Entries kept in the log behind a snapshot for slow followers (etcd: 5000).
   uint64_t snapshot_catchup_entries = 5000;
+  // InstallSnapshot streaming (server/snapshot_transfer.h): chunk size of the backend
+  // image sent to a lagging follower, and how many such transfers a leader runs at once.
+  size_t snapshot_chunk_bytes = size_t{1} << 20;
+  size_t max_outgoing_snapshots = 2;
   // --quota-backend-bytes (0 = etcd's default 2 GiB).
   int64_t quota_backend_bytes = 0;
   // --max-request-bytes (etcd: 1.5 MiB) and --max-txn-ops (128).
@@ -80,8 +104,12 @@ struct ServerConfig {
     bool follower_lease_expiry = false;  // followers revoke leases on their own clocks
     bool skip_wal = false;               // treat entries as durable without writing them
     bool read_before_apply = false;      // answer ReadIndex reads before applying up to it
+    bool lease_revoke_keeps_keys = false;  // revoking a lease forgets it but keeps its keys
+    bool watch_skip_event = false;       // a watch response with several events loses its last
   } bugs;
   raft::Config::SimulationBugs raft_bugs;
+  // Swarm knob (legal behaviour, not a bug): Raft's max_size_per_msg; 0 = the default.
+  uint64_t sim_max_size_per_msg = 0;
 #endif
 };
 

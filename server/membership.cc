@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "server/errors.h"
 #include "server/member_id.h"
 
@@ -14,6 +15,7 @@ constexpr std::string_view kMembersBucket = "members";
 constexpr std::string_view kRemovedBucket = "members_removed";
 constexpr std::string_view kClusterBucket = "cluster";
 constexpr std::string_view kClusterIdKey = "cluster_id";
+constexpr std::string_view kJoinRemotesBucket = "join_remotes";
 
 std::string IdKey(uint64_t id) { return absl::StrFormat("%016x", id); }
 
@@ -26,7 +28,92 @@ bool SharesPeerUrl(const serverpb::Member& a, const serverpb::Member& b) {
   return false;
 }
 
+std::vector<std::string> Sorted(std::vector<std::string> urls) {
+  std::sort(urls.begin(), urls.end());
+  return urls;
+}
+
+// etcd prints the existing cluster in these errors; IDs and peer URLs are what matter.
+std::string Describe(const ExistingCluster& existing) {
+  std::string out = absl::StrFormat("{ClusterID:%x Members:[", existing.cluster_id);
+  for (size_t i = 0; i < existing.members.size(); ++i) {
+    const ExistingCluster::Member& m = existing.members[i];
+    absl::StrAppendFormat(&out, "%s&{ID:%x Name:%s PeerURLs:[%s]}", i == 0 ? "" : " ", m.id,
+                          m.name, absl::StrJoin(m.peer_urls, " "));
+  }
+  return out + "]}";
+}
+
 }  // namespace
+
+absl::StatusOr<Membership> Membership::Join(const std::vector<PeerConfig>& initial_cluster,
+                                            const std::string& name,
+                                            const std::vector<std::string>& advertise_peer_urls,
+                                            const ExistingCluster& existing,
+                                            uint64_t* member_id) {
+  const PeerConfig* self = nullptr;
+  for (const PeerConfig& peer : initial_cluster) {
+    if (peer.name == name) self = &peer;
+  }
+  if (self == nullptr) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "couldn't find local name \"%s\" in the initial cluster configuration", name));
+  }
+  if (Sorted(self->peer_urls) != Sorted(advertise_peer_urls)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--initial-cluster has %s=%s but missing from --initial-advertise-peer-urls=%s", name,
+        absl::StrJoin(self->peer_urls, ","), absl::StrJoin(advertise_peer_urls, ",")));
+  }
+  if (existing.cluster_id == 0 || existing.members.empty()) {
+    return absl::UnavailableError("the running cluster answered with no cluster ID or members");
+  }
+  const std::string prefix =
+      absl::StrFormat("error validating peerURLs %s: ", Describe(existing));
+  if (existing.members.size() != initial_cluster.size()) {
+    return absl::FailedPreconditionError(prefix + "member count is unequal");
+  }
+  Membership m;
+  m.cluster_id_ = existing.cluster_id;
+  *member_id = 0;
+  for (const ExistingCluster::Member& member : existing.members) {
+    const PeerConfig* local = nullptr;
+    for (const PeerConfig& peer : initial_cluster) {
+      if (Sorted(peer.peer_urls) == Sorted(member.peer_urls)) local = &peer;
+    }
+    if (local == nullptr) {
+      return absl::FailedPreconditionError(
+          prefix + absl::StrFormat("unmatched member while checking PeerURLs (member %x with "
+                                   "%s is not in --initial-cluster)",
+                                   member.id, absl::StrJoin(member.peer_urls, ",")));
+    }
+    if (local == self) {
+      // A member that already published its name has run with some data directory; a
+      // second life with an empty one would forget its log and votes under the same ID.
+      if (!member.name.empty() || !member.client_urls.empty()) {
+        return absl::FailedPreconditionError(absl::StrFormat(
+            "member %x has already been bootstrapped (it published name \"%s\"); remove it "
+            "and add it again to join with an empty data directory",
+            member.id, member.name));
+      }
+      *member_id = member.id;
+      continue;
+    }
+    serverpb::Member& remote = m.join_remotes_.emplace_back();
+    remote.set_id(member.id);
+    remote.set_name(member.name);
+    for (const std::string& url : Sorted(member.peer_urls)) remote.add_peer_urls(url);
+  }
+  if (*member_id == 0) {  // e.g. two running members matched one --initial-cluster entry
+    return absl::FailedPreconditionError(
+        prefix + absl::StrFormat("unmatched member while checking PeerURLs (%s=%s is not a "
+                                 "member of the running cluster; run `member add` first)",
+                                 name, absl::StrJoin(self->peer_urls, ",")));
+  }
+  if (m.join_remotes_.empty()) {
+    return absl::FailedPreconditionError(prefix + "no other member to join");
+  }
+  return m;
+}
 
 absl::StatusOr<Membership> Membership::Bootstrap(const std::vector<PeerConfig>& initial_cluster,
                                                  const std::string& cluster_token) {
@@ -82,7 +169,17 @@ absl::StatusOr<Membership> Membership::Load(const kv::Backend& backend) {
     return true;
   });
   if (!scan.ok()) return scan;
-  if (m.members_.empty()) return absl::DataLossError("backend holds no members");
+  scan = backend.Scan(kJoinRemotesBucket, "", "", 0, [&](std::string_view, std::string_view value) {
+    serverpb::Member member;
+    if (member.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      m.join_remotes_.push_back(std::move(member));
+    }
+    return true;
+  });
+  if (!scan.ok()) return scan;
+  if (m.members_.empty() && m.join_remotes_.empty()) {
+    return absl::DataLossError("backend holds no members");
+  }
   return m;
 }
 
@@ -205,6 +302,9 @@ void Membership::SaveAll(kv::Backend& backend) const {
   backend.Put(kClusterBucket, kClusterIdKey, absl::StrFormat("%x", cluster_id_));
   for (const auto& [id, member] : members_) Save(member, backend);
   for (uint64_t id : removed_) backend.Put(kRemovedBucket, IdKey(id), "");
+  for (const serverpb::Member& remote : join_remotes_) {
+    backend.Put(kJoinRemotesBucket, IdKey(remote.id()), remote.SerializeAsString());
+  }
 }
 
 void Membership::Save(const serverpb::Member& member, kv::Backend& backend) const {

@@ -6,6 +6,12 @@
 // Persistence: the "members" and "members_removed" buckets of the MVCC backend, staged by
 // the same apply that changes them and committed in the same LevelDB batch as the
 // consistent index.
+//
+// Joining (--initial-cluster-state=existing): a new member starts with NO members, like
+// etcd's empty store, and rebuilds the view by applying the log from index 1 (or a
+// snapshot) exactly as every other member did, so views agree at every index. Until the
+// log adds it, it talks to the members that answered its query ("join remotes", bucket
+// "join_remotes", so a restart before that point can still reach them).
 #ifndef KEEL_SERVER_MEMBERSHIP_H_
 #define KEEL_SERVER_MEMBERSHIP_H_
 
@@ -29,6 +35,15 @@ class Membership {
   // The initial members of a new cluster (--initial-cluster), IDs computed as etcd does.
   static absl::StatusOr<Membership> Bootstrap(const std::vector<PeerConfig>& initial_cluster,
                                               const std::string& cluster_token);
+  // A member joining `existing` (etcd's VerifyJoinExisting + ValidateClusterAndAssignIDs):
+  // `name` must be in --initial-cluster with exactly `advertise_peer_urls`, and
+  // --initial-cluster must list the same members as `existing` (same count, same peer
+  // URLs). Returns the joiner's starting view (cluster ID, no members, the others as join
+  // remotes) and sets `*member_id` to the ID the cluster gave this member at `member add`.
+  static absl::StatusOr<Membership> Join(const std::vector<PeerConfig>& initial_cluster,
+                                         const std::string& name,
+                                         const std::vector<std::string>& advertise_peer_urls,
+                                         const ExistingCluster& existing, uint64_t* member_id);
   // Reads what an earlier run persisted. kDataLoss if nothing is there.
   static absl::StatusOr<Membership> Load(const kv::Backend& backend);
 
@@ -39,6 +54,9 @@ class Membership {
   const serverpb::Member* FindByName(const std::string& name) const;
   bool IsRemoved(uint64_t id) const { return removed_.contains(id); }
   size_t voter_count() const;
+  // Joining: the members to talk to until the log lists any member (see the file comment).
+  bool joining() const { return members_.empty() && !join_remotes_.empty(); }
+  const std::vector<serverpb::Member>& join_remotes() const { return join_remotes_; }
 
   // Checks a proposed change against the current view, with etcd's errors. Apply checks
   // again: the view may have changed between proposing and applying.
@@ -61,6 +79,7 @@ class Membership {
   uint64_t cluster_id_ = 0;
   absl::btree_map<uint64_t, serverpb::Member> members_;
   absl::btree_set<uint64_t> removed_;
+  std::vector<serverpb::Member> join_remotes_;
 };
 
 }  // namespace keel::server

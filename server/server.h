@@ -93,6 +93,13 @@ struct ServerStats {
   uint64_t leader_changes_seen = 0;
   uint64_t wal_fsyncs = 0;
   uint64_t slow_applies = 0;
+  // InstallSnapshot transfers (server/snapshot_transfer.h): sent by this member as leader
+  // (started, succeeded, failed incl. refused, image bytes sent) and received.
+  uint64_t snapshots_sent = 0;
+  uint64_t snapshots_send_failed = 0;
+  uint64_t snapshot_bytes_sent = 0;
+  uint64_t snapshots_received = 0;
+  uint64_t snapshot_receive_failures = 0;
 };
 
 class Server {

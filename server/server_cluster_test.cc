@@ -1,7 +1,9 @@
 // The server core on a simulated 3-member cluster (no faults): etcd behaviours that cross
 // members — publishing client URLs, answering through followers, leases forwarded to the
 // leader, response headers — checked against etcd 3.4's answers.
+#include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "sim/cluster/cluster.h"
@@ -73,6 +75,44 @@ TEST_F(ServerClusterTest, PutOnFollowerThenLinearizableReadOnAnotherMember) {
   ASSERT_EQ(r->kvs_size(), 1);
   EXPECT_EQ(r->kvs(0).value(), "1");
   EXPECT_EQ(r->kvs(0).mod_revision(), 2);
+}
+
+// Every member's first ReadIndex batch has sequence number 1. The leader keeps one pending
+// read per distinct context and answers a repeated one once, so unless contexts name their
+// member, two of these three reads were merged into another member's and waited for the
+// ReadIndex retry timer (50 ms here) instead of one heartbeat round (a few ms).
+TEST_F(ServerClusterTest, SimultaneousLinearizableReadsOnEveryMemberEachTakeOneRound) {
+  etcdserverpb::RangeRequest get;
+  get.set_key("a");
+  const int n = static_cast<int>(cluster_->size());
+  std::vector<std::optional<absl::StatusOr<etcdserverpb::RangeResponse>>> results(n);
+  std::vector<int64_t> answered_at(n, 0);
+  const int64_t start = world_.now_ns();
+  for (int i = 0; i < n; ++i) {
+    ServerImpl* s = cluster_->server(i);
+    cluster_->env(i).loop()->Post([&, s, i]() {
+      s->Range(get, [&, i](absl::StatusOr<etcdserverpb::RangeResponse> r) {
+        results[i] = std::move(r);
+        answered_at[i] = world_.now_ns();
+      });
+    });
+  }
+  auto all_answered = [&] {
+    for (const auto& r : results) {
+      if (!r.has_value()) return false;
+    }
+    return true;
+  };
+  for (int step = 0; step < 100000 && !all_answered(); ++step) {
+    if (!world_.Step()) break;
+  }
+  ASSERT_TRUE(all_answered());
+  // The retry interval is max(2 heartbeats, election / 2) = 50 ms in this scenario.
+  const int64_t retry_ns = std::max(2 * scenario_.heartbeat_ms, scenario_.election_ms / 2) * kMs;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(results[i]->ok()) << "member " << i << ": " << results[i]->status();
+    EXPECT_LT(answered_at[i] - start, retry_ns) << "member " << i << " waited for a ReadIndex retry";
+  }
 }
 
 TEST_F(ServerClusterTest, MemberListShowsEveryMembersPublishedClientUrls) {

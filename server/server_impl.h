@@ -42,6 +42,7 @@
 #include "server/request_id.h"
 #include "server/server.h"
 #include "server/serverpb/internal.pb.h"
+#include "server/snapshot_transfer.h"
 #include "storage/snapshotter.h"
 #include "storage/wal.h"
 
@@ -142,8 +143,15 @@ class ServerImpl final : public Server, public env::TransportHandler {
   absl::Status OpenDirectories();
   absl::Status OpenBackend();
   absl::Status Bootstrap();
+  absl::Status BootstrapJoining();
   absl::Status Recover();
-  absl::Status RestoreBackendFromSnapshot(const raftpb::Snapshot& snapshot);
+  // Reads and verifies the backend image a received snapshot names (its data) whole,
+  // before anything is changed; then replaces the backend with it, durably.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadBackendImage(
+      const raftpb::Snapshot& snapshot);
+  absl::Status RestoreBackend(const raftpb::Snapshot& snapshot,
+                              const std::vector<std::pair<std::string, std::string>>& records);
+  void CreateSnapshotTransfers();
   absl::Status ReloadStateFromBackend();
   absl::Status CreateRaftNode(uint64_t applied);
   void ConnectPeers();
@@ -156,6 +164,8 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void OnReadyPersisted(raft::Ready rd, absl::Status status);
   void SendRaftMessages(std::vector<raftpb::Message>& messages);
   void SendPeer(uint64_t to, const serverpb::PeerMessage& message);
+  void StartSnapshotTransfer(raftpb::Message m);
+  void StepReceivedSnapshot(raftpb::Message m);
   bool IsDuplicateProposal(const raftpb::Message& m);
   void HandleSoftState(const raft::SoftState& soft);
   void HandleReadStates(std::vector<raft::ReadState>& states);
@@ -186,6 +196,9 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void SendReadIndex(ReadBatch batch);
   void ServeReadsUpTo(uint64_t applied);
   void RunLeaseDuties();
+  // Passes `fits` (a quota check) through; raises NOSPACE when it says the write does not.
+  absl::Status CheckQuota(absl::Status fits);
+  void RaiseNoSpaceAlarm();
   void MaybePublish();
   void Forward(serverpb::ForwardedRequest request,
                absl::AnyInvocable<void(const serverpb::ForwardedResponse&) &&> done);
@@ -227,6 +240,9 @@ class ServerImpl final : public Server, public env::TransportHandler {
   std::optional<Membership> membership_;
   std::optional<Alarms> alarms_;
   std::unique_ptr<Applier> applier_;
+  SnapshotTransferStats snapshot_stats_;
+  std::unique_ptr<SnapshotSender> snapshot_sender_;
+  std::unique_ptr<SnapshotReceiver> snapshot_receiver_;
   raftpb::ConfState conf_state_;
   uint64_t snapshot_index_ = 0;
   uint64_t applied_index_ = 0;
@@ -243,14 +259,17 @@ class ServerImpl final : public Server, public env::TransportHandler {
   uint64_t term_ = 0;
   bool is_leader_ = false;
   bool published_ = false;
+  bool nospace_alarm_proposing_ = false;
   uint64_t publish_request_id_ = 0;
   std::optional<RequestIdGenerator> ids_;
-  absl::flat_hash_map<uint64_t, Waiter> waiters_;
+  // Ordered: FailAllPending answers them in id order (a hash map's order changes with the
+  // process's hash seed, which broke same-seed trace_hash in keelsim).
+  std::map<uint64_t, Waiter> waiters_;
   std::vector<ReadDone> queued_reads_;
   std::map<std::string, ReadBatch> reads_in_flight_;  // by ReadIndex context
   std::multimap<uint64_t, ReadDone> reads_waiting_apply_;  // by read index
   uint64_t read_sequence_ = 0;
-  absl::flat_hash_map<uint64_t, Forwarded> forwarded_;
+  std::map<uint64_t, Forwarded> forwarded_;  // ordered, as waiters_
   // Request IDs of recently received forwarded proposals, oldest first (bounded).
   static constexpr size_t kRecentForwardedIds = 65536;
   absl::flat_hash_set<uint64_t> recent_forwarded_ids_;

@@ -3,10 +3,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "kv/errors.h"
 #include "raft/entry_util.h"
 #include "raft/errors.h"
 #include "server/errors.h"
 #include "server/server_impl.h"
+#include "storage/file_util.h"
 
 namespace keel::server {
 void ServerImpl::Start() {
@@ -25,6 +27,9 @@ void ServerImpl::Stop() {
   if (stopped_) return;
   stopped_ = true;
   if (tick_timer_ != 0) loop_->Cancel(tick_timer_);
+  // Ends transfers in both directions: timers cancelled, their files removed.
+  snapshot_sender_.reset();
+  snapshot_receiver_.reset();
   FailAllPending(StoppedError());
 }
 
@@ -137,23 +142,11 @@ void ServerImpl::SendRaftMessages(std::vector<raftpb::Message>& messages) {
   for (raftpb::Message& m : messages) {
     if (m.to() == member_id_) continue;
     if (m.type() == raftpb::MsgSnap) {
-      // Raft's snapshot carries only metadata (the backend is the state): attach the whole
-      // backend as it is now. Its consistent index is >= the snapshot's index, and the
-      // receiver's apply path skips entries at or below it.
-      serverpb::BackendSnapshot data;
-      absl::Status dumped = store_->backend().ScanAll([&](std::string_view k, std::string_view v) {
-        data.add_keys(std::string(k));
-        data.add_values(std::string(v));
-        return true;
-      });
-      if (!dumped.ok()) {
-        raft_->ReportSnapshot(m.to(), false);
-        continue;
-      }
-      m.mutable_snapshot()->set_data(data.SerializeAsString());
-      // Our transport is fire-and-forget: report success optimistically; if the message is
-      // lost the follower stays behind and the leader probes it again.
-      raft_->ReportSnapshot(m.to(), true);
+      // Raft's snapshot carries only metadata (the backend is the state): the backend
+      // image streams beside it in chunks, and the follower steps the MsgSnap itself once
+      // the image is complete and verified (snapshot_transfer.h).
+      StartSnapshotTransfer(std::move(m));
+      continue;
     }
     serverpb::PeerMessage envelope;
     *envelope.mutable_raft() = std::move(m);
@@ -163,6 +156,36 @@ void ServerImpl::SendRaftMessages(std::vector<raftpb::Message>& messages) {
 
 void ServerImpl::SendPeer(uint64_t to, const serverpb::PeerMessage& message) {
   env_->transport()->Send(to, message.SerializeAsString());
+}
+
+void ServerImpl::StartSnapshotTransfer(raftpb::Message m) {
+  if (snapshot_sender_ == nullptr) return raft_->ReportSnapshot(m.to(), false);  // stopped
+  // The image is the backend as it is now; its consistent index is >= the snapshot's
+  // index, and the receiver's apply path skips entries at or below it.
+  // As etcd's createMergedSnapshotMessage: the metadata describes that same state (applied
+  // index, term and configuration), not the older stored snapshot. Otherwise a member
+  // added after the stored snapshot finds itself missing from its ConfState, Raft refuses
+  // the snapshot, and the leader resends it forever (found by tests/join_test.py).
+  raftpb::SnapshotMetadata* meta = m.mutable_snapshot()->mutable_metadata();
+  if (applied_index_ > meta->index()) {
+    meta->set_index(applied_index_);
+    meta->set_term(applied_term_);
+    *meta->mutable_conf_state() = conf_state_;
+  }
+  snapshot_sender_->Start(std::move(m), ids_->Next(), [this](storage::BackendImageWriter* w) {
+    absl::Status added;
+    absl::Status scanned = store_->backend().ScanAll([&](std::string_view k, std::string_view v) {
+      added = w->Add(k, v);
+      return added.ok();
+    });
+    return scanned.ok() ? added : scanned;
+  });
+}
+
+void ServerImpl::StepReceivedSnapshot(raftpb::Message m) {
+  if (stopped_ || failed_ || membership_->IsRemoved(m.from())) return;
+  (void)raft_->Step(std::move(m));
+  MaybeProcessReady();
 }
 
 void ServerImpl::OnMessage(uint64_t from, std::string payload) {
@@ -176,6 +199,14 @@ void ServerImpl::OnMessage(uint64_t from, std::string payload) {
       (void)raft_->Step(std::move(*message.mutable_raft()));
       break;
     }
+    case serverpb::PeerMessage::kSnapshotChunk:
+      if (membership_->IsRemoved(from) || snapshot_receiver_ == nullptr) return;
+      snapshot_receiver_->OnChunk(from, message.snapshot_chunk());
+      break;
+    case serverpb::PeerMessage::kSnapshotAck:
+      if (snapshot_sender_ == nullptr) return;
+      snapshot_sender_->OnAck(from, message.snapshot_ack());
+      break;
     case serverpb::PeerMessage::kRequest:
       HandleForwardedRequest(from, message.request());
       break;
@@ -224,6 +255,7 @@ bool ServerImpl::IsDuplicateProposal(const raftpb::Message& m) {
 
 void ServerImpl::OnPeerUnreachable(uint64_t peer) {
   if (raft_ != nullptr && !stopped_) raft_->ReportUnreachable(peer);
+  if (snapshot_sender_ != nullptr && !stopped_) snapshot_sender_->OnPeerUnreachable(peer);
 }
 
 void ServerImpl::HandleSoftState(const raft::SoftState& soft) {
@@ -253,8 +285,14 @@ void ServerImpl::HandleSoftState(const raft::SoftState& soft) {
 }
 
 absl::Status ServerImpl::InstallSnapshot(const raftpb::Snapshot& snapshot) {
-  // Durable first: if we crash before the backend holds it, Recover finds the snapshot
-  // file ahead of the backend's consistent index and installs it again.
+  // The image the snapshot names was verified on arrival; read (and verify) it whole
+  // before anything durable changes, so an unusable one leaves no half-applied state.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> records =
+      ReadBackendImage(snapshot);
+  if (!records.ok()) return records.status();
+  // Durable next: if we crash before the backend holds it, Recover finds the snapshot
+  // file (naming the image, which stays until the backend is durable) ahead of the
+  // backend's consistent index and installs it again.
   absl::Status saved = snapshotter_->Save(snapshot);
   if (!saved.ok()) return saved;
   absl::Status marked = wal_->SaveSnapshotMarker(
@@ -264,8 +302,12 @@ absl::Status ServerImpl::InstallSnapshot(const raftpb::Snapshot& snapshot) {
       });
   if (!marked.ok()) return marked;
   const int64_t previous_revision = store_->current_revision();
-  absl::Status restored = RestoreBackendFromSnapshot(snapshot);
+  absl::Status restored = RestoreBackend(snapshot, *records);
   if (!restored.ok()) return restored;
+  records->clear();
+  // The backend is durable at the snapshot: no published image is needed any more (one
+  // published later is stepped, and installed, after this). Partial ones stay.
+  (void)storage::RemoveFilesWithSuffix(env_->fs(), snap_dir_, storage::kImageSuffix);
   absl::Status state = ReloadStateFromBackend();
   if (!state.ok()) return state;
   watch_hub_->OnStoreRestored(previous_revision);
@@ -328,6 +370,15 @@ void ServerImpl::ApplyNormalEntry(const raftpb::Entry& e) {
 #endif
   counters_.proposals_applied++;
   ApplyResult result = applier_->Apply(request, loop_->NowNanos(), Header());
+  // etcd's applyEntryNormal: a write that fails the quota when it applies (the front-end
+  // check passed on a smaller store) makes every member that applies it raise NOSPACE.
+  // Proposed from the loop, not from inside the apply of this Ready.
+  if (result.status.code() == absl::StatusCode::kResourceExhausted &&
+      result.status.message() == kv::kMsgNoSpace && !alarms_->Has(etcdserverpb::NOSPACE)) {
+    loop_->Post([this, alive = std::weak_ptr<const int>(alive_)]() mutable {
+      if (!alive.expired()) RaiseNoSpaceAlarm();
+    });
+  }
   Complete(request.header().id(), std::move(result));
 }
 

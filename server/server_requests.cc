@@ -190,9 +190,16 @@ void ServerImpl::SendReadIndex(ReadBatch batch) {
     for (ReadDone& r : batch.reads) std::move(r)(TimeoutError());
     return IssueReadIndex();
   }
-  std::string ctx(8, '\0');
+  // The context names this member as well as the batch: the leader keeps one pending
+  // entry per distinct context and answers a repeated one only once, so two members whose
+  // sequence numbers happened to coincide would leave one of them unanswered until its
+  // retry timer (etcd uses the member-unique request ID for the same reason).
+  std::string ctx(16, '\0');
   const uint64_t seq = ++read_sequence_;
-  for (int i = 0; i < 8; ++i) ctx[i] = static_cast<char>(seq >> (56 - 8 * i));
+  for (int i = 0; i < 8; ++i) {
+    ctx[i] = static_cast<char>(member_id_ >> (56 - 8 * i));
+    ctx[8 + i] = static_cast<char>(seq >> (56 - 8 * i));
+  }
   absl::Status asked = raft_->ReadIndex(ctx);
   if (!asked.ok()) {
     for (ReadDone& r : batch.reads) std::move(r)(NoLeaderError());
@@ -238,6 +245,35 @@ void ServerImpl::ServeReadsUpTo(uint64_t applied) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Quota: etcd's quotaKVServer. A write that would exceed --quota-backend-bytes fails with
+// "database space exceeded" and makes this member raise the cluster-wide NOSPACE alarm
+// (through Raft, so every member's apply path turns capped at the same index).
+// ---------------------------------------------------------------------------------------
+
+absl::Status ServerImpl::CheckQuota(absl::Status fits) {
+  if (fits.code() == absl::StatusCode::kResourceExhausted) RaiseNoSpaceAlarm();
+  return fits;
+}
+
+void ServerImpl::RaiseNoSpaceAlarm() {
+  // One proposal at a time, and none once ours is raised: activation is idempotent, but
+  // a flood of refused writes must not become a flood of proposals.
+  if (nospace_alarm_proposing_ || alarms_->Has(member_id_, etcdserverpb::NOSPACE)) return;
+  absl::Status why;
+  if (!Serving(&why)) return;
+  nospace_alarm_proposing_ = true;
+  serverpb::InternalRaftRequest internal;
+  etcdserverpb::AlarmRequest* alarm = internal.mutable_alarm();
+  alarm->set_action(etcdserverpb::AlarmRequest::ACTIVATE);
+  alarm->set_memberid(member_id_);
+  alarm->set_alarm(etcdserverpb::NOSPACE);
+  Propose(std::move(internal), [this, alive = std::weak_ptr<const int>(alive_)](ApplyResult) {
+    if (alive.expired()) return;
+    nospace_alarm_proposing_ = false;
+  });
+}
+
+// ---------------------------------------------------------------------------------------
 // KV.
 // ---------------------------------------------------------------------------------------
 
@@ -266,7 +302,7 @@ void ServerImpl::Range(const etcdserverpb::RangeRequest& request,
 void ServerImpl::Put(const etcdserverpb::PutRequest& request,
                      Callback<etcdserverpb::PutResponse> done) {
   absl::Status valid = kv::CheckPutRequest(request);
-  if (valid.ok()) valid = store_->CheckQuota(request);
+  if (valid.ok()) valid = CheckQuota(store_->CheckQuota(request));
   if (!valid.ok()) return std::move(done)(valid);
   ProposeTyped<etcdserverpb::PutResponse>(request, &serverpb::InternalRaftRequest::set_allocated_put,
                                           std::move(done));
@@ -283,7 +319,7 @@ void ServerImpl::DeleteRange(const etcdserverpb::DeleteRangeRequest& request,
 void ServerImpl::Txn(const etcdserverpb::TxnRequest& request,
                      Callback<etcdserverpb::TxnResponse> done) {
   absl::Status valid = kv::CheckTxnRequest(request, static_cast<int>(config_.max_txn_ops));
-  if (valid.ok()) valid = store_->CheckQuota(request);
+  if (valid.ok()) valid = CheckQuota(store_->CheckQuota(request));
   if (!valid.ok()) return std::move(done)(valid);
   ProposeTyped<etcdserverpb::TxnResponse>(request, &serverpb::InternalRaftRequest::set_allocated_txn,
                                           std::move(done));
@@ -301,6 +337,13 @@ void ServerImpl::Compact(const etcdserverpb::CompactionRequest& request,
 
 void ServerImpl::LeaseGrant(const etcdserverpb::LeaseGrantRequest& request,
                             Callback<etcdserverpb::LeaseGrantResponse> done) {
+  // etcd's quota charges a lease grant a fixed overhead (etcdserver/quota.go).
+  constexpr int64_t kLeaseOverheadBytes = 64;
+  absl::Status fits = store_->size_bytes() + kLeaseOverheadBytes < store_->quota_bytes()
+                          ? absl::OkStatus()
+                          : kv::NoSpaceError();
+  fits = CheckQuota(fits);
+  if (!fits.ok()) return std::move(done)(fits);
   etcdserverpb::LeaseGrantRequest r = request;
   // As etcd: the proposer picks a positive ID when the client gives none.
   while (r.id() == 0) r.set_id(static_cast<int64_t>(ids_->Next() & 0x7fffffffffffffffULL));
@@ -657,12 +700,10 @@ void ServerImpl::Status(const etcdserverpb::StatusRequest&,
   response.set_raftappliedindex(applied_index_);
   response.set_islearner(membership_->Find(member_id_) != nullptr &&
                          membership_->Find(member_id_)->is_learner());
-  for (const etcdserverpb::AlarmMember& m : alarms_->List()) {
-    if (m.memberid() == member_id_) {
-      response.add_errors(m.alarm() == etcdserverpb::NOSPACE ? "etcdserver: mvcc: database space exceeded"
-                                                             : "etcdserver: corrupt cluster");
-    }
-  }
+  // etcd 3.4 (maintenance.go): "no leader", then every alarm of the cluster, printed as
+  // its protobuf text ("memberID:<id> alarm:NOSPACE ").
+  if (leader_id_ == 0) response.add_errors(std::string(NoLeaderError().message()));
+  for (const etcdserverpb::AlarmMember& m : alarms_->List()) response.add_errors(AlarmText(m));
   FillHeaderNow(&response);
   std::move(done)(std::move(response));
 }
@@ -800,6 +841,11 @@ ServerStats ServerImpl::Stats() const {
   const serverpb::Member* self = membership_->Find(member_id_);
   s.is_learner = self != nullptr && self->is_learner();
   s.alarms = alarms_->List();
+  s.snapshots_sent = snapshot_stats_.succeeded;
+  s.snapshots_send_failed = snapshot_stats_.failed;
+  s.snapshot_bytes_sent = snapshot_stats_.bytes_sent;
+  s.snapshots_received = snapshot_stats_.received;
+  s.snapshot_receive_failures = snapshot_stats_.receive_failures;
   return s;
 }
 

@@ -10,14 +10,17 @@ class ServerImpl::WatchStreamImpl final : public WatchStream {
   WatchStreamImpl(ServerImpl* server, WatchSink* sink)
       : server_(server), server_alive_(server->alive_) {
     id_ = server_->watch_hub_->OpenStream(
-        [this, sink](const std::vector<etcdserverpb::WatchResponse>& responses) {
-          std::vector<etcdserverpb::WatchResponse> filled = responses;
+        [this, sink](std::vector<etcdserverpb::WatchResponse>&& responses) {
           const HeaderInfo info = server_->Header();
-          for (etcdserverpb::WatchResponse& r : filled) {
+          for (etcdserverpb::WatchResponse& r : responses) {
             // Keep the hub's revision: it never exceeds what this watcher has seen.
             FillHeader(info, r.header().revision(), &r);
+#ifdef KEEL_SIMULATION
+            // KEEL_BUG_SITE watch_skip_event: a response with several events loses its last.
+            if (server_->config_.bugs.watch_skip_event && r.events_size() > 1) r.mutable_events()->RemoveLast();
+#endif
           }
-          return sink->Send(filled);
+          return sink->Send(responses);
         });
   }
   // A client may hold its stream past the server's life (a crashed member in keelsim, a

@@ -46,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "env/env.h"
@@ -202,7 +203,7 @@ class SimDisk final : public env::FileSystem {
   Namespace live_;
   Namespace durable_;
   std::set<std::string, std::less<>> locks_;
-  std::set<EventId> pending_async_;
+  absl::flat_hash_set<EventId> pending_async_;  // iterated only to cancel all: order-free
   uint64_t used_bytes_ = 0;
   DiskCounters counters_;
 };

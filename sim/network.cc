@@ -10,6 +10,13 @@ namespace {
 
 constexpr int kMaxTailDoublings = 10;
 
+// "%016x" without a heap allocation (16 digits do not fit std::string's inline buffer);
+// this runs for every message.
+void HexDigits(uint64_t v, char (&out)[16]) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i, v >>= 4) out[i] = kDigits[v & 0xf];
+}
+
 }  // namespace
 
 SimNetwork::SimNetwork(World* world, NetworkOptions options, env::Rng rng)
@@ -63,13 +70,17 @@ int64_t SimNetwork::Latency() {
 void SimNetwork::Send(uint64_t from, uint64_t to, std::string payload) {
   const uint64_t msg_id = next_msg_id_++;
   ++counters_.sent;
+  char hash_hex[16];
+  HexDigits(env::StableHash(payload), hash_hex);
   Trace(from, "net.send", {{"to", to}, {"id", msg_id}, {"size", payload.size()},
                            // Hex: JSON readers (jq, JavaScript) round integers above 2^53.
-                           {"hash", absl::StrFormat("%016x", env::StableHash(payload))}});
+                           {"hash", std::string_view(hash_hex, sizeof(hash_hex))}});
+  if (observer_ != nullptr) observer_->OnSend(from, to, msg_id, payload);
   std::shared_ptr<LinkSlots>& slots = Slots(from, to);
   if (slots->in_flight >= options_.max_in_flight_per_link) {
     ++counters_.dropped_overflow;
     Trace(from, "net.drop", {{"to", to}, {"id", msg_id}, {"reason", "overflow"}});
+    if (observer_ != nullptr) observer_->OnDrop(from, to, msg_id, "overflow", true);
     Endpoint& sender = endpoints_.at(from);
     sender.loop->Post([this, from, to] {
       auto it = endpoints_.find(from);
@@ -82,11 +93,13 @@ void SimNetwork::Send(uint64_t from, uint64_t to, std::string payload) {
   if (IsBlocked(from, to)) {
     ++counters_.dropped_partition;
     Trace(from, "net.drop", {{"to", to}, {"id", msg_id}, {"reason", "partition"}});
+    if (observer_ != nullptr) observer_->OnDrop(from, to, msg_id, "partition", true);
     return;
   }
   if (rng_.Chance(options_.drop_probability)) {
     ++counters_.dropped_random;
     Trace(from, "net.drop", {{"to", to}, {"id", msg_id}, {"reason", "random"}});
+    if (observer_ != nullptr) observer_->OnDrop(from, to, msg_id, "random", true);
     return;
   }
   auto shared = std::make_shared<const std::string>(std::move(payload));
@@ -116,15 +129,18 @@ void SimNetwork::ScheduleDelivery(uint64_t from, uint64_t to, uint64_t msg_id,
 
 void SimNetwork::Arrive(uint64_t from, uint64_t to, uint64_t msg_id,
                         std::shared_ptr<const std::string> payload, SlotHold hold) {
+  world_->NoteEventNode(to);  // a delivery (or its loss) concerns the receiver only
   if (IsBlocked(from, to)) {
     ++counters_.dropped_partition;
     Trace(to, "net.drop", {{"from", from}, {"id", msg_id}, {"reason", "partition"}});
+    if (observer_ != nullptr) observer_->OnDrop(from, to, msg_id, "partition", false);
     return;
   }
   auto it = endpoints_.find(to);
   if (it == endpoints_.end() || !it->second.loop->up()) {
     ++counters_.dropped_down;
     Trace(to, "net.drop", {{"from", from}, {"id", msg_id}, {"reason", "down"}});
+    if (observer_ != nullptr) observer_->OnDrop(from, to, msg_id, "down", false);
     return;
   }
   NodeLoop* loop = it->second.loop;
@@ -137,10 +153,12 @@ void SimNetwork::Arrive(uint64_t from, uint64_t to, uint64_t msg_id,
         if (it == endpoints_.end() || it->second.handler == nullptr) {
           ++counters_.dropped_down;
           Trace(to, "net.drop", {{"from", from}, {"id", msg_id}, {"reason", "no_handler"}});
+          if (observer_ != nullptr) observer_->OnDrop(from, to, msg_id, "down", false);
           return;
         }
         ++counters_.delivered;
         Trace(to, "net.deliver", {{"from", from}, {"id", msg_id}});
+        if (observer_ != nullptr) observer_->OnDeliver(from, to, msg_id);
         it->second.handler->OnMessage(from, *payload);
       });
 }

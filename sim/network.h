@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "env/env.h"
 #include "env/rng.h"
 #include "sim/node_loop.h"
@@ -59,6 +60,19 @@ struct NetworkCounters {
 
 using Link = std::pair<uint64_t, uint64_t>;  // (from, to)
 
+// Sees every message's fate by the network's message id (the `id` of net.* records).
+// sim/cluster/raft_trace uses it to trace Raft messages. Called on the world thread, after
+// the matching net.* record; a duplicated message may be delivered or dropped twice.
+class MessageObserver {
+ public:
+  virtual ~MessageObserver() = default;
+  virtual void OnSend(uint64_t from, uint64_t to, uint64_t id, std::string_view payload) = 0;
+  virtual void OnDeliver(uint64_t from, uint64_t to, uint64_t id) = 0;
+  // `at_send`: refused when sent (else lost on arrival).
+  virtual void OnDrop(uint64_t from, uint64_t to, uint64_t id, std::string_view reason,
+                      bool at_send) = 0;
+};
+
 class SimTransport;
 
 class SimNetwork {
@@ -87,6 +101,8 @@ class SimNetwork {
   void Heal();
   bool IsBlocked(uint64_t from, uint64_t to) const;
 
+  // Not owned; nullptr (the default) for none. Must outlive its registration.
+  void set_observer(MessageObserver* observer) { observer_ = observer; }
   void set_options(const NetworkOptions& options) { options_ = options; }
   const NetworkCounters& counters() const { return counters_; }
   size_t in_flight(uint64_t from, uint64_t to) const;
@@ -135,14 +151,16 @@ class SimNetwork {
   std::map<uint64_t, Endpoint> endpoints_;
   std::map<Link, std::shared_ptr<LinkSlots>> slots_;
   std::set<Link> blocked_;
-  // Events in the world queue that point at this network (deliveries, flaps).
-  std::set<EventId> pending_;
+  // Events in the world queue that point at this network (deliveries, flaps). Only
+  // iterated to cancel them all, where order does not matter.
+  absl::flat_hash_set<EventId> pending_;
   std::vector<Link> flapping_links_;
   int64_t flap_blocked_ns_ = 0;
   int64_t flap_open_ns_ = 0;
   EventId flap_event_ = 0;
   uint64_t next_msg_id_ = 1;
   NetworkCounters counters_;
+  MessageObserver* observer_ = nullptr;
 };
 
 // One node's view of the SimNetwork.

@@ -94,6 +94,7 @@ void NodeLoop::Fire(env::TimerId id) {
   auto it = pending_.find(id);
   KEEL_SIM_CHECK(it != pending_.end());  // Cancel/Crash cancel the world event too
   KEEL_SIM_CHECK(up_);
+  world_->NoteEventNode(node_id_);
   Pending& p = it->second;
   p.world_event = 0;
   if (paused_) {
@@ -183,6 +184,8 @@ void NodeLoop::Restart() {
 }
 
 void NodeLoop::PostToIncarnation(uint64_t incarnation, absl::AnyInvocable<void() &&> fn) {
+  // Network deliveries and disk completions: the event concerns this node only.
+  world_->NoteEventNode(node_id_);
   if (!up_ || incarnation != incarnation_) {
     world_->trace().Record(world_->now_ns(), node_id_, "loop.drop_stale",
                            {{"incarnation", incarnation}});

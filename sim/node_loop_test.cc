@@ -11,6 +11,25 @@ namespace {
 
 constexpr int64_t kPerfect = 1'000'000;
 
+// World::event_node: per-event observers (the cluster runner's Raft checker) look only at
+// the node an event ran in, so every event must be attributed to its node, or to kAnyNode.
+TEST(NodeLoopEventNodeTest, EventsAreAttributedToTheNodeTheyRanIn) {
+  World world(1);
+  NodeLoop a(&world, 7, ClockConfig{});
+  NodeLoop b(&world, 9, ClockConfig{});
+  std::vector<uint64_t> seen;
+  a.RunAfter(10, [] {});
+  b.Post([] {});
+  world.ScheduleAt(20, [] {});                                 // a world event (fault, client)
+  world.ScheduleAt(30, [&] { a.PostToIncarnation(a.incarnation(), [] {}); });  // a delivery
+  world.ScheduleAt(40, [&] {                                   // touches two nodes
+    world.NoteEventNode(7);
+    world.NoteEventNode(9);
+  });
+  while (world.Step()) seen.push_back(world.event_node());
+  EXPECT_EQ(seen, (std::vector<uint64_t>{9, 7, World::kAnyNode, 7, 7, World::kAnyNode}));
+}
+
 TEST(NodeLoopClockTest, NodeTimeIsOffsetPlusRateTimesGlobalTime) {
   World world(1);
   NodeLoop slow(&world, 1, ClockConfig{.offset_ns = 5'000, .rate_ppm = 900'000});

@@ -76,6 +76,16 @@ class Trace {
   // Also writes every later record as one JSON line to `sink` (nullptr stops). The sink
   // is not owned and must outlive its use.
   void set_json_sink(std::ostream* sink) { sink_ = sink; }
+  bool has_json_sink() const { return sink_ != nullptr; }
+
+  // Writes one record to the JSON sink only: neither hashed nor counted, a no-op without
+  // a sink. For records derived from state the hash already covers (the raft.* events of
+  // sim/cluster/raft_trace.h), so that trace_hash never depends on whether a file is
+  // written and runs without --trace pay nothing for them.
+  void Annotate(int64_t t_ns, uint64_t node, std::string_view kind,
+                std::initializer_list<TraceField> detail = {}) {
+    if (sink_ != nullptr) WriteJson(t_ns, node, kind, detail);
+  }
 
   uint64_t hash() const { return hasher_.Digest(); }
   // hash() as 16 lowercase hex digits, the form `keelsim` prints as trace_hash.

@@ -62,6 +62,7 @@ bool World::Step() {
   KEEL_SIM_CHECK(live_.erase(event.seq) == 1);
   now_ns_ = event.at_ns;
   ++events_run_;
+  event_node_ = kUnnoted;
   std::move(event.fn)();
   return true;
 }

@@ -58,6 +58,21 @@ class World {
   // The bound makes a livelocked simulation stop instead of spinning forever.
   size_t RunUntilIdle(size_t max_events);
 
+  // Which node the running (or last run) event touched. Lets per-event observers re-check
+  // only what an event can have changed. NodeLoop notes its node when it runs one of the
+  // node's callbacks or posts a delivery to it; the network notes a message's receiver.
+  // kAnyNode when the event noted nobody (faults, clients, the runner: anything may have
+  // changed) or more than one node.
+  static constexpr uint64_t kAnyNode = ~uint64_t{0};
+  uint64_t event_node() const { return event_node_ == kUnnoted ? kAnyNode : event_node_; }
+  void NoteEventNode(uint64_t node) {
+    if (event_node_ == kUnnoted) {
+      event_node_ = node;
+    } else if (event_node_ != node) {
+      event_node_ = kAnyNode;
+    }
+  }
+
   size_t pending_events() const { return live_.size(); }
   uint64_t events_run() const { return events_run_; }
   // Time of the earliest pending event, or -1 if none.
@@ -79,6 +94,7 @@ class World {
       return a.at_ns != b.at_ns ? a.at_ns > b.at_ns : a.seq > b.seq;
     }
   };
+  static constexpr uint64_t kUnnoted = kAnyNode - 1;
   // Drops cancelled events from the top of the heap.
   void DiscardCancelledTop();
 
@@ -88,6 +104,7 @@ class World {
   int64_t now_ns_ = 0;
   EventId next_seq_ = 1;
   uint64_t events_run_ = 0;
+  uint64_t event_node_ = kUnnoted;
   std::vector<Event> heap_;
   // Ids scheduled and neither run nor cancelled. Membership only; never iterated.
   absl::flat_hash_set<EventId> live_;

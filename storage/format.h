@@ -102,6 +102,45 @@
 // file before the payload arrives, and verify the crc as chunks stream through.
 //
 // ======================================================================================
+// Backend image files (InstallSnapshot data, storage/backend_image.h)
+// ======================================================================================
+// A leader streams its whole backend to a lagging follower as one of these, beside the
+// Raft MsgSnap (which itself carries only metadata), in bounded chunks; see "Snapshot
+// transfer" below. All live in the snapshot directory:
+//   <dir>/out-%016x.kimg.tmp       the leader's dump for one transfer (id in hex); removed
+//                                  when the transfer ends, and at start-up
+//   <dir>/%016x-%016x-%016x.kimg.tmp  term-index-transfer id, being received; removed at
+//                                  start-up and when the transfer fails
+//   <dir>/%016x-%016x-%016x.kimg   received, verified and durable (fsync + rename + dir
+//                                  fsync) before the MsgSnap is stepped into Raft; its name
+//                                  is the MsgSnap's snapshot.data and the saved .snap's
+//                                  data. Removed once the backend holding it is durable,
+//                                  and at start-up after recovery used it.
+//
+// Layout:
+//   [0, 8)    magic "KEELIMG1"
+//   records, back to back, in the backend's key order:
+//     [0, 4)  key_bytes   u32  <= kMaxImageRecordBytes (0xffffffff marks the trailer)
+//     [4, 8)  value_bytes u32  <= kMaxImageRecordBytes
+//     key bytes (a raw backend key: bucket '\0' key), then value bytes
+//   trailer (kImageTrailerBytes = 24):
+//     [0, 4)   0xffffffff
+//     [4, 8)   zero
+//     [8, 16)  record_count u64
+//     [16, 20) crc          u32  crc32(0, every byte before the trailer)
+//     [20, 24) trailer_crc  u32  crc32(0, trailer bytes [0, 20))
+//   nothing after the trailer.
+//
+// Snapshot transfer (keel.serverpb.SnapshotChunk / SnapshotChunkAck, server/serverpb): the
+// image file's bytes, in order, in chunks of at most kImageChunkBytes. Chunk 0 carries the
+// MsgSnap, the file's total size and crc32; every chunk carries its own crc32(0, data).
+// Stop-and-wait: the sender sends chunk n+1 only after the ack for n. The receiver appends
+// to the .kimg.tmp file, and publishes only when size and whole-file crc match (then the
+// trailer is re-verified when the image is read to install it). A lost, corrupt,
+// duplicated-out-of-order or stalled chunk fails the whole transfer; the leader reports
+// the snapshot failed to Raft, which sends a new MsgSnap later.
+//
+// ======================================================================================
 // Backup files (Maintenance.Snapshot, `etcdctl snapshot save`)
 // ======================================================================================
 //   [0, 8)    magic "KEELBAK1"
@@ -160,6 +199,16 @@ inline constexpr std::string_view kSnapMagic = "KEELSNP1";
 inline constexpr size_t kSnapshotHeaderBytes = 48;
 inline constexpr std::string_view kSnapSuffix = ".snap";
 inline constexpr std::string_view kBrokenSuffix = ".broken";
+
+// ---- Backend images ----
+inline constexpr std::string_view kImageMagic = "KEELIMG1";
+inline constexpr std::string_view kImageSuffix = ".kimg";
+inline constexpr std::string_view kImageOutgoingPrefix = "out-";
+inline constexpr uint32_t kImageTrailerMarker = 0xffffffffu;
+inline constexpr size_t kImageTrailerBytes = 24;
+inline constexpr uint32_t kMaxImageRecordBytes = 64u << 20;
+inline constexpr size_t kImageWriteBufferBytes = 1u << 20;
+inline constexpr size_t kImageChunkBytes = 1u << 20;
 
 }  // namespace keel::storage
 

@@ -5,6 +5,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "node/check.h"
 
 namespace keel::node {
@@ -14,13 +16,13 @@ using WatchReactorBase =
     grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>;
 
 // Lifetime: created by WatchService::Watch; OnDone (gRPC thread) posts its own deletion to
-// the Loop, so Loop-side code never sees a deleted reactor. If the Loop has stopped, the
-// posted deletion never runs and the reactor is leaked at process exit, which is harmless.
+// the Loop. Every task that references the reactor is posted from inside a reaction, hence
+// before OnDone's, so Loop-side code never sees a deleted reactor. If the Loop has stopped,
+// the posted deletion never runs and the reactor is leaked at process exit (harmless).
 class WatchReactor final : public WatchReactorBase, public server::WatchSink {
  public:
-  WatchReactor(env::Loop* loop, size_t max_queued_responses)
-      : loop_(loop), max_queued_responses_(max_queued_responses) {
-    KEEL_NODE_CHECK(max_queued_responses_ > 0);
+  WatchReactor(env::Loop* loop, WatchQueueLimits limits) : loop_(loop), limits_(limits) {
+    KEEL_NODE_CHECK(limits_.max_responses > 0 && limits_.max_bytes > 0);
   }
 
   // Runs on the Loop: the stream exists before the first read is started.
@@ -29,16 +31,16 @@ class WatchReactor final : public WatchReactorBase, public server::WatchSink {
     StartRead(&request_);
   }
 
-  // ---- gRPC side: hand everything to the Loop ----
+  // ---- gRPC side ----
   void OnReadDone(bool ok) override {
     // !ok: the client half-closed (or the call is being cancelled). Like etcd, a half-close
     // keeps the stream delivering events; the stream ends when the call is cancelled.
     if (!ok) return;
     loop_->Post([this, request = std::move(request_)] {
-      if (finishing_) return;
+      if (stream_ == nullptr) return;  // finishing
       stream_->Handle(request);
       // Re-arm only after handling: one request in flight keeps the Loop's queue bounded.
-      if (!finishing_) StartRead(&request_);
+      if (stream_ != nullptr) StartRead(&request_);
     });
   }
 
@@ -46,8 +48,43 @@ class WatchReactor final : public WatchReactorBase, public server::WatchSink {
     loop_->Post([this] { FinishOnLoop(); });
   }
 
+  // The next write starts here, on the gRPC thread, without a Loop round trip.
   void OnWriteDone(bool ok) override {
-    loop_->Post([this, ok] { WriteDoneOnLoop(ok); });
+    const etcdserverpb::WatchResponse* next = nullptr;
+    bool finish = false;
+    bool wake = false;
+    {
+      absl::MutexLock lock(&mu_);
+      KEEL_NODE_CHECK(write_in_flight_ && !queue_.empty());
+      write_in_flight_ = false;
+      queued_bytes_ -= queue_.front().bytes;
+      queue_.pop_front();
+      if (!ok) finishing_ = true;  // the client went away; reads fail too
+      if (finishing_) {
+        DropQueuedLocked();
+        finish = !finished_;
+        finished_ = true;
+      } else {
+        if (!queue_.empty()) {
+          write_in_flight_ = true;
+          next = &queue_.front().response;
+        }
+        if (blocked_ && queue_.size() <= limits_.max_responses / 2 &&
+            queued_bytes_ <= limits_.max_bytes / 2) {
+          blocked_ = false;
+          wake = true;
+        }
+      }
+    }
+    // Posted before Finish, hence before OnDone posts the deletion.
+    if (!ok) loop_->Post([this] { FinishOnLoop(); });
+    if (wake) {
+      loop_->Post([this] {
+        if (stream_ != nullptr) stream_->OnSinkWritable();
+      });
+    }
+    if (next != nullptr) StartWrite(next);
+    if (finish) Finish(grpc::Status::OK);
   }
 
   void OnDone() override {
@@ -58,73 +95,82 @@ class WatchReactor final : public WatchReactorBase, public server::WatchSink {
   // All or none (the responses are fragments of one logical response). A batch larger
   // than the whole queue is still taken when the queue is empty, or it could never go.
   bool Send(const std::vector<etcdserverpb::WatchResponse>& responses) override {
-    if (finishing_) return true;  // nobody listens any more: drop silently
-    if (!queue_.empty() && queue_.size() + responses.size() > max_queued_responses_) {
-      blocked_ = true;
-      return false;
+    size_t bytes = 0;
+    for (const etcdserverpb::WatchResponse& r : responses) bytes += r.ByteSizeLong();
+    const etcdserverpb::WatchResponse* first = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return true;  // nobody listens any more: drop silently
+      if (!queue_.empty() && (queue_.size() + responses.size() > limits_.max_responses ||
+                              queued_bytes_ + bytes > limits_.max_bytes)) {
+        blocked_ = true;
+        return false;
+      }
+      for (const etcdserverpb::WatchResponse& r : responses) {
+        queue_.push_back(Queued{r, r.ByteSizeLong()});
+      }
+      queued_bytes_ += bytes;
+      if (!write_in_flight_ && !queue_.empty()) {
+        write_in_flight_ = true;
+        first = &queue_.front().response;  // deque: stays put while others are appended
+      }
     }
-    for (const etcdserverpb::WatchResponse& response : responses) queue_.push_back(response);
-    if (!write_in_flight_ && !queue_.empty()) StartNextWrite();
+    if (first != nullptr) StartWrite(first);
     return true;
   }
 
  private:
-  void StartNextWrite() {
-    KEEL_NODE_CHECK(!write_in_flight_ && !queue_.empty());
-    write_in_flight_ = true;
-    StartWrite(&queue_.front());
-  }
+  struct Queued {
+    etcdserverpb::WatchResponse response;
+    size_t bytes = 0;
+  };
 
-  void WriteDoneOnLoop(bool ok) {
-    KEEL_NODE_CHECK(write_in_flight_ && !queue_.empty());
-    write_in_flight_ = false;
-    queue_.pop_front();
-    if (!ok || finishing_) {  // !ok: the client went away; reads will fail too
-      FinishOnLoop();
-      return;
-    }
-    if (!queue_.empty()) StartNextWrite();
-    if (blocked_ && queue_.size() < max_queued_responses_) {
-      blocked_ = false;
-      stream_->OnSinkWritable();
-    }
-  }
-
-  // Idempotent: called on a failed read, a failed write, and each write completing after.
+  // Idempotent: called on cancellation and after a failed write.
   void FinishOnLoop() {
-    finishing_ = true;
     stream_.reset();  // cancels every watcher; no Send can reach us after this
-    // The front response belongs to gRPC while its write is in flight.
-    while (queue_.size() > (write_in_flight_ ? 1u : 0u)) queue_.pop_back();
-    MaybeFinish();
+    bool finish = false;
+    {
+      absl::MutexLock lock(&mu_);
+      finishing_ = true;
+      DropQueuedLocked();
+      // gRPC requires no Write outstanding when Finish is called on a bidi stream; the
+      // write in flight finishes the call from OnWriteDone instead.
+      if (!write_in_flight_ && !finished_) finish = finished_ = true;
+    }
+    if (finish) Finish(grpc::Status::OK);
   }
 
-  // gRPC requires no Write outstanding when Finish is called on a bidi stream.
-  void MaybeFinish() {
-    if (write_in_flight_ || finished_) return;
-    finished_ = true;
-    Finish(grpc::Status::OK);
+  // Drops every queued response except the one gRPC is writing.
+  void DropQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (queue_.size() > (write_in_flight_ ? 1u : 0u)) {
+      queued_bytes_ -= queue_.back().bytes;
+      queue_.pop_back();
+    }
   }
 
   env::Loop* const loop_;
-  const size_t max_queued_responses_;
+  const WatchQueueLimits limits_;
 
   // Owned by gRPC between StartRead and OnReadDone; moved out on OnReadDone.
   etcdserverpb::WatchRequest request_;
 
-  // Loop-only state.
+  // Loop-only: null once the stream is finishing.
   std::unique_ptr<server::WatchStream> stream_;
-  std::deque<etcdserverpb::WatchResponse> queue_;  // front is being written when in flight
-  bool write_in_flight_ = false;
-  bool blocked_ = false;    // Send returned false; owe the stream an OnSinkWritable
-  bool finishing_ = false;  // no more reads, writes or Sends
-  bool finished_ = false;   // Finish called
+
+  absl::Mutex mu_;
+  // The front is being written while write_in_flight_.
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool blocked_ ABSL_GUARDED_BY(mu_) = false;    // Send refused; owe an OnSinkWritable
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;  // no more reads, writes or Sends
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;   // Finish called (or about to be)
 };
 
 }  // namespace
 
 WatchReactorBase* WatchService::Watch(grpc::CallbackServerContext* /*context*/) {
-  auto* reactor = new WatchReactor(loop_, max_queued_responses_);
+  auto* reactor = new WatchReactor(loop_, limits_);
   server::Server* server = server_;
   loop_->Post([reactor, server] { reactor->Start(server); });
   return reactor;

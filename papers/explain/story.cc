@@ -58,6 +58,8 @@ std::string CandidacyReason(const std::string& me, const NodeView& old, const No
                       " (it heard from no leader for a whole election timeout)");
 }
 
+}  // namespace
+
 class Storyteller {
  public:
   explicit Storyteller(const StoryOptions& options) : options_(options) {}
@@ -84,6 +86,10 @@ class Storyteller {
   std::map<uint64_t, std::pair<int64_t, std::set<uint64_t>>> vote_requests_;
   std::vector<std::string> lines_;
   size_t omitted_ = 0;
+  // The line listing links cut (or restored) at one instant, to extend it.
+  int64_t links_line_ns_ = -1;
+  std::string links_line_kind_;
+  size_t links_line_ = 0;
 };
 
 void Storyteller::Say(const TraceEvent& ev, const std::string& text) {
@@ -158,8 +164,10 @@ void Storyteller::OnRoleChange(const TraceEvent& ev, const NodeView& old, const 
   const std::string me = absl::StrCat("S", ev.node);
   auto asked = [&]() {
     auto it = vote_requests_.find(ev.node);
+    // The driver of a Figure-16 trial sends at the same instant; a keelsim member sends
+    // once its vote is durable, a little later, so then the recipients are not known yet.
     return it != vote_requests_.end() && it->second.first == ev.t_ns ? Servers(it->second.second)
-                                                                       : std::string("nobody");
+                                                                       : std::string("the others");
   };
   if (now.role == "candidate" || now.role == "precandidate") {
     const std::string why = CandidacyReason(me, old, now, cause);
@@ -282,8 +290,33 @@ void Storyteller::Handle(const TraceEvent& ev) {
                             "was without a leader for %.1fms",
                             ev.Int("leader"), ev.Int("term"), ev.Int("downtime_ns") / 1e6));
   } else if (k == "net.block" || k == "net.unblock") {
-    Say(ev, absl::StrCat("the network ", k == "net.block" ? "cut" : "restored", " the link S",
-                         ev.Int("from"), " -> S", ev.Int("to")));
+    // A partition cuts many links at one instant: one line lists them all.
+    const std::string link = absl::StrCat("S", ev.Int("from"), " -> S", ev.Int("to"));
+    if (links_line_ns_ == ev.t_ns && links_line_kind_ == k && lines_.size() == links_line_) {
+      absl::StrAppend(&lines_.back(), ", ", link);
+      return;
+    }
+    const size_t before = lines_.size();
+    Say(ev, absl::StrCat("the network ", k == "net.block" ? "cut" : "restored", " the link(s) ",
+                         link));
+    // Only a line just written may be extended (not one before a from_ms or max_lines cut).
+    links_line_ns_ = lines_.size() > before ? ev.t_ns : -1;
+    links_line_kind_ = k;
+    links_line_ = lines_.size();
+  } else if (k == "node.pause" || k == "node.resume") {
+    Say(ev, absl::StrCat("S", ev.node, k == "node.pause"
+                                           ? " was paused (SIGSTOP): its clock runs on but it does nothing"
+                                           : " resumed and handles what arrived meanwhile"));
+  } else if (k == "node.refused") {
+    Say(ev, absl::StrCat("S", ev.node, " refused to start: ", ev.Str("reason"),
+                         "; it stays down rather than serve damaged state"));
+  } else if (k == "node.fatal") {
+    Say(ev, absl::StrCat("S", ev.node, " hit a fatal error and exits: ", ev.Str("reason")));
+  } else if (k == "fault") {
+    Say(ev, absl::StrCat("the fault schedule injects '", ev.Str("kind"), "' on S", ev.Int("node")));
+  } else if (k == "phase.liveness") {
+    Say(ev, "faults stop and every partition heals: the cluster must now elect a leader, serve "
+            "and converge");
   } else if (k == "net.heal") {
     Say(ev, "the network healed: every link works again");
   } else if (k == "disk.fault") {
@@ -297,13 +330,24 @@ std::vector<std::string> Storyteller::Finish() {
   return std::move(lines_);
 }
 
-}  // namespace
-
 std::vector<std::string> ExplainTrace(const std::vector<TraceEvent>& events,
                                       const StoryOptions& options) {
   Storyteller teller(options);
   for (const TraceEvent& ev : events) teller.Handle(ev);
   return teller.Finish();
+}
+
+StoryWriter::StoryWriter(const StoryOptions& options)
+    : teller_(std::make_unique<Storyteller>(options)) {}
+StoryWriter::~StoryWriter() = default;
+void StoryWriter::Add(const TraceEvent& ev) { teller_->Handle(ev); }
+std::vector<std::string> StoryWriter::Finish() { return teller_->Finish(); }
+
+bool StoryUsesKind(std::string_view kind) {
+  auto starts = [&](std::string_view p) { return kind.substr(0, p.size()) == p; };
+  return starts("raft.") || starts("node.") || starts("fig16.") || kind == "net.block" ||
+         kind == "net.unblock" || kind == "net.heal" || kind == "disk.fault" || kind == "fault" ||
+         kind == "phase.liveness";
 }
 
 }  // namespace keel::papers

@@ -8,6 +8,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,27 @@ struct StoryOptions {
 // `events` in trace order. Each line starts with "t=<ms>ms: ".
 std::vector<std::string> ExplainTrace(const std::vector<TraceEvent>& events,
                                       const StoryOptions& options = {});
+
+// The same, one event at a time (keelsim explain feeds it straight from a running
+// simulation, so the whole trace is never held in memory).
+class Storyteller;
+class StoryWriter {
+ public:
+  explicit StoryWriter(const StoryOptions& options = {});
+  ~StoryWriter();
+  StoryWriter(const StoryWriter&) = delete;
+  StoryWriter& operator=(const StoryWriter&) = delete;
+
+  void Add(const TraceEvent& ev);
+  // The story so far; call once, at the end.
+  std::vector<std::string> Finish();
+
+ private:
+  std::unique_ptr<Storyteller> teller_;
+};
+
+// Kinds the story reads; a reader may drop every other record before parsing it.
+bool StoryUsesKind(std::string_view kind);
 
 }  // namespace keel::papers
 

@@ -193,3 +193,63 @@ TEST(Story, NarratesPreVote) {
 
 }  // namespace
 }  // namespace keel::papers
+
+namespace keel::papers {
+namespace {
+
+// Cluster-only events (keelsim): a partition is one line, faults and pauses are told, and
+// a line cut by max_lines is never extended by a later link.
+TEST(Story, TellsClusterFaults) {
+  const std::string trace = R"(
+{"t_ns":0,"node":0,"kind":"fault","detail":{"kind":"isolate","node":2}}
+{"t_ns":0,"node":0,"kind":"net.block","detail":{"from":2,"to":1}}
+{"t_ns":0,"node":0,"kind":"net.block","detail":{"from":1,"to":2}}
+{"t_ns":1000000,"node":3,"kind":"node.pause","detail":{}}
+{"t_ns":2000000,"node":0,"kind":"net.heal","detail":{}}
+)";
+  const std::vector<std::string> story = ExplainTrace(Parse(trace));
+  ASSERT_EQ(story.size(), 4u);
+  EXPECT_EQ(story[0], "t=0.0ms: the fault schedule injects 'isolate' on S2");
+  EXPECT_EQ(story[1], "t=0.0ms: the network cut the link(s) S2 -> S1, S1 -> S2");
+  EXPECT_THAT(story[2], HasSubstr("S3 was paused"));
+  StoryOptions one;
+  one.max_lines = 1;
+  const std::vector<std::string> cut = ExplainTrace(Parse(trace), one);
+  ASSERT_EQ(cut.size(), 2u);
+  EXPECT_EQ(cut[0], "t=0.0ms: the fault schedule injects 'isolate' on S2");
+  EXPECT_EQ(cut[1], "(4 more lines left out)");
+}
+
+TEST(NodeRenamer, KeepsSmallIdsAndNumbersBigOnesByFirstAppearance) {
+  std::vector<TraceEvent> events = Parse(R"(
+{"t_ns":0,"node":3,"kind":"node.start","detail":{}}
+{"t_ns":0,"node":900000000000,"kind":"node.start","detail":{}}
+{"t_ns":0,"node":17271105591216381163,"kind":"node.start","detail":{}}
+{"t_ns":1,"node":17271105591216381163,"kind":"raft.state","detail":{"lead":900000000000,"vote":0,"term":12345678901}}
+)");
+  NodeRenamer renamer;
+  for (TraceEvent& ev : events) renamer.Rename(&ev);
+  EXPECT_EQ(events[0].node, 3u);
+  EXPECT_EQ(events[1].node, 1u);
+  EXPECT_EQ(events[2].node, 2u);
+  EXPECT_EQ(events[3].node, 2u);
+  EXPECT_EQ(events[3].Int("lead"), 1);
+  EXPECT_EQ(events[3].Int("term"), 12345678901);  // not a node field
+  EXPECT_TRUE(renamer.renumbered());
+}
+
+TEST(LineSink, HandsOverWholeLinesHoweverTheyAreWritten) {
+  std::vector<std::string> lines;
+  LineSink sink([&](std::string_view l) { lines.emplace_back(l); });
+  std::ostream out(&sink);
+  out << "{\"a\":" << 1 << "}\n" << 'x' << "y\nlast";
+  out.flush();
+  EXPECT_EQ(lines, (std::vector<std::string>{"{\"a\":1}", "xy"}));
+  sink.Flush();
+  EXPECT_EQ(lines.back(), "last");
+  EXPECT_EQ(PeekKind("{\"t_ns\":1,\"node\":2,\"kind\":\"raft.send\",\"detail\":{}}"), "raft.send");
+  EXPECT_EQ(PeekKind("{\"t_ns\":1}"), "");
+}
+
+}  // namespace
+}  // namespace keel::papers

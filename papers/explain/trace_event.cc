@@ -172,4 +172,63 @@ absl::StatusOr<std::vector<TraceEvent>> ReadTrace(std::istream& in, size_t max_e
   return events;
 }
 
+std::string_view PeekKind(std::string_view line) {
+  constexpr std::string_view kKey = "\"kind\":\"";
+  const size_t at = line.find(kKey);
+  if (at == std::string_view::npos) return "";
+  const size_t start = at + kKey.size();
+  const size_t end = line.find('"', start);
+  return end == std::string_view::npos ? "" : line.substr(start, end - start);
+}
+
+uint64_t NodeRenamer::Map(uint64_t id, bool may_add) {
+  if (id <= kMaxSmallId) return id;
+  auto it = renamed_.find(id);
+  if (it != renamed_.end()) return it->second;
+  if (!may_add) return id;
+  const uint64_t small = renamed_.size() + 1;
+  renamed_.emplace(id, small);
+  return small;
+}
+
+void NodeRenamer::Rename(TraceEvent* ev) {
+  ev->node = Map(ev->node, /*may_add=*/true);
+  // Only values already known as nodes: other integers (indexes, hashes) stay as they are.
+  for (const char* key : {"to", "from", "lead", "vote", "leader", "victim", "node"}) {
+    auto it = ev->detail.find(key);
+    if (it == ev->detail.end() || it->second.is_string) continue;
+    it->second.num = static_cast<int64_t>(Map(static_cast<uint64_t>(it->second.num), false));
+  }
+}
+
+void LineSink::Flush() {
+  if (line_.empty()) return;
+  on_line_(line_);
+  line_.clear();
+}
+
+LineSink::int_type LineSink::overflow(int_type c) {
+  if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+  const char ch = traits_type::to_char_type(c);
+  if (ch == '\n') {
+    on_line_(line_);
+    line_.clear();
+  } else {
+    line_.push_back(ch);
+  }
+  return c;
+}
+
+std::streamsize LineSink::xsputn(const char* s, std::streamsize n) {
+  std::string_view rest(s, static_cast<size_t>(n));
+  for (size_t nl = rest.find('\n'); nl != std::string_view::npos; nl = rest.find('\n')) {
+    line_.append(rest.data(), nl);
+    on_line_(line_);
+    line_.clear();
+    rest.remove_prefix(nl + 1);
+  }
+  line_.append(rest.data(), rest.size());
+  return n;
+}
+
 }  // namespace keel::papers

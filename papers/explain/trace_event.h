@@ -6,6 +6,8 @@
 #define KEEL_PAPERS_EXPLAIN_TRACE_EVENT_H_
 
 #include <cstdint>
+#include <functional>
+#include <streambuf>
 #include <istream>
 #include <map>
 #include <string>
@@ -35,6 +37,45 @@ struct TraceEvent {
 };
 
 absl::StatusOr<TraceEvent> ParseTraceLine(std::string_view line);
+
+// The "kind" of a trace line found by a substring search, without parsing it ("" if
+// none): lets readers skip the many records they do not use (loop.*, disk.*) cheaply.
+std::string_view PeekKind(std::string_view line);
+
+// Small node ids for people. Figure-16 traces number servers 1..5; keelsim clusters name
+// members by 64-bit ids. Ids up to kMaxSmallId are kept; larger ones become 1, 2, ... in
+// order of first appearance (a keelsim cluster's members appear in member order, so
+// member n<k> becomes k). Renames `node` and the integer detail fields that name nodes.
+class NodeRenamer {
+ public:
+  static constexpr uint64_t kMaxSmallId = 64;
+  void Rename(TraceEvent* ev);
+  // True once any id was renumbered (a keelsim trace).
+  bool renumbered() const { return !renamed_.empty(); }
+
+ private:
+  uint64_t Map(uint64_t id, bool may_add);
+  std::map<uint64_t, uint64_t> renamed_;
+};
+
+// A std::streambuf that hands every complete line (without its '\n') to a callback: lets
+// a simulation write its JSON trace straight into a reader, with no file and no copy of
+// the whole trace in memory.
+class LineSink final : public std::streambuf {
+ public:
+  explicit LineSink(std::function<void(std::string_view)> on_line)
+      : on_line_(std::move(on_line)) {}
+  // Passes on a last line without '\n'.
+  void Flush();
+
+ protected:
+  int_type overflow(int_type c) override;
+  std::streamsize xsputn(const char* s, std::streamsize n) override;
+
+ private:
+  std::function<void(std::string_view)> on_line_;
+  std::string line_;
+};
 
 // Reads every non-empty line; fails on the first malformed one (naming its line number)
 // or after `max_events` records (a bound on memory).

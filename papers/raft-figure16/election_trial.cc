@@ -8,7 +8,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "env/rng.h"
-#include "papers/raft-figure16/timeout_range_source.h"
+#include "raft/config.h"
+#include "raft/random_source.h"
 #include "raft/rawnode.h"
 #include "raft/storage.h"
 #include "sim/trace.h"
@@ -39,11 +40,22 @@ struct Observed {
   }
 };
 
+// raft::RandomSource over one named World stream, so every server's timeouts replay from
+// the seed. Config::election_tick_max gives the range; Raft asks for Uniform(max - min).
+class RngRandomSource final : public raft::RandomSource {
+ public:
+  explicit RngRandomSource(env::Rng rng) : rng_(rng) {}
+  uint64_t Uniform(uint64_t n) override { return rng_.Uniform(n); }
+
+ private:
+  env::Rng rng_;
+};
+
 struct Server {
   uint64_t id = 0;
   bool up = true;
   raft::MemoryStorage storage;
-  std::unique_ptr<TimeoutRangeSource> random;
+  std::unique_ptr<RngRandomSource> random;
   std::unique_ptr<raft::RawNode> node;
   Observed observed;
   // Appends to this follower are dropped beyond this index while `drop_appends_` is on
@@ -103,9 +115,10 @@ absl::Status ElectionTrial::CreateServers() {
     return absl::InvalidArgumentError("tick_ns must divide 1 ms");
   }
   const int64_t ticks_per_ms = 1'000'000 / options_.tick_ns;
-  if (r.min_ms <= 0 || r.max_ms < r.min_ms || r.max_ms > 2 * r.min_ms) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "timeout range ", r.Label(), " not expressible on RawNode (needs min <= max <= 2*min)"));
+  if (r.min_ms <= 0 || r.max_ms < r.min_ms || r.max_ms > raft::kMaxElectionTickSpread * r.min_ms) {
+    return absl::InvalidArgumentError(absl::StrCat("timeout range ", r.Label(),
+                                                   " not expressible (needs min <= max <= ",
+                                                   raft::kMaxElectionTickSpread, "*min)"));
   }
   if (options_.num_servers < 3 || options_.lagging_followers > (options_.num_servers - 1) / 2) {
     return absl::InvalidArgumentError("lagging followers must leave a quorum of full logs");
@@ -121,11 +134,12 @@ absl::Status ElectionTrial::CreateServers() {
     auto s = std::make_unique<Server>();
     s->id = i;
     s->storage.SetInitialConfState(cs);
-    s->random = std::make_unique<TimeoutRangeSource>(world_.NewRng(absl::StrCat("timeout.n", i)),
-                                                     election_tick_, span_ticks);
+    s->random = std::make_unique<RngRandomSource>(world_.NewRng(absl::StrCat("timeout.n", i)));
     raft::Config c;
     c.id = i;
     c.election_tick = election_tick_;
+    // Uniform in [min, max) ticks of 0.1 ms (raft/config.h); max == min is a fixed timeout.
+    c.election_tick_max = election_tick_ + static_cast<int>(span_ticks);
     c.heartbeat_tick = heartbeat_tick_;
     c.storage = &s->storage;
     c.random = s->random.get();

@@ -10,7 +10,6 @@
 
 #include "gtest/gtest.h"
 #include "papers/raft-figure16/figure16.h"
-#include "papers/raft-figure16/timeout_range_source.h"
 
 namespace keel::papers {
 namespace {
@@ -40,26 +39,22 @@ double MeanElections(const LineResult& line) {
   return sum / line.trials.size();
 }
 
-TEST(TimeoutRangeSource, DrawsOnlyInsideTheNarrowRange) {
-  TimeoutRangeSource source(env::Rng(7), /*min_ticks=*/1500, /*span_ticks=*/50);
-  uint64_t lo = 1500, hi = 0;
-  for (int i = 0; i < 2000; ++i) {
-    const uint64_t v = source.Uniform(1500);
-    ASSERT_LT(v, 50u);
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-  }
-  EXPECT_EQ(lo, 0u);   // Both ends of [0, 50) are reached: the range is not narrowed further.
-  EXPECT_EQ(hi, 49u);
-  TimeoutRangeSource fixed(env::Rng(7), 1500, 0);
-  EXPECT_EQ(fixed.Uniform(1500), 0u);
+TEST(ElectionTrial, RefusesRangesRaftCannotExpress) {
+  TrialOptions options;
+  options.timeout = {150, 140};  // max < min
+  EXPECT_EQ(RunElectionTrial(options, 1).status().code(), absl::StatusCode::kInvalidArgument);
+  options.timeout = {1, 200};  // wider than raft::kMaxElectionTickSpread * min
+  EXPECT_EQ(RunElectionTrial(options, 1).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(ElectionTrial, RefusesRangesRawNodeCannotExpress) {
+TEST(ElectionTrial, RangesWiderThanTwiceTheMinimumRun) {
+  // Config::election_tick_max lifts RawNode's old [T, 2T) limit: 150-400 is a valid line.
   TrialOptions options;
-  options.timeout = {150, 400};  // Wider than [min, 2*min).
+  options.timeout = {150, 400};
   absl::StatusOr<TrialResult> r = RunElectionTrial(options, 1);
-  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->new_term, r->old_term);
+  EXPECT_NE(r->new_leader, r->old_leader);
 }
 
 // Every trial re-elects; nobody can time out before the last heartbeat's reset plus the

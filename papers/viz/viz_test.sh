@@ -1,15 +1,17 @@
 #!/bin/bash
-# End-to-end test of the trace visualizer: a real Figure-16 trace -> HTML -> headless
-# Chromium. Checks that the page renders the servers of that trace and that moving the
-# time (URL #t=MS, the same code path as the slider) changes what is shown.
-# Needs `chromium` (tools/setup installs it). Usage: viz_test.sh FIGURE16_BIN TRACE_VIZ_PY
+# End-to-end test of the trace visualizer (the C++ //papers:viz and `keelsim viz`): a real
+# Figure-16 trace and a real keelsim cluster run -> HTML -> headless Chromium. Checks that
+# the page renders the servers of each trace and that moving the time (URL #t=MS, the same
+# code path as the slider) changes what is shown; every time comes from the trace.
+# Needs `chromium` (tools/setup installs it). Usage: viz_test.sh FIGURE16_BIN VIZ_BIN KEELSIM_BIN
 set -euo pipefail
 FIG16="$1"
 VIZ="$2"
+KEELSIM="$3"
 TMP="${TEST_TMPDIR:-$(mktemp -d)}"
 
 "$FIG16" --trace="$TMP/trace.jsonl" --trace_range=150-300 --trace_trial=0 > "$TMP/run.txt"
-python3 "$VIZ" "$TMP/trace.jsonl" "$TMP/page.html" > /dev/null
+"$VIZ" "$TMP/trace.jsonl" "$TMP/page.html" > /dev/null
 
 dump() {  # $1 = time in ms; prints the DOM after the page's scripts ran.
   timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
@@ -84,7 +86,7 @@ cat > "$TMP/faults.jsonl" <<'JSONL'
 {"t_ns":6000000,"node":0,"kind":"net.heal","detail":{}}
 {"t_ns":7000000,"node":3,"kind":"node.restart","detail":{}}
 JSONL
-python3 "$VIZ" "$TMP/faults.jsonl" "$TMP/faults.html" > /dev/null
+"$VIZ" "$TMP/faults.jsonl" "$TMP/faults.html" > /dev/null
 for t in 3.5 5.5 7.5; do
   timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync \
@@ -114,4 +116,58 @@ dom, n = page("7.5")
 expect('class="blocked"' not in dom, "heal removes every cut link")
 expect(n[3]["up"] == "true" and n[3]["role"] == "follower", "S3 restarted as a follower")
 print("ok: partition, heal, disk fault, truncation, crash and restart render")
+PY
+
+# A keelsim cluster run: `keelsim viz --seed` runs the seed itself; its --trace file of
+# the same run gives the times to look at and the expected state.
+SEED=7
+"$KEELSIM" run --seed=$SEED --trace="$TMP/cluster.jsonl" > /dev/null
+"$KEELSIM" viz --seed=$SEED --out="$TMP/cluster.html" > /dev/null 2>&1
+read -r T_START T_LEADER LEADER_IDX LEADER_TERM T_MSG N_NODES < <(python3 - "$TMP/cluster.jsonl" <<'PY'
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+order = []  # members in the order they started: the page's n1, n2, ...
+for e in ev:
+    if e["kind"] == "node.start" and e["node"] not in order:
+        order.append(e["node"])
+lead = next(e for e in ev if e["kind"] == "raft.state" and e["detail"]["role"] == "leader")
+ends = {e["detail"]["id"]: e["t_ns"] for e in ev if e["kind"] in ("raft.recv", "raft.drop")}
+msg = next(e for e in ev if e["kind"] == "raft.send" and ends.get(e["detail"]["id"], 0) > e["t_ns"])
+mid = (msg["t_ns"] + ends[msg["detail"]["id"]]) / 2
+print(ev[0]["t_ns"] / 1e6, lead["t_ns"] / 1e6 + 0.0005, order.index(lead["node"]) + 1,
+      lead["detail"]["term"], mid / 1e6, len(order))
+PY
+)
+for t in "$T_START" "$T_LEADER" "$T_MSG"; do
+  timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --disable-dev-shm-usage --user-data-dir="$TMP/profile" \
+    --dump-dom "file://$TMP/cluster.html#t=$t" 2> "$TMP/chromium.log" > "$TMP/cluster_$t.html"
+done
+python3 - "$TMP" "$T_START" "$T_LEADER" "$T_MSG" "$LEADER_IDX" "$LEADER_TERM" "$N_NODES" <<'PY'
+import re, sys
+tmp, t_start, t_leader, t_msg = sys.argv[1:5]
+leader, term, n = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+def page(t):
+    dom = open(f"{tmp}/cluster_{t}.html").read()
+    nodes = {int(m.group(1)): dict(re.findall(r'data-([a-z]+)="([^"]*)"', m.group(2)))
+             for m in re.finditer(r'<g id="node-(\d+)"([^>]*)>', dom)}
+    clock = dict(re.findall(r'data-([a-z-]+)="([^"]*)"',
+                            re.search(r'<span id="clock"([^>]*)>', dom).group(1)))
+    return nodes, clock
+def expect(cond, what):
+    if not cond:
+        sys.exit("FAIL (keelsim): " + what)
+start, _ = page(t_start)
+led, led_clock = page(t_leader)
+msg, msg_clock = page(t_msg)
+for name, nodes in (("start", start), ("leader", led), ("msg", msg)):
+    expect(sorted(nodes) == list(range(1, n + 1)), f"{name}: {n} members rendered, got {sorted(nodes)}")
+    expect(all(v["label"] == f"n{k}" for k, v in nodes.items()), f"{name}: members labelled n1..n{n}")
+expect(all(v["role"] == "follower" for v in start.values()), "everyone follows at the start")
+expect(led[leader]["role"] == "leader" and int(led[leader]["term"]) == term,
+       f"n{leader} is shown leading term {term} once elected")
+expect(float(led_clock["t-ms"]) > float(page(t_start)[1]["t-ms"]), "the clock moved")
+expect(int(msg_clock["in-flight"]) > 0, "a message is in flight halfway through its trip")
+print(f"ok: keelsim seed: {n} members, n{leader} elected in term {term}, messages in flight")
 PY

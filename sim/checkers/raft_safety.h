@@ -66,6 +66,9 @@ class RaftSafetyChecker {
   std::optional<Violation> Observe(const RaftObservation& observation);
 
   size_t observations() const { return observations_; }
+  // Length of the committed prefix known so far (grows when a member first commits an
+  // index); the cluster runner re-observes every member when it grows.
+  size_t committed_entries() const { return committed_.size(); }
 
  private:
   struct Slot {

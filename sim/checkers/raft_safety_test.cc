@@ -58,6 +58,20 @@ TEST(RaftSafety, ElectionSafetyAtMostOneLeaderPerTerm) {
   EXPECT_EQ(PropertyOf(c.Observe(Obs(3, 5, kFollower, 2, 2))), "election-safety");
 }
 
+// raft-forget-vote's signature: the two leaders of one term need not overlap. Node 1 leads
+// term 2 and crashes (observed as follower, then down); node 2 wins the same term later.
+TEST(RaftSafety, ElectionSafetyTwoLeadersOfOneTermThatNeverOverlap) {
+  RaftSafetyChecker c;
+  HealthyTerm1(c);
+  ASSERT_EQ(PropertyOf(c.Observe(Obs(1, 2, kLeader, 2, 2))), "ok");
+  ASSERT_EQ(PropertyOf(c.Observe(Obs(1, 2, kFollower, 2, 2))), "ok");
+  ASSERT_EQ(PropertyOf(c.Observe(Obs(3, 2, kFollower, 2, 2))), "ok");
+  std::optional<Violation> v = c.Observe(Obs(2, 2, kLeader, 2, 2));
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->property, "election-safety");
+  EXPECT_NE(v->message.find("term 2"), std::string::npos) << v->message;
+}
+
 TEST(RaftSafety, LeaderAppendOnlyNeverOverwritesOrDrops) {
   RaftSafetyChecker c;
   HealthyTerm1(c);

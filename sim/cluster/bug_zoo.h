@@ -13,8 +13,13 @@ namespace keel::sim {
 struct BugInfo {
   std::string name;
   std::string description;
-  // The checker expected to catch it (documentation and the bug-zoo test's assertion).
+  // The checkers expected to catch it, as RunResult::checker names them, separated by
+  // " / " (the bug-zoo test asserts the first failing seed's checker is one of them).
   std::string caught_by;
+  // `keelsim sweep --seeds=1-<bound> --bug=NAME` must fail (bug_zoo_test.sh asserts it).
+  // A few times the first failing seed measured when the bound was last set, at most 300
+  // (the target); the measured seed is in the comment next to each entry.
+  int bound = 300;
 };
 
 // Every bug, in a fixed order.

@@ -29,6 +29,8 @@ absl::Status SwitchOnBug(std::string_view bug, server::ServerConfig* c) {
   else if (bug == "server-follower-lease-expiry") c->bugs.follower_lease_expiry = true;
   else if (bug == "server-skip-wal") c->bugs.skip_wal = true;
   else if (bug == "server-read-before-apply") c->bugs.read_before_apply = true;
+  else if (bug == "server-lease-revoke-keeps-key") c->bugs.lease_revoke_keeps_keys = true;
+  else if (bug == "server-watch-skip-event") c->bugs.watch_skip_event = true;
   else return absl::InvalidArgumentError(absl::StrCat("unknown bug ", std::string(bug)));
   return absl::OkStatus();
 }
@@ -84,6 +86,8 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
     c.snapshot_count = scenario.snapshot_count;
     c.snapshot_catchup_entries = std::min<uint64_t>(scenario.snapshot_count, 50);
     c.request_timeout_ms = std::max<int64_t>(2000, 5 * scenario.election_ms);
+    c.pre_vote = scenario.pre_vote;
+    c.sim_max_size_per_msg = scenario.max_msg_bytes;
     absl::Status switched = SwitchOnBug(bug, &c);
     if (!switched.ok()) return switched;
   }

@@ -14,7 +14,10 @@
 #include "sim/checkers/linearizability.h"
 #include "sim/checkers/raft_safety.h"
 #include "sim/cluster/cluster.h"
+#include "sim/cluster/end_checks.h"
+#include "sim/cluster/raft_trace.h"
 #include "sim/cluster/scenario.h"
+#include "sim/cluster/triggers.h"
 #include "sim/cluster/workload.h"
 #include "sim/world.h"
 
@@ -23,8 +26,12 @@ namespace {
 
 constexpr int64_t kSec = 1'000'000'000;
 
+// Identifies an entry's content for the safety checker (appended vs applied vs committed).
+// Runs for every entry on every member: no concatenated copy of the data.
 uint64_t EntryHash(const raftpb::Entry& e) {
-  return env::StableHash(absl::StrCat(static_cast<int>(e.type()), ":", e.data()));
+  uint64_t h = env::StableHash(e.data()) ^ (static_cast<uint64_t>(e.type()) + 1) * 0x9e3779b97f4a7c15ULL;
+  h ^= h >> 31;
+  return h * 0xbf58476d1ce4e5b9ULL;
 }
 
 checkers::RaftRole ToRole(raft::StateType s) {
@@ -64,24 +71,59 @@ class RaftObserver {
         {}};
   }
 
-  std::optional<checkers::Violation> ObserveAll() {
+  // `force`: also members whose state did not change (see ObserveAfter).
+  std::optional<checkers::Violation> ObserveAll(bool force = false) {
     if (divergence_.has_value()) return divergence_;
     for (int i = 0; i < cluster_->size(); ++i) {
-      std::optional<checkers::Violation> v = Observe(i);
+      std::optional<checkers::Violation> v = Observe(i, force);
       if (v.has_value()) return v;
     }
     return std::nullopt;
   }
 
+  // After one world event: observes the member the event ran in (World::event_node), or
+  // every member when the event was not confined to one (faults, clients, restarts).
+  // As strong as ObserveAll after every event: a member's state changes only in its own
+  // events (members reach each other only through the network, whose deliveries are
+  // events of the receiver), and observing an unchanged member again tells the checker
+  // nothing new except leader completeness against entries committed meanwhile, so
+  // newly committed entries re-observe everyone.
+  std::optional<checkers::Violation> ObserveAfter(uint64_t event_node) {
+    if (divergence_.has_value()) return divergence_;
+    const int i = event_node == World::kAnyNode ? -1 : cluster_->IndexOf(event_node);
+    if (i < 0) return ObserveAll();
+    const size_t committed_before = checker_.committed_entries();
+    if (std::optional<checkers::Violation> v = Observe(i, /*force=*/false)) return v;
+    if (checker_.committed_entries() > committed_before) return ObserveAll(/*force=*/true);
+    return std::nullopt;
+  }
+
  private:
+  // Everything Observe reads from a member. Equal to the last observation's (and nothing
+  // applied since, and the reported log reaching the last index) means the observation
+  // would be identical, which tells the checker nothing: skipped unless forced.
+  struct Fingerprint {
+    uint64_t term = 0, lead = 0, committed = 0, stable_last = 0, raft_first = 0;
+    uint64_t first = 0, last = 0, last_term = 0, snapshot_term = 0;
+    int role = -1;
+    bool operator==(const Fingerprint& o) const {
+      return term == o.term && lead == o.lead && committed == o.committed &&
+             stable_last == o.stable_last && raft_first == o.raft_first && first == o.first &&
+             last == o.last && last_term == o.last_term && snapshot_term == o.snapshot_term &&
+             role == o.role;
+    }
+  };
+
   struct View {
     std::vector<std::pair<uint64_t, uint64_t>> log;  // (index, term) reported so far
     uint64_t snapshot_index = 0;
     uint64_t commit_index = 0;                      // last reported
     std::vector<checkers::EntryDigest> applied;     // since the last observation
+    bool observed = false;
+    Fingerprint fingerprint;                        // at the last observation
   };
 
-  std::optional<checkers::Violation> Observe(int i) {
+  std::optional<checkers::Violation> Observe(int i, bool force) {
     server::ServerImpl* s = cluster_->server(i);
     View& view = views_[i];
     if (s == nullptr) {
@@ -90,6 +132,23 @@ class RaftObserver {
     }
     const raft::Raft& r = s->raft_node().raft();
     const raft::MemoryStorage& storage = s->raft_log();
+    Fingerprint f;
+    f.term = r.term();
+    f.lead = r.lead();
+    f.committed = r.log().committed();
+    f.stable_last = r.log().StableLastIndex();
+    f.raft_first = r.log().FirstIndex();
+    f.first = storage.FirstIndex().value_or(1);
+    f.last = storage.LastIndex().value_or(0);
+    f.last_term = storage.Term(f.last).value_or(0);
+    f.snapshot_term = storage.Term(f.first - 1).value_or(0);
+    f.role = static_cast<int>(r.state());
+    const bool caught_up = view.log.empty() ? f.last < f.first : view.log.back().first == f.last;
+    if (!force && view.observed && view.applied.empty() && caught_up && f == view.fingerprint) {
+      return std::nullopt;
+    }
+    view.observed = true;
+    view.fingerprint = f;
     checkers::RaftObservation o;
     o.node = cluster_->member_id(i);
     o.term = r.term();
@@ -148,6 +207,14 @@ class RaftObserver {
 };
 
 std::string DescribeFault(const Fault& f, const SimCluster& c) {
+  if (f.kind == FaultKind::kLeaderChurn) {
+    return absl::StrFormat("t=%.3fs leader_churn armed steps=%d commit_step_mask=%d last_isolated_for=%.3fs",
+                           f.at_ns / 1e9, f.other, f.amount, f.duration_ns / 1e9);
+  }
+  if (f.kind == FaultKind::kVoteCrash) {
+    return absl::StrFormat("t=%.3fs vote_crash armed crash_after=%.4fs restart_after=%.4fs", f.at_ns / 1e9,
+                           f.amount / 1e9, f.duration_ns / 1e9);
+  }
   return absl::StrFormat("t=%.3fs %s n%d%s duration=%.3fs", f.at_ns / 1e9, FaultKindName(f.kind),
                          f.node + 1, f.kind == FaultKind::kAsymmetric ? absl::StrCat("->n", f.other + 1) : "",
                          f.duration_ns / 1e9);
@@ -201,6 +268,9 @@ void ScheduleFault(World* world, SimCluster* c, const Fault& f) {
         });
         break;
       }
+      case FaultKind::kVoteCrash:
+      case FaultKind::kLeaderChurn:
+        break;  // armed by FaultTriggers, never scheduled here
     }
   });
 }
@@ -297,6 +367,8 @@ RunResult RunSeed(const RunOptions& options) {
   for (const Fault& f : scenario.faults) result.fault_descriptions.push_back(DescribeFault(f, *cluster));
   RaftObserver observer(cluster.get());
   Workload workload(&world, cluster.get(), scenario.workload, world.NewRng("workload"));
+  // Chains onto the observer's on_apply hook: install after it.
+  LeaseRevokeRecorder lease_revokes(cluster.get());
   struct Probe {
     bool done = false;
     bool in_flight = false;
@@ -306,7 +378,16 @@ RunResult RunSeed(const RunOptions& options) {
   // Servers answer their pending requests (with errors) when destroyed: tear the cluster
   // down while the clients and observers those answers reach still exist.
   absl::Cleanup teardown = [&cluster]() { cluster.reset(); };
-  for (const Fault& f : scenario.faults) ScheduleFault(&world, cluster.get(), f);
+  // raft.* events for the teaching tools, only into a --trace sink (never hashed).
+  RaftTracer raft_trace(cluster.get());
+  FaultTriggers triggers(&world, cluster.get(), scenario.election_ms * 1'000'000);
+  for (const Fault& f : scenario.faults) {
+    if (IsTriggered(f.kind)) {
+      triggers.Schedule(f);
+    } else {
+      ScheduleFault(&world, cluster.get(), f);
+    }
+  }
   workload.Start(scenario.safety_phase_ns);
 
   // ---- Safety phase: faults on, every event checked.
@@ -314,9 +395,12 @@ RunResult RunSeed(const RunOptions& options) {
   while (world.now_ns() < scenario.safety_phase_ns) {
     if (world.events_run() >= options.max_events) return finish(false, "event-budget", "too many events");
     if (!world.Step()) break;
-    if (auto v = observer.ObserveAll()) return finish(false, v->property, v->message);
+    raft_trace.AfterStep();
+    if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
+    triggers.AfterEvent();
     if (world.now_ns() >= next_watch_revive) {
-      workload.ReviveWatchers();
+      workload.ReviveWatchers();  // outside any event: observe everyone after it
+      if (auto v = observer.ObserveAll()) return finish(false, v->property, v->message);
       next_watch_revive = world.now_ns() + kSec;
     }
   }
@@ -333,6 +417,7 @@ RunResult RunSeed(const RunOptions& options) {
     quiet.slow_sync_probability = 0;
     cluster->env(i).disk().set_faults(quiet);
   }
+  triggers.Stop();
   cluster->HealAll();
   world.trace().Record(world.now_ns(), kWorldNode, "phase.liveness", {});
   const int64_t deadline = world.now_ns() + scenario.liveness_bound_ns;
@@ -341,9 +426,11 @@ RunResult RunSeed(const RunOptions& options) {
   while (world.now_ns() < deadline) {
     if (world.events_run() >= options.max_events) return finish(false, "event-budget", "too many events");
     if (!world.Step()) break;
-    if (auto v = observer.ObserveAll()) return finish(false, v->property, v->message);
+    raft_trace.AfterStep();
+    if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
     if (world.now_ns() >= next_watch_revive) {
-      workload.ReviveWatchers();
+      workload.ReviveWatchers();  // outside any event: observe everyone after it
+      if (auto v = observer.ObserveAll()) return finish(false, v->property, v->message);
       next_watch_revive = world.now_ns() + kSec;
     }
     // The liveness conditions change slowly; look every 10 ms of simulated time.
@@ -422,6 +509,8 @@ RunResult RunSeed(const RunOptions& options) {
   }
   if (auto v = checkers::CheckDurability(history, finals, {})) return finish(false, v->property, v->message);
   if (auto v = checkers::CheckReplicaAgreement(hashes, finals)) return finish(false, v->property, v->message);
+  if (auto v = CheckLeases(cluster.get(), lease_revokes, history)) return finish(false, v->property, v->message);
+  if (auto v = CheckWatches(cluster.get(), workload.watch_logs())) return finish(false, v->property, v->message);
   if (lin.verdict == checkers::Verdict::kInconclusive) {
     return finish(false, "linearizability-inconclusive", lin.explanation);
   }

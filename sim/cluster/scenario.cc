@@ -101,7 +101,85 @@ void DrawFaults(env::Rng rng, Scenario* s) {
                    [](const Fault& a, const Fault& b) { return a.at_ns < b.at_ns; });
 }
 
+// Election storm: contested elections (timeouts close to a heavy-tailed latency, PreVote
+// often off) with voters killed right after they vote and restarted at once, so a vote
+// request delayed in the network can reach a voter that restarted within the same term.
+void ApplyElectionStorm(env::Rng rng, Scenario* s) {
+  s->nodes = Pick<int>(rng, {3, 3, 3, 5});
+  s->heartbeat_ms = Pick<int64_t>(rng, {5, 10});
+  s->election_ms = s->heartbeat_ms * Pick<int64_t>(rng, {3, 4, 5});
+  s->pre_vote = rng.Chance(0.4);
+  s->network.delay_min_ns = Pick<int64_t>(rng, {500'000, 1 * kMs, 2 * kMs});
+  s->network.delay_jitter_ns = Pick<int64_t>(rng, {2 * kMs, 5 * kMs});
+  s->network.tail_probability = Pick<double>(rng, {0.1, 0.2, 0.3});
+  s->network.tail_base_ns = s->election_ms * kMs / Pick<int64_t>(rng, {8, 4, 2});
+  s->network.duplicate_probability = Pick<double>(rng, {0.0, 0.05, 0.1});
+  // Fast disks: a vote is durable (and answered) well within a network delay.
+  s->disk.faults.sync_latency_min_ns = Pick<int64_t>(rng, {20'000, 50'000, 100'000});
+  s->disk.faults.sync_latency_max_ns = s->disk.faults.sync_latency_min_ns * 2;
+  const int crashes = Pick<int>(rng, {10, 20, 40, 80});
+  for (int i = 0; i < crashes; ++i) {
+    Fault f;
+    f.kind = FaultKind::kVoteCrash;
+    f.at_ns = static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(s->safety_phase_ns)));
+    f.node = -1;
+    // After the vote was persisted and answered (fsync latency), before the next one.
+    f.amount = Pick<int64_t>(rng, {300'000, 500'000, 1 * kMs, 3 * kMs});
+    f.duration_ns = Pick<int64_t>(rng, {100'000, 100'000, 1 * kMs, 5 * kMs});
+    s->faults.push_back(f);
+  }
+  // Fresh leaders cut off right after their first append: a voter that restarted after
+  // electing one hears no leader, so a late vote request of the same term reaches it.
+  const int chains = Pick<int>(rng, {0, 4, 8});
+  for (int i = 0; i < chains; ++i) {
+    Fault f;
+    f.kind = FaultKind::kLeaderChurn;
+    f.at_ns = static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(s->safety_phase_ns)));
+    f.node = -1;
+    f.other = 3 + static_cast<int>(rng.Uniform(4));
+    f.amount = 0;  // every step right after an append
+    f.duration_ns = s->election_ms * kMs * (1 + static_cast<int64_t>(rng.Uniform(3)));
+    s->faults.push_back(f);
+  }
+}
+
+// Leader churn: rolling isolation of fresh leaders at the moments the Figure 8 sequence
+// needs, with one entry per MsgApp so a returning leader re-replicates old-term entries
+// one at a time.
+void ApplyLeaderChurn(env::Rng rng, Scenario* s) {
+  s->nodes = Pick<int>(rng, {3, 3, 3, 5});
+  s->heartbeat_ms = Pick<int64_t>(rng, {10, 20, 50});
+  s->election_ms = s->heartbeat_ms * Pick<int64_t>(rng, {5, 10});
+  s->safety_phase_ns = Pick<int64_t>(rng, {10, 20}) * kSec;
+  s->pre_vote = rng.Chance(0.5);
+  s->max_msg_bytes = rng.Chance(0.8) ? 1 : 0;
+  // Random drops would mostly break the chains' timing; other families have them.
+  s->network.drop_probability = std::min(s->network.drop_probability, 0.01);
+  if (rng.Chance(0.7)) s->faults.clear();  // the drawn fixed-time faults, usually none
+  const int chains = Pick<int>(rng, {2, 4, 8});
+  for (int i = 0; i < chains; ++i) {
+    Fault f;
+    f.kind = FaultKind::kLeaderChurn;
+    f.at_ns = static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(s->safety_phase_ns)));
+    f.node = -1;
+    f.other = 3 + static_cast<int>(rng.Uniform(4));
+    // Half the chains rotate "after append, after append, after commit": the old leader
+    // comes back between two leaders of later terms and re-replicates its old-term entry
+    // (Figure 8). The others trigger each step at random.
+    constexpr int64_t kFigure8Rotation = 0b100100;
+    f.amount = rng.Chance(0.5) ? (kFigure8Rotation & ((int64_t{1} << f.other) - 1))
+                               : static_cast<int64_t>(rng.Uniform(uint64_t{1} << f.other));
+    // How long the last isolated leader stays cut off once the chain ends.
+    f.duration_ns = s->election_ms * kMs * (1 + static_cast<int64_t>(rng.Uniform(10)));
+    s->faults.push_back(f);
+  }
+}
+
 }  // namespace
+
+bool IsTriggered(FaultKind kind) {
+  return kind == FaultKind::kVoteCrash || kind == FaultKind::kLeaderChurn;
+}
 
 const char* FaultKindName(FaultKind kind) {
   switch (kind) {
@@ -113,6 +191,8 @@ const char* FaultKindName(FaultKind kind) {
     case FaultKind::kClockDrift: return "clock_drift";
     case FaultKind::kClockJump: return "clock_jump";
     case FaultKind::kDiskSlow: return "disk_slow";
+    case FaultKind::kVoteCrash: return "vote_crash";
+    case FaultKind::kLeaderChurn: return "leader_churn";
   }
   return "unknown";
 }
@@ -136,6 +216,39 @@ Scenario GenerateScenario(uint64_t seed) {
   DrawWorkload(root.Stream("scenario.workload"), &s);
   s.workload.client_timeout_ns = client_timeout_ns;
   DrawFaults(root.Stream("scenario.faults"), &s);
+  // The family is drawn last, from its own stream, so "mixed" seeds keep the scenario they
+  // had before families existed.
+  env::Rng family = root.Stream("scenario.family");
+  const uint64_t f = family.Uniform(100);
+  if (f < 20) {
+    s.family = "election-storm";
+    ApplyElectionStorm(family, &s);
+  } else if (f < 40) {
+    s.family = "leader-churn";
+    ApplyLeaderChurn(family, &s);
+  }
+  if (s.family != "mixed") {
+    // Re-derive what depends on the shape the family changed.
+    s.liveness_bound_ns = std::max<int64_t>(20 * kSec, 40 * s.election_ms * kMs);
+    s.workload.client_timeout_ns = 2 * std::max<int64_t>(2 * kSec, 5 * s.election_ms * kMs);
+    // Faults belong to the safety phase, which the family may have shortened.
+    s.faults.erase(std::remove_if(s.faults.begin(), s.faults.end(),
+                                  [&](const Fault& fault) { return fault.at_ns >= s.safety_phase_ns; }),
+                   s.faults.end());
+    for (Fault& fault : s.faults) {
+      if (!IsTriggered(fault.kind)) fault.node %= s.nodes;
+      if (fault.kind == FaultKind::kAsymmetric) fault.other %= s.nodes;
+      if (fault.kind == FaultKind::kSplit) fault.other = std::max(1, std::min(fault.other, s.nodes - 1));
+    }
+    // Disks: keep faulty disks a minority of the (possibly smaller) cluster.
+    std::vector<int> faulty;
+    for (int n : s.faulty_disk_nodes) {
+      if (n < s.nodes && static_cast<int>(faulty.size()) < (s.nodes - 1) / 2) faulty.push_back(n);
+    }
+    s.faulty_disk_nodes = faulty;
+    std::stable_sort(s.faults.begin(), s.faults.end(),
+                     [](const Fault& a, const Fault& b) { return a.at_ns < b.at_ns; });
+  }
   return s;
 }
 
@@ -149,9 +262,10 @@ void KeepFaults(Scenario* scenario, const std::vector<int>& indices) {
 
 std::string Scenario::Summary() const {
   return absl::StrFormat(
-      "nodes=%d heartbeat_ms=%d election_ms=%d snapshot_count=%d clients=%d keys=%d "
-      "faults=%d drop=%.2f dup=%.2f faulty_disks=%d safety_s=%d",
-      nodes, heartbeat_ms, election_ms, snapshot_count, workload.clients, workload.keys,
+      "family=%s nodes=%d heartbeat_ms=%d election_ms=%d snapshot_count=%d prevote=%d "
+      "max_msg=%d clients=%d keys=%d faults=%d drop=%.2f dup=%.2f faulty_disks=%d safety_s=%d",
+      family, nodes, heartbeat_ms, election_ms, snapshot_count, pre_vote ? 1 : 0,
+      max_msg_bytes, workload.clients, workload.keys,
       faults.size(), network.drop_probability, network.duplicate_probability,
       faulty_disk_nodes.size(), safety_phase_ns / kSec);
 }

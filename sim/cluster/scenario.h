@@ -26,7 +26,18 @@ enum class FaultKind {
   kClockDrift,     // node clock runs at a different rate from then on
   kClockJump,      // node clock steps forward
   kDiskSlow,       // node's fsyncs become slow for a while
+  // Triggered faults (triggers.h): armed at at_ns, they fire at the first protocol-sensitive
+  // moment after it, which a fixed time would almost never hit.
+  kVoteCrash,      // the next member to grant a vote crashes `amount` ns later and restarts
+                   // `duration_ns` after that (kill -9 between the vote and the next one)
+  kLeaderChurn,    // rolling isolation of fresh leaders, `other` steps: at step i the
+                   // current leader is isolated right after it appends (bit i of `amount`
+                   // clear) or right after its commit index advances (bit i set), and the
+                   // member isolated at step i-1 is reconnected (the Figure 8 sequence)
 };
+
+// Triggered faults are armed by the run loop instead of scheduled at a fixed time.
+bool IsTriggered(FaultKind kind);
 
 const char* FaultKindName(FaultKind kind);
 
@@ -34,9 +45,11 @@ struct Fault {
   int64_t at_ns = 0;
   FaultKind kind = FaultKind::kCrash;
   int node = 0;        // index into the cluster (0-based), or first side member
-  int other = 0;       // kAsymmetric: the other end; kSplit: size of the first side
+  int other = 0;       // kAsymmetric: the other end; kSplit: size of the first side;
+                       // kLeaderChurn: number of steps
   int64_t duration_ns = 0;  // how long until restart / resume / heal
-  int64_t amount = 0;  // kClockDrift: rate in ppm; kClockJump: ns
+  int64_t amount = 0;  // kClockDrift: rate in ppm; kClockJump: ns; kVoteCrash: delay
+                       // before the crash; kLeaderChurn: bit mask of step triggers
 };
 
 struct WorkloadMix {
@@ -57,12 +70,25 @@ struct WorkloadMix {
   int64_t client_timeout_ns = 15'000'000'000;
 };
 
+// Scenario families (swarm testing: each seed draws one). "mixed" is the broad default;
+// the others concentrate faults where Raft's hardest invariants live.
+//  election-storm: election timeouts short against network latency (heavy tail), PreVote
+//                  often off, members crashed right after they vote: contested elections
+//                  with voters restarting in the middle of them.
+//  leader-churn:   fresh leaders isolated right after they append or commit, one MsgApp
+//                  entry per message (tiny batches): old-term entries re-replicated by a
+//                  returning leader while another leader holds conflicting entries.
 struct Scenario {
   uint64_t seed = 0;
+  std::string family = "mixed";
   int nodes = 3;
   int64_t heartbeat_ms = 20;
   int64_t election_ms = 200;
   uint64_t snapshot_count = 1000;
+  bool pre_vote = true;
+  // BUGGIFY-style: the Raft max_size_per_msg (0 = the server's default). 1 sends one entry
+  // per MsgApp, which makes partial replication of a leader's log common.
+  uint64_t max_msg_bytes = 0;
   NetworkOptions network;
   DiskOptions disk;
   // Nodes whose disks may misbehave beyond crashes (EIO, bit flips): at most a minority,

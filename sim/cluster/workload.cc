@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sim/check.h"
 
 namespace keel::sim {
 namespace {
@@ -53,8 +54,9 @@ class Workload::Watcher final : public server::WatchSink {
 
   bool Send(const std::vector<etcdserverpb::WatchResponse>& responses) override {
     WatchLog& log = w_->watch_logs_[index_];
+    KEEL_SIM_CHECK(!log.streams.empty());
     for (const etcdserverpb::WatchResponse& r : responses) {
-      log.responses.push_back(r);
+      log.streams.back().responses.push_back(r);
       for (const mvccpb::Event& e : r.events()) next_revision_ = std::max(next_revision_, e.kv().mod_revision() + 1);
       if (r.canceled()) canceled_ = true;
     }
@@ -66,6 +68,7 @@ class Workload::Watcher final : public server::WatchSink {
     if (m < 0 || canceled_) return;
     member_ = m;
     incarnation_ = w_->cluster_->env(m).node_loop().incarnation();
+    w_->watch_logs_[index_].streams.push_back(WatchStreamLog{m, next_revision_, {}});
     stream_ = w_->cluster_->server(m)->NewWatchStream(this);
     etcdserverpb::WatchRequest request;
     etcdserverpb::WatchCreateRequest* create = request.mutable_create_request();
@@ -74,7 +77,6 @@ class Workload::Watcher final : public server::WatchSink {
     create->set_start_revision(next_revision_);
     create->set_prev_kv(true);
     stream_->Handle(request);
-    if (w_->watch_logs_[index_].responses.size() > 0) w_->watch_logs_[index_].resumes++;
   }
 
   // The stream's member crashed (or never had one): its stream object died with the
@@ -106,7 +108,7 @@ Workload::Workload(World* world, SimCluster* cluster, const WorkloadMix& mix, en
   clients_.resize(mix_.clients);
   for (int i = 0; i < mix_.watchers; ++i) {
     watchers_.push_back(std::make_unique<Watcher>(this, i));
-    watch_logs_.push_back(WatchLog{i, 1, {}, 0});
+    watch_logs_.push_back(WatchLog{i, {}});
   }
 }
 

@@ -50,12 +50,19 @@ struct ClientOp {
   int64_t deleted = 0;         // delete: keys deleted
 };
 
-// What one watcher saw, possibly across several streams (after resuming).
-struct WatchLog {
-  int watcher = 0;
+// One watch stream (one Watch RPC) as the client saw it: where it asked to start, over the
+// key range ["k", "l") with prev_kv, and every response in arrival order.
+struct WatchStreamLog {
+  int member = 0;
   int64_t start_revision = 1;
   std::vector<etcdserverpb::WatchResponse> responses;
-  int resumes = 0;
+};
+
+// What one watcher saw: its streams in order; streams[i + 1] resumed streams[i] from the
+// last revision seen + 1 after streams[i]'s member died.
+struct WatchLog {
+  int watcher = 0;
+  std::vector<WatchStreamLog> streams;
 };
 
 class Workload {

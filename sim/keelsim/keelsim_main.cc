@@ -6,6 +6,8 @@
 //   keelsim merge FILE...
 //   keelsim shrink --seed=N [--bug=NAME]
 //   keelsim bugs
+//   keelsim viz (--seed=N [--bug=NAME] | --trace=FILE) --out=FILE.html [--from_ms --to_ms]
+//   keelsim explain (--seed=N [--bug=NAME] | --trace=FILE) [--from_ms --max_lines]
 //
 // The simulation itself never reads a clock; wall time is measured here, around it.
 #include <unistd.h>
@@ -30,6 +32,7 @@
 #include "sim/cluster/bug_zoo.h"
 #include "sim/cluster/runner.h"
 #include "sim/keelsim/sweep_report.h"
+#include "sim/keelsim/teach.h"
 
 namespace keel::sim {
 namespace {
@@ -295,7 +298,31 @@ int main(int argc, char** argv) {
   shrink->add_option("--seed", seed, "the failing seed")->required();
   shrink->add_option("--bug", bug, "the bug-zoo entry it failed with");
 
-  app.add_subcommand("bugs", "list the bug zoo");
+  bool bug_table = false;
+  app.add_subcommand("bugs", "list the bug zoo")
+      ->add_flag("--table", bug_table, "name, seed bound and expected checkers, tab-separated");
+
+  // Teaching tools (teach.h): a seed is run with its trace streamed into the tool.
+  TeachArgs teach;
+  uint64_t teach_seed = 0;
+  auto add_source = [&](CLI::App* cmd) {
+    CLI::Option* s = cmd->add_option("--seed", teach_seed, "run this seed");
+    CLI::Option* t = cmd->add_option("--trace", teach.trace_path, "or read this JSON-lines trace");
+    s->excludes(t);
+    cmd->add_option("--bug", bug, "switch on a bug-zoo entry (with --seed)");
+    cmd->add_option("--faults", faults, "only these fault indices (with --seed)");
+    cmd->add_option("--from_ms", teach.from_ms, "start at this simulated time");
+    cmd->add_option("--to_ms", teach.to_ms, "stop at this simulated time");
+  };
+  CLI::App* viz = app.add_subcommand("viz", "write a seed's run (or a trace) as one HTML page");
+  add_source(viz);
+  viz->add_option("--out", teach.out_path, "the HTML file to write")->required();
+  viz->add_option("--max_events", teach.max_events, "bound on the events kept in the window");
+  CLI::App* explain = app.add_subcommand("explain", "tell a seed's run (or a trace) as a story");
+  add_source(explain);
+  explain->add_option("--max_lines", teach.max_lines, "bound on the story's length");
+  explain->add_flag("--follower_commits", teach.follower_commits,
+                    "also tell when followers learn of commits");
 
   CLI11_PARSE(app, argc, argv);
   if (!bug.empty() && FindBug(bug) == nullptr) {
@@ -307,6 +334,30 @@ int main(int argc, char** argv) {
   if (*sweep) return Sweep(seeds, jobs, bug, shard, results, stop_on_failure);
   if (*merge) return Merge(merge_files);
   if (*shrink) return Shrink(seed, bug);
-  for (const BugInfo& b : BugZoo()) std::cout << b.name << "\n";
+  if (*viz || *explain) {
+    CLI::App* cmd = *viz ? viz : explain;
+    if (cmd->count("--seed") > 0) {
+      teach.seed = teach_seed;
+    } else if (teach.trace_path.empty()) {
+      std::cerr << "keelsim " << cmd->get_name() << ": give --seed=N or --trace=FILE\n";
+      return 2;
+    }
+    teach.bug = bug;
+    for (absl::string_view part : absl::StrSplit(faults, ',', absl::SkipEmpty())) {
+      int index = 0;
+      if (!absl::SimpleAtoi(part, &index)) {
+        std::cerr << "keelsim: --faults takes comma-separated fault indices\n";
+        return 2;
+      }
+      teach.keep_faults.push_back(index);
+      teach.have_faults = true;
+    }
+    return *viz ? VizCommand(teach) : ExplainCommand(teach);
+  }
+  for (const BugInfo& b : BugZoo()) {
+    std::cout << b.name;
+    if (bug_table) std::cout << "\t" << b.bound << "\t" << b.caught_by;
+    std::cout << "\n";
+  }
   return 0;
 }

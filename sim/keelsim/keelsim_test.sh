@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # keelsim end to end: a short sweep passes, a seed replays to the same trace_hash, another
 # seed gives another hash, a trace file is written, sharded results merge to the totals,
-# and unknown bugs are refused. Sweep length: KEELSIM_TEST_SEEDS (default 100).
+# unknown bugs are refused, and the teaching tools work on a seed (the trace has raft.*
+# events; explain tells the election and commits; viz writes a self-contained page; the
+# page in a browser is papers/viz/viz_test.sh). Sweep length: KEELSIM_TEST_SEEDS (default 100).
 set -euo pipefail
 keelsim="$1"
 seeds="${KEELSIM_TEST_SEEDS:-100}"
@@ -23,6 +25,42 @@ head -1 "$tmp/t7.jsonl" | grep -q '"t_ns"' || { echo "trace is not JSON lines"; 
 "$keelsim" sweep --seeds=1-20 --jobs=1 --shard=1/2 --results="$tmp/s1.jsonl" > /dev/null
 "$keelsim" merge "$tmp/s0.jsonl" "$tmp/s1.jsonl" | grep -q "^20 passed, 0 failed$" ||
   { echo "sharded results do not merge to 20 seeds"; exit 1; }
+
+# Teaching tools. The trace of seed 7 carries the raft.* events of
+# papers/viz/TRACE_SCHEMA.md: states, appends, and one send per message id before its
+# one fate (recv or drop).
+python3 - "$tmp/t7.jsonl" <<'PY'
+import json, sys
+events = [json.loads(line) for line in open(sys.argv[1])]
+kinds = {e["kind"] for e in events}
+for k in ("raft.state", "raft.append", "raft.send", "raft.recv"):
+    assert k in kinds, f"no {k} in the trace"
+sent_at = {}
+for i, e in enumerate(events):
+    if e["kind"] == "raft.send":
+        assert e["detail"]["id"] not in sent_at, "raft.send ids are unique"
+        sent_at[e["detail"]["id"]] = i
+fates = [(i, e) for i, e in enumerate(events) if e["kind"] in ("raft.recv", "raft.drop")]
+assert fates, "no message ever arrived"
+assert all(e["detail"]["id"] in sent_at and sent_at[e["detail"]["id"]] < i for i, e in fates), \
+    "a recv/drop without an earlier send"
+assert len({e["detail"]["id"] for _, e in fates}) == len(fates), "one fate per message"
+assert any(e["kind"] == "raft.state" and e["detail"]["role"] == "leader" for e in events), \
+    "nobody ever led"
+print(f"trace ok: {len(events)} records, {len(sent_at)} raft messages")
+PY
+story=$("$keelsim" explain --seed=7 --max_lines=300 2>/dev/null)
+echo "$story" | head -3
+echo "$story" | grep -q "won the election for term" || { echo "explain: no election told"; exit 1; }
+echo "$story" | grep -q "committed on leader" || { echo "explain: no commit told"; exit 1; }
+[[ "$story" == "$("$keelsim" explain --trace="$tmp/t7.jsonl" --max_lines=300)" ]] ||
+  { echo "explain --seed and explain --trace of the same run differ"; exit 1; }
+"$keelsim" viz --seed=7 --out="$tmp/s7.html" 2>/dev/null | grep -q "^wrote .* [1-9][0-9]* events" ||
+  { echo "viz wrote no events"; exit 1; }
+grep -q '<script id="trace-data" type="application/json">{' "$tmp/s7.html" || { echo "viz: no data"; exit 1; }
+if grep -Eq '<(script|img|link)[^>]* (src|href)=' "$tmp/s7.html"; then
+  echo "viz: the page loads something from outside"; exit 1
+fi
 
 if "$keelsim" run --seed=1 --bug=no-such-bug > /dev/null 2>&1; then
   echo "an unknown bug name was accepted"; exit 1
