@@ -144,6 +144,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   absl::Status OpenBackend();
   absl::Status Bootstrap();
   absl::Status BootstrapJoining();
+  absl::Status StartFreshDataDir(absl::string_view backend_without_wal);
   absl::Status Recover();
   // Reads and verifies the backend image a received snapshot names (its data) whole,
   // before anything is changed; then replaces the backend with it, durably.

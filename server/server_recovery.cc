@@ -128,6 +128,30 @@ absl::Status ServerImpl::OpenBackend() {
   return absl::OkStatus();
 }
 
+// The part of a first start that Bootstrap and BootstrapJoining share, once membership_,
+// member_id_ and cluster_id_ are known: an empty backend that records the membership,
+// synced before the WAL exists, so a restart finds either no WAL (and starts over) or a
+// backend that knows the cluster and whom to talk to.
+absl::Status ServerImpl::StartFreshDataDir(absl::string_view backend_without_wal) {
+  absl::Status backend = OpenBackend();
+  if (!backend.ok()) return backend;
+  if (store_->consistent_index() != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", config_.data_dir, backend_without_wal));
+  }
+  membership_->SaveAll(store_->backend());
+  absl::Status committed = store_->Sync();
+  if (!committed.ok()) return committed;
+
+  serverpb::WalMetadata metadata;
+  metadata.set_member_id(member_id_);
+  metadata.set_cluster_id(cluster_id_);
+  auto wal = storage::Wal::Create(env_->fs(), wal_dir_, metadata.SerializeAsString());
+  if (!wal.ok()) return wal.status();
+  wal_ = *std::move(wal);
+  return ReloadStateFromBackend();
+}
+
 absl::Status ServerImpl::Bootstrap() {
   if (!config_.initial_cluster_state_new) return BootstrapJoining();
   auto membership = Membership::Bootstrap(config_.initial_cluster, config_.initial_cluster_token);
@@ -141,28 +165,9 @@ absl::Status ServerImpl::Bootstrap() {
   cluster_id_ = membership->cluster_id();
   membership_ = *std::move(membership);
 
-  absl::Status backend = OpenBackend();
-  if (!backend.ok()) return backend;
-  if (store_->consistent_index() != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", config_.data_dir,
-        " has a backend but no WAL: refusing to start (restore the WAL or wipe the directory)"));
-  }
-  membership_->SaveAll(store_->backend());
-  // Durable before the WAL exists: a restart finds either no WAL (and bootstraps again)
-  // or a backend that knows the cluster.
-  absl::Status committed = store_->Sync();
-  if (!committed.ok()) return committed;
-
-  serverpb::WalMetadata metadata;
-  metadata.set_member_id(member_id_);
-  metadata.set_cluster_id(cluster_id_);
-  auto wal = storage::Wal::Create(env_->fs(), wal_dir_, metadata.SerializeAsString());
-  if (!wal.ok()) return wal.status();
-  wal_ = *std::move(wal);
-
-  absl::Status state = ReloadStateFromBackend();
-  if (!state.ok()) return state;
+  absl::Status fresh = StartFreshDataDir(
+      " has a backend but no WAL: refusing to start (restore the WAL or wipe the directory)");
+  if (!fresh.ok()) return fresh;
 
   // As etcd: the log starts with one committed ConfChangeAddNode per initial member, in
   // ID order, identical on every member, so a member that later joins (or a follower far
@@ -217,29 +222,10 @@ absl::Status ServerImpl::BootstrapJoining() {
   cluster_id_ = membership->cluster_id();
   membership_ = *std::move(membership);
 
-  absl::Status backend = OpenBackend();
-  if (!backend.ok()) return backend;
-  if (store_->consistent_index() != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", config_.data_dir,
-        " already holds a member's backend but no WAL: refusing to join with it (wipe the "
-        "directory to join as a new member)"));
-  }
-  membership_->SaveAll(store_->backend());
-  // Durable before the WAL exists, as in Bootstrap: a restart finds either no WAL (and
-  // joins again) or a backend that knows the cluster and whom to talk to.
-  absl::Status committed = store_->Sync();
-  if (!committed.ok()) return committed;
-
-  serverpb::WalMetadata metadata;
-  metadata.set_member_id(member_id_);
-  metadata.set_cluster_id(cluster_id_);
-  auto wal = storage::Wal::Create(env_->fs(), wal_dir_, metadata.SerializeAsString());
-  if (!wal.ok()) return wal.status();
-  wal_ = *std::move(wal);
-
-  absl::Status state = ReloadStateFromBackend();
-  if (!state.ok()) return state;
+  absl::Status fresh = StartFreshDataDir(
+      " already holds a member's backend but no WAL: refusing to join with it (wipe the "
+      "directory to join as a new member)");
+  if (!fresh.ok()) return fresh;
   return CreateRaftNode(/*applied=*/0);
 }
 

@@ -439,6 +439,31 @@ void ServerImpl::Forward(serverpb::ForwardedRequest request,
 }
 
 void ServerImpl::HandleForwardedRequest(uint64_t from, const serverpb::ForwardedRequest& request) {
+  if (request.has_member_promote()) {
+    // Asynchronous (a configuration change through Raft): answered when it applies.
+    const uint64_t request_id = request.request_id();
+    if (!is_leader_) {  // never forwarded twice: a leader change fails it, as etcd's does
+      serverpb::PeerMessage reply;
+      reply.mutable_response()->set_request_id(request_id);
+      reply.mutable_response()->set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+      reply.mutable_response()->set_message(std::string(LeaderChangedError().message()));
+      return SendPeer(from, reply);
+    }
+    return MemberPromote(request.member_promote(),
+                         [this, from, request_id](
+                             absl::StatusOr<etcdserverpb::MemberPromoteResponse> r) mutable {
+                           serverpb::PeerMessage reply;
+                           serverpb::ForwardedResponse* out = reply.mutable_response();
+                           out->set_request_id(request_id);
+                           if (r.ok()) {
+                             *out->mutable_member_promote() = *std::move(r);
+                           } else {
+                             out->set_code(static_cast<int>(r.status().code()));
+                             out->set_message(std::string(r.status().message()));
+                           }
+                           SendPeer(from, reply);
+                         });
+  }
   auto answer = [this, from, request](absl::Status ready) {
     serverpb::PeerMessage reply;
     if (ready.ok()) {
@@ -640,7 +665,13 @@ void ServerImpl::MemberPromote(const etcdserverpb::MemberPromoteRequest& request
   const serverpb::Member* m = membership_->Find(request.id());
   if (m == nullptr) return std::move(done)(MemberNotFoundError());
   if (!m->is_learner()) return std::move(done)(MemberNotLearnerError());
-  if (!is_leader_) return std::move(done)(NotLeaderError());
+  if (!is_leader_) {
+    if (leader_id_ == 0) return std::move(done)(NotLeaderError());
+    serverpb::ForwardedRequest forwarded;
+    *forwarded.mutable_member_promote() = request;
+    return Forward(std::move(forwarded),
+                   AnswerForwarded(&serverpb::ForwardedResponse::member_promote, std::move(done)));
+  }
   // etcd: a learner is ready once its match index reaches 90% of the leader's.
   const raft::NodeStatus status = raft_->GetStatus();
   auto self = status.progress.find(member_id_);
