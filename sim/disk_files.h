@@ -185,7 +185,7 @@ class SimWritableFile final : public env::WritableFile {
             s = op(disk, inode.get(), path);
             if (!s.ok()) state->sticky = s;
           }
-          loop->PostToIncarnation(incarnation, [done = std::move(done), s]() mutable {
+          loop->DeliverToIncarnation(incarnation, [done = std::move(done), s]() mutable {
             std::move(done)(s);
           });
         });

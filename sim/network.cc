@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_format.h"
 #include "sim/check.h"
+#include "xxhash.h"
 
 namespace keel::sim {
 namespace {
@@ -71,7 +72,7 @@ void SimNetwork::Send(uint64_t from, uint64_t to, std::string payload) {
   const uint64_t msg_id = next_msg_id_++;
   ++counters_.sent;
   char hash_hex[16];
-  HexDigits(env::StableHash(payload), hash_hex);
+  HexDigits(XXH3_64bits(payload.data(), payload.size()), hash_hex);
   Trace(from, "net.send", {{"to", to}, {"id", msg_id}, {"size", payload.size()},
                            // Hex: JSON readers (jq, JavaScript) round integers above 2^53.
                            {"hash", std::string_view(hash_hex, sizeof(hash_hex))}});
@@ -146,7 +147,7 @@ void SimNetwork::Arrive(uint64_t from, uint64_t to, uint64_t msg_id,
   NodeLoop* loop = it->second.loop;
   // Through the loop: a paused node gets it on resume, a crash discards it (and the
   // discarded closure releases the link slot).
-  loop->PostToIncarnation(
+  loop->DeliverToIncarnation(
       loop->incarnation(),
       [this, from, to, msg_id, payload = std::move(payload), hold = std::move(hold)] {
         auto it = endpoints_.find(to);

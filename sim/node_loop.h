@@ -12,7 +12,7 @@
 //  * Crash (kill -9): every pending timer and callback is discarded, the incarnation
 //    number increases, and the loop drops everything it is given until Restart().
 //    Components that complete work later (disk, network) capture incarnation() when the
-//    work is issued and deliver through PostToIncarnation, which drops deliveries meant
+//    work is issued and deliver through DeliverToIncarnation, which drops deliveries meant
 //    for a dead incarnation.
 #ifndef KEEL_SIM_NODE_LOOP_H_
 #define KEEL_SIM_NODE_LOOP_H_
@@ -73,9 +73,12 @@ class NodeLoop final : public env::Loop {
   bool up() const { return up_; }
   uint64_t incarnation() const { return incarnation_; }
 
-  // Posts `fn` only if the node is up and still in `incarnation`; otherwise drops it
-  // (traced as "loop.drop_stale"). Used by components whose work outlives a crash.
-  void PostToIncarnation(uint64_t incarnation, absl::AnyInvocable<void() &&> fn);
+  // Hands the node work that completed outside it (a message arriving, a disk operation
+  // finishing), only if the node is up and still in `incarnation`; otherwise drops it
+  // (traced as "loop.drop_stale"). Runs `fn` at once when called from a world event of
+  // its own; posts it (so it runs after the current callback, or on resume) when the node
+  // is paused or a node callback is running, so no callback ever runs inside another.
+  void DeliverToIncarnation(uint64_t incarnation, absl::AnyInvocable<void() &&> fn);
 
   uint64_t node_id() const { return node_id_; }
   World* world() const { return world_; }

@@ -21,13 +21,42 @@ TEST(NodeLoopEventNodeTest, EventsAreAttributedToTheNodeTheyRanIn) {
   a.RunAfter(10, [] {});
   b.Post([] {});
   world.ScheduleAt(20, [] {});                                 // a world event (fault, client)
-  world.ScheduleAt(30, [&] { a.PostToIncarnation(a.incarnation(), [] {}); });  // a delivery
+  world.ScheduleAt(30, [&] { a.DeliverToIncarnation(a.incarnation(), [] {}); });  // a delivery
   world.ScheduleAt(40, [&] {                                   // touches two nodes
     world.NoteEventNode(7);
     world.NoteEventNode(9);
   });
   while (world.Step()) seen.push_back(world.event_node());
-  EXPECT_EQ(seen, (std::vector<uint64_t>{9, 7, World::kAnyNode, 7, 7, World::kAnyNode}));
+  EXPECT_EQ(seen, (std::vector<uint64_t>{9, 7, World::kAnyNode, 7, World::kAnyNode}));
+}
+
+// A delivery runs in the event that completes it, unless that would run one callback
+// inside another or run a paused node's code.
+TEST(NodeLoopDeliveryTest, RunsInItsOwnEventPostsInsideCallbacksDefersWhilePaused) {
+  World world(1);
+  NodeLoop loop(&world, 1, ClockConfig{});
+  std::vector<std::string> order;
+  world.ScheduleAt(10, [&] {
+    loop.DeliverToIncarnation(loop.incarnation(), [&] { order.push_back("arrival"); });
+    order.push_back("after arrival event");
+  });
+  loop.RunAfter(20, [&] {
+    loop.DeliverToIncarnation(loop.incarnation(), [&] { order.push_back("nested"); });
+    order.push_back("timer");  // the nested delivery must not run before this
+  });
+  world.RunUntil(30);
+  EXPECT_EQ(order, (std::vector<std::string>{"arrival", "after arrival event", "timer", "nested"}));
+
+  order.clear();
+  loop.Pause();
+  world.ScheduleAt(40, [&] {
+    loop.DeliverToIncarnation(loop.incarnation(), [&] { order.push_back("while paused"); });
+  });
+  world.RunUntil(50);
+  EXPECT_TRUE(order.empty());
+  loop.Resume();
+  world.RunUntilIdle(10);
+  EXPECT_EQ(order, (std::vector<std::string>{"while paused"}));
 }
 
 TEST(NodeLoopClockTest, NodeTimeIsOffsetPlusRateTimesGlobalTime) {
@@ -169,8 +198,8 @@ TEST(NodeLoopTest, CrashDiscardsEverythingAndDropsWorkForTheDeadIncarnation) {
 
   loop.Restart();
   EXPECT_GT(loop.incarnation(), old_incarnation);
-  loop.PostToIncarnation(old_incarnation, [&] { fired += 10; });  // stale
-  loop.PostToIncarnation(loop.incarnation(), [&] { fired += 100; });
+  loop.DeliverToIncarnation(old_incarnation, [&] { fired += 10; });  // stale
+  loop.DeliverToIncarnation(loop.incarnation(), [&] { fired += 100; });
   loop.RunAfter(5, [&] { fired += 1000; });
   world.RunUntilIdle(100);
   EXPECT_EQ(fired, 1100);

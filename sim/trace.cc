@@ -1,6 +1,8 @@
 #include "sim/trace.h"
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_format.h"
 
@@ -33,25 +35,51 @@ void WriteJsonString(std::ostream& out, std::string_view s) {
 
 }  // namespace
 
+StableHasher::StableHasher() : state_(XXH3_createState()) {
+  if (state_ == nullptr) std::abort();  // out of memory for 576 bytes: nothing to recover
+  XXH3_64bits_reset(state_);
+}
+
+StableHasher::~StableHasher() { XXH3_freeState(state_); }
+
+void StableHasher::Flush() const {
+  if (buffered_ == 0) return;
+  XXH3_64bits_update(state_, buffer_, buffered_);
+  buffered_ = 0;
+}
+
 void StableHasher::AddBytes(std::string_view bytes) {
-  for (unsigned char c : bytes) {
-    state_ ^= c;
-    state_ *= 0x100000001b3ULL;
+  if (bytes.size() > kBufferBytes - buffered_) {
+    Flush();
+    if (bytes.size() > kBufferBytes) {
+      XXH3_64bits_update(state_, bytes.data(), bytes.size());
+      return;
+    }
   }
+  std::memcpy(buffer_ + buffered_, bytes.data(), bytes.size());
+  buffered_ += bytes.size();
 }
 
 void StableHasher::AddU64(uint64_t v) {
-  for (int i = 0; i < 8; ++i) {
-    state_ ^= static_cast<unsigned char>(v >> (8 * i));
-    state_ *= 0x100000001b3ULL;
+  if (kBufferBytes - buffered_ < 8) Flush();
+  // Little-endian bytes whatever the host's order: one copy on little-endian hosts.
+  unsigned char* out = buffer_ + buffered_;
+  if constexpr (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
+    std::memcpy(out, &v, sizeof(v));
+  } else {
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<unsigned char>(v >> (8 * i));
   }
+  buffered_ += 8;
+}
+
+void StableHasher::AddByte(unsigned char b) {
+  if (buffered_ == kBufferBytes) Flush();
+  buffer_[buffered_++] = b;
 }
 
 uint64_t StableHasher::Digest() const {
-  uint64_t z = state_ + 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+  Flush();
+  return XXH3_64bits_digest(state_);
 }
 
 void Trace::Record(int64_t t_ns, uint64_t node, std::string_view kind,
@@ -60,7 +88,7 @@ void Trace::Record(int64_t t_ns, uint64_t node, std::string_view kind,
   hasher_.AddU64(static_cast<uint64_t>(t_ns));
   hasher_.AddU64(node);
   hasher_.AddBytes(kind);
-  hasher_.AddBytes(std::string_view(reinterpret_cast<const char*>(&kSeparator), 1));
+  hasher_.AddByte(kSeparator);
   for (const TraceField& f : detail) {
     hasher_.AddBytes(f.key);
     hasher_.AddU64(static_cast<uint64_t>(f.type));

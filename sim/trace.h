@@ -16,6 +16,8 @@
 #include <string_view>
 #include <type_traits>
 
+#include "xxhash.h"
+
 namespace keel::sim {
 
 // Node id used for events that belong to the world rather than to one node.
@@ -50,16 +52,32 @@ struct TraceField {
   std::string_view string_value;
 };
 
-// FNV-1a over explicit bytes with a SplitMix64 finalizer on read-out. Stable by
-// construction; exposed so other sim components (e.g. file-content digests) agree.
+// The trace hash: XXH3-64 (Debian's libxxhash, a stable, specified algorithm) over the
+// byte encoding documented at Trace::Record. Pieces are gathered in a small buffer and
+// handed to XXH3 a buffer at a time, because records are many and short (~60 bytes) and
+// XXH3's streaming update has a fixed cost per call. The same bytes give the same digest
+// on every machine and in every process.
 class StableHasher {
  public:
+  StableHasher();
+  StableHasher(const StableHasher&) = delete;
+  StableHasher& operator=(const StableHasher&) = delete;
+  ~StableHasher();
+
   void AddBytes(std::string_view bytes);
   void AddU64(uint64_t v);  // 8 bytes, little-endian
+  void AddByte(unsigned char b);
+  // The digest of everything added so far; adding more afterwards is allowed.
   uint64_t Digest() const;
 
  private:
-  uint64_t state_ = 0xcbf29ce484222325ULL;
+  void Flush() const;
+
+  static constexpr size_t kBufferBytes = 512;
+  // mutable: Digest() folds buffered bytes into the state, which changes no digest.
+  mutable unsigned char buffer_[kBufferBytes];
+  mutable size_t buffered_ = 0;
+  XXH3_state_t* const state_;  // owned; XXH3's state wants 64-byte alignment
 };
 
 class Trace {

@@ -42,15 +42,15 @@ TEST(TraceTest, RecordOrderChangesTheHash) {
 }
 
 // Pins the encoding: if this changes, every recorded trace_hash in bug reports and CI
-// baselines silently stops matching. The expected value was computed independently (a
-// few lines of Python over the documented byte encoding: FNV-1a over t_ns and node as
-// 8-byte little-endian, kind, 0xff, then per field key, type tag, value; SplitMix64
-// finalizer).
+// baselines silently stops matching. The expected value was computed independently:
+// the documented byte encoding (t_ns and node as 8-byte little-endian, kind, 0xff, then
+// per field key, type tag as 8 bytes, value) written by a few lines of Python, hashed by
+// `xxhsum -H3` (Debian's xxhash package).
 TEST(TraceTest, HashIsPinned) {
   Trace trace;
   EXPECT_EQ(trace.HashHex().size(), 16u);
   trace.Record(1500, 2, "net.deliver", {{"from", uint64_t{1}}, {"size", 42}});
-  EXPECT_EQ(trace.HashHex(), "9e91d1f0934b310b");
+  EXPECT_EQ(trace.HashHex(), "1a1f7ee09c8d56ad");
 }
 
 TEST(TraceTest, JsonLinesSink) {

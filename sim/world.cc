@@ -20,11 +20,23 @@ EventId World::ScheduleAt(int64_t at_ns, absl::AnyInvocable<void() &&> fn) {
   CheckOnWorldThread();
   KEEL_SIM_CHECK(at_ns >= now_ns_);
   KEEL_SIM_CHECK(fn != nullptr);
-  KEEL_SIM_CHECK(heap_.size() < kMaxPendingEvents);
-  const EventId id = next_seq_++;
-  heap_.push_back(Event{at_ns, id, std::move(fn)});
+  KEEL_SIM_CHECK(live_count_ < kMaxPendingEvents);
+  KEEL_SIM_CHECK(next_seq_ < (EventId{1} << (64 - kSlotBits)));
+  uint32_t slot;
+  if (free_slots_.empty()) {
+    // Slots only grow while every slot is live, so there are at most kMaxPendingEvents.
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  const EventId id = (next_seq_++ << kSlotBits) | slot;
+  slots_[slot].id = id;
+  slots_[slot].fn = std::move(fn);
+  heap_.push_back(HeapEntry{at_ns, id});
   std::push_heap(heap_.begin(), heap_.end(), Later());
-  live_.insert(id);
+  ++live_count_;
   return id;
 }
 
@@ -33,14 +45,27 @@ EventId World::ScheduleAfter(int64_t delay_ns, absl::AnyInvocable<void() &&> fn)
   return ScheduleAt(now_ns_ + delay_ns, std::move(fn));
 }
 
+absl::AnyInvocable<void() &&> World::ReleaseSlot(EventId id) {
+  Slot& slot = slots_[static_cast<size_t>(id & kSlotMask)];
+  KEEL_SIM_CHECK(slot.id == id);
+  absl::AnyInvocable<void() &&> fn = std::move(slot.fn);
+  slot.fn = nullptr;
+  slot.id = 0;
+  free_slots_.push_back(static_cast<uint32_t>(id & kSlotMask));
+  --live_count_;
+  return fn;
+}
+
 bool World::Cancel(EventId id) {
   CheckOnWorldThread();
-  // The heap entry stays until it reaches the top; erasing the id is what cancels it.
-  return live_.erase(id) > 0;
+  // The heap entry stays until it reaches the top; emptying the slot is what cancels it.
+  if (!IsLive(id)) return false;
+  ReleaseSlot(id);
+  return true;
 }
 
 void World::DiscardCancelledTop() {
-  while (!heap_.empty() && !live_.contains(heap_.front().seq)) {
+  while (!heap_.empty() && !IsLive(heap_.front().id)) {
     std::pop_heap(heap_.begin(), heap_.end(), Later());
     heap_.pop_back();
   }
@@ -56,14 +81,14 @@ bool World::Step() {
   DiscardCancelledTop();
   if (heap_.empty()) return false;
   std::pop_heap(heap_.begin(), heap_.end(), Later());
-  Event event = std::move(heap_.back());
+  const HeapEntry event = heap_.back();
   heap_.pop_back();
   KEEL_SIM_CHECK(event.at_ns >= now_ns_);
-  KEEL_SIM_CHECK(live_.erase(event.seq) == 1);
+  absl::AnyInvocable<void() &&> fn = ReleaseSlot(event.id);
   now_ns_ = event.at_ns;
   ++events_run_;
   event_node_ = kUnnoted;
-  std::move(event.fn)();
+  std::move(fn)();
   return true;
 }
 

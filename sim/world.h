@@ -14,7 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "env/rng.h"
 #include "sim/trace.h"
@@ -73,7 +72,21 @@ class World {
     }
   }
 
-  size_t pending_events() const { return live_.size(); }
+  // True while a node's loop callback runs (NodeLoop opens a NodeCallbackScope around
+  // each): work delivered then is posted, never run inside the running callback.
+  bool in_node_callback() const { return node_callbacks_running_ > 0; }
+  class NodeCallbackScope {
+   public:
+    explicit NodeCallbackScope(World* world) : world_(world) { ++world_->node_callbacks_running_; }
+    ~NodeCallbackScope() { --world_->node_callbacks_running_; }
+    NodeCallbackScope(const NodeCallbackScope&) = delete;
+    NodeCallbackScope& operator=(const NodeCallbackScope&) = delete;
+
+   private:
+    World* const world_;
+  };
+
+  size_t pending_events() const { return live_count_; }
   uint64_t events_run() const { return events_run_; }
   // Time of the earliest pending event, or -1 if none.
   int64_t next_event_ns();
@@ -83,18 +96,34 @@ class World {
   void CheckOnWorldThread() const;
 
  private:
-  struct Event {
+  // The heap holds small (time, id) pairs; callbacks live in slots_, so sifting the heap
+  // moves 16-byte values instead of type-erased callables. An id is the scheduling
+  // sequence number above the slot index: ordering by id is ordering by sequence, and a
+  // heap entry whose slot now holds another id was cancelled (or its slot reused).
+  static constexpr int kSlotBits = 24;
+  static_assert((size_t{1} << kSlotBits) >= kMaxPendingEvents);
+  static constexpr EventId kSlotMask = (EventId{1} << kSlotBits) - 1;
+  struct HeapEntry {
     int64_t at_ns;
-    EventId seq;
+    EventId id;
+  };
+  struct Slot {
+    EventId id = 0;  // 0: free
     absl::AnyInvocable<void() &&> fn;
   };
-  // Min-heap on (at_ns, seq) via std::push_heap with this "greater" comparator.
+  // Min-heap on (at_ns, id) via std::push_heap with this "greater" comparator.
   struct Later {
-    bool operator()(const Event& a, const Event& b) const {
-      return a.at_ns != b.at_ns ? a.at_ns > b.at_ns : a.seq > b.seq;
+    bool operator()(const HeapEntry& a, const HeapEntry& b) const {
+      return a.at_ns != b.at_ns ? a.at_ns > b.at_ns : a.id > b.id;
     }
   };
   static constexpr uint64_t kUnnoted = kAnyNode - 1;
+  bool IsLive(EventId id) const {
+    const size_t slot = static_cast<size_t>(id & kSlotMask);
+    return slot < slots_.size() && slots_[slot].id == id;
+  }
+  // Empties the slot of a live event and returns its callback.
+  absl::AnyInvocable<void() &&> ReleaseSlot(EventId id);
   // Drops cancelled events from the top of the heap.
   void DiscardCancelledTop();
 
@@ -105,9 +134,12 @@ class World {
   EventId next_seq_ = 1;
   uint64_t events_run_ = 0;
   uint64_t event_node_ = kUnnoted;
-  std::vector<Event> heap_;
-  // Ids scheduled and neither run nor cancelled. Membership only; never iterated.
-  absl::flat_hash_set<EventId> live_;
+  int node_callbacks_running_ = 0;
+  std::vector<HeapEntry> heap_;
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> free_slots_;  // LIFO, so slot reuse is deterministic
+  // Events scheduled and neither run nor cancelled.
+  size_t live_count_ = 0;
   Trace trace_;
 };
 

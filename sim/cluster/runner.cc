@@ -20,6 +20,7 @@
 #include "sim/cluster/triggers.h"
 #include "sim/cluster/workload.h"
 #include "sim/world.h"
+#include "xxhash.h"
 
 namespace keel::sim {
 namespace {
@@ -29,9 +30,8 @@ constexpr int64_t kSec = 1'000'000'000;
 // Identifies an entry's content for the safety checker (appended vs applied vs committed).
 // Runs for every entry on every member: no concatenated copy of the data.
 uint64_t EntryHash(const raftpb::Entry& e) {
-  uint64_t h = env::StableHash(e.data()) ^ (static_cast<uint64_t>(e.type()) + 1) * 0x9e3779b97f4a7c15ULL;
-  h ^= h >> 31;
-  return h * 0xbf58476d1ce4e5b9ULL;
+  return XXH3_64bits_withSeed(e.data().data(), e.data().size(),
+                              static_cast<uint64_t>(e.type()) + 1);
 }
 
 checkers::RaftRole ToRole(raft::StateType s) {

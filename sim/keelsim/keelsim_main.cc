@@ -12,12 +12,10 @@
 // The simulation itself never reads a clock; wall time is measured here, around it.
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -33,6 +31,7 @@
 #include "sim/cluster/runner.h"
 #include "sim/keelsim/sweep_report.h"
 #include "sim/keelsim/teach.h"
+#include "sim/keelsim/worker_pool.h"
 
 namespace keel::sim {
 namespace {
@@ -42,7 +41,7 @@ double WallSeconds(std::chrono::steady_clock::time_point since) {
 }
 
 std::string ReplayCommand(uint64_t seed, const std::string& bug, const std::vector<int>* faults) {
-  std::string cmd = absl::StrCat("bazel run -c opt //sim/keelsim -- run --seed=", seed);
+  std::string cmd = absl::StrCat("bazel run --config=opt //sim/keelsim -- run --seed=", seed);
   if (!bug.empty()) absl::StrAppend(&cmd, " --bug=", bug);
   if (faults != nullptr) absl::StrAppend(&cmd, " --faults=", absl::StrJoin(*faults, ","));
   return cmd;
@@ -116,6 +115,29 @@ bool ParseSeedRange(const std::string& text, uint64_t* first, uint64_t* last) {
          *first <= *last;
 }
 
+// This binary's path, for starting sweep workers (argv[0] may be relative or a symlink).
+std::string SelfPath() {
+  char path[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string("/proc/self/exe");
+}
+
+// `keelsim sweep-worker`: the process side of a sweep (worker_pool.h). Reads one seed per
+// line on stdin until end-of-file, answers each with its result as one JSON line.
+int SweepWorker(const std::string& bug) {
+  std::string line;
+  while (std::getline(std::cin, line)) {
+    RunOptions options;
+    if (!absl::SimpleAtoi(line, &options.seed)) {
+      std::cerr << "keelsim sweep-worker: not a seed: " << line.substr(0, 40) << "\n";
+      return 2;
+    }
+    options.bug = bug;
+    std::cout << SweepReport::ToJsonLine(RunSeed(options), bug) << "\n" << std::flush;
+  }
+  return 0;
+}
+
 int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std::string& shard,
           const std::string& results_path, bool stop_on_failure) {
   uint64_t first = 0, last = 0;
@@ -140,41 +162,53 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
   if (!results_path.empty()) results.open(results_path);
 
   SweepReport report;
-  std::mutex mu;
-  std::atomic<size_t> next{0};
-  std::atomic<bool> stop{false};
   const bool tty = isatty(STDOUT_FILENO) != 0;
   const auto start = std::chrono::steady_clock::now();
-  auto worker = [&]() {
-    for (;;) {
-      if (stop.load()) return;
-      const size_t i = next.fetch_add(1);
-      if (i >= todo.size()) return;
-      RunOptions options;
-      options.seed = todo[i];
-      options.bug = bug;
-      RunResult r = RunSeed(options);
-      std::lock_guard<std::mutex> lock(mu);
-      report.Add(r);
-      if (results.is_open()) results << SweepReport::ToJsonLine(r, bug) << "\n" << std::flush;
-      if (!r.ok) {
-        if (tty) std::cout << "\r\033[K";
-        std::cout << "FAIL seed=" << r.seed << " checker=" << r.checker << ": " << r.message.substr(0, 300)
-                  << "\n  replay: " << ReplayCommand(r.seed, bug, nullptr) << "\n";
-        if (stop_on_failure) stop.store(true);
-      }
-      if (tty) {
-        const size_t done = report.passed() + report.failed();
-        const int width = 40;
-        const int filled = static_cast<int>(width * done / std::max<size_t>(todo.size(), 1));
-        std::cout << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << done
-                  << "/" << todo.size() << " failed=" << report.failed() << std::flush;
+  auto on_outcome = [&](const std::string& item, const WorkerOutcome& outcome) {
+    RunResult r;
+    if (outcome.crashed) {
+      // A crash is a failure of the seed that caused it: an invariant the code asserts
+      // itself (a Raft or simulator check) caught the bug before any checker could.
+      (void)absl::SimpleAtoi(item, &r.seed);
+      r.checker = "crash";
+      r.message = outcome.crash;
+    } else {
+      absl::StatusOr<RunResult> parsed = SweepReport::FromJsonLine(outcome.line);
+      if (!parsed.ok()) {
+        (void)absl::SimpleAtoi(item, &r.seed);
+        r.checker = "worker";
+        r.message = std::string(parsed.status().message());
+      } else {
+        r = *std::move(parsed);
       }
     }
+    report.Add(r);
+    if (results.is_open()) results << SweepReport::ToJsonLine(r, bug) << "\n" << std::flush;
+    if (!r.ok) {
+      if (tty) std::cout << "\r\033[K";
+      std::cout << "FAIL seed=" << r.seed << " checker=" << r.checker << ": " << r.message.substr(0, 300)
+                << "\n  replay: " << ReplayCommand(r.seed, bug, nullptr) << "\n";
+    }
+    if (tty) {
+      const size_t done = report.passed() + report.failed();
+      const int width = 40;
+      const int filled = static_cast<int>(width * done / std::max<size_t>(todo.size(), 1));
+      std::cout << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << done
+                << "/" << todo.size() << " failed=" << report.failed() << std::flush;
+    }
+    return r.ok || !stop_on_failure;
   };
-  std::vector<std::thread> threads;
-  for (int j = 0; j < std::max(1, jobs); ++j) threads.emplace_back(worker);
-  for (std::thread& t : threads) t.join();
+  WorkerPoolOptions pool;
+  pool.argv = {SelfPath(), "sweep-worker"};
+  if (!bug.empty()) pool.argv.push_back(absl::StrCat("--bug=", bug));
+  pool.workers = std::max(1, jobs);
+  std::vector<std::string> items;
+  for (uint64_t s : todo) items.push_back(absl::StrCat(s));
+  absl::Status ran = RunInWorkers(pool, items, on_outcome);
+  if (!ran.ok()) {
+    std::cerr << "keelsim: sweep: " << ran.message() << "\n";
+    return 2;
+  }
   const double wall = WallSeconds(start);
   if (tty) std::cout << "\n";
   std::cout << absl::StrFormat("speed: %.1f simulated seconds per wall second (%d jobs, %.1f sim s in %.1f s)\n",
@@ -291,6 +325,10 @@ int main(int argc, char** argv) {
   sweep->add_option("--results", results, "write one JSON line per seed (mergeable)");
   sweep->add_flag("--stop-on-failure", stop_on_failure, "stop at the first failing seed");
 
+  // Internal: a sweep's worker process (see worker_pool.h); hidden from --help.
+  CLI::App* sweep_worker = app.add_subcommand("sweep-worker", "")->group("");
+  sweep_worker->add_option("--bug", bug, "switch on a bug-zoo entry");
+
   CLI::App* merge = app.add_subcommand("merge", "combine --results files of sharded sweeps");
   merge->add_option("files", merge_files, "results files")->required();
 
@@ -332,6 +370,7 @@ int main(int argc, char** argv) {
 
   if (*run) return Run(seed, trace, bug, faults);
   if (*sweep) return Sweep(seeds, jobs, bug, shard, results, stop_on_failure);
+  if (*sweep_worker) return SweepWorker(bug);
   if (*merge) return Merge(merge_files);
   if (*shrink) return Shrink(seed, bug);
   if (*viz || *explain) {

@@ -39,20 +39,32 @@ std::string SweepReport::ToJsonLine(const RunResult& r, const std::string& bug) 
   return out;
 }
 
-absl::Status SweepReport::AddJsonLine(const std::string& line) {
+absl::StatusOr<RunResult> SweepReport::FromJsonLine(const std::string& line) {
   google::protobuf::Struct s;
   if (!google::protobuf::util::JsonStringToMessage(line, &s).ok()) {
     return absl::InvalidArgumentError(absl::StrCat("not a result line: ", line.substr(0, 80)));
   }
   const auto& f = s.fields();
-  uint64_t seed = 0;
+  RunResult r;
   if (!f.contains("seed") || !f.contains("ok") ||
-      !absl::SimpleAtoi(f.at("seed").string_value(), &seed)) {
+      !absl::SimpleAtoi(f.at("seed").string_value(), &r.seed)) {
     return absl::InvalidArgumentError(absl::StrCat("result line without seed/ok: ", line.substr(0, 80)));
   }
   const auto text = [&](const char* k) { return f.contains(k) ? f.at(k).string_value() : std::string(); };
-  Record(seed, f.at("ok").bool_value(), text("checker"), text("message"),
-         f.contains("sim_s") ? f.at("sim_s").number_value() : 0);
+  const auto number = [&](const char* k) { return f.contains(k) ? f.at(k).number_value() : 0.0; };
+  r.ok = f.at("ok").bool_value();
+  r.checker = text("checker");
+  r.message = text("message");
+  r.trace_hash = text("trace_hash");
+  r.sim_seconds = number("sim_s");
+  r.events = static_cast<uint64_t>(number("events"));
+  return r;
+}
+
+absl::Status SweepReport::AddJsonLine(const std::string& line) {
+  absl::StatusOr<RunResult> r = FromJsonLine(line);
+  if (!r.ok()) return r.status();
+  Add(*r);
   return absl::OkStatus();
 }
 

@@ -10,6 +10,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "sim/cluster/runner.h"
 
 namespace keel::sim {
@@ -20,6 +21,9 @@ class SweepReport {
   // Parses a line written by ToJsonLine. A seed seen twice (overlapping shards) counts once.
   absl::Status AddJsonLine(const std::string& line);
   static std::string ToJsonLine(const RunResult& r, const std::string& bug);
+  // The fields of a RunResult that ToJsonLine writes (seed, verdict, checker, message,
+  // trace_hash, simulated seconds, events).
+  static absl::StatusOr<RunResult> FromJsonLine(const std::string& line);
 
   size_t passed() const { return passed_; }
   size_t failed() const { return failures_.size(); }

@@ -36,6 +36,8 @@ _LIBS = {
     "protobuf": (["protobuf"], []),
     "grpc": (["grpc++", "grpc"], []),
     "zlib": (["zlib"], []),
+    # XXH3-64: the simulator's trace hash (sim/trace.h).
+    "xxhash": (["libxxhash"], []),
     "crypto": (["libcrypto"], []),
     "ssl": (["libssl", "libcrypto"], []),
     "leveldb": (None, ["-lleveldb"]),
