@@ -339,13 +339,29 @@ std::optional<checkers::ReplicaFinalState> FinalState(SimCluster* c, int i) {
   return state;
 }
 
+Scenario ScenarioOf(const RunOptions& options) {
+  Scenario scenario = GenerateScenario(options.seed);
+  if (options.keep_faults.has_value()) KeepFaults(&scenario, *options.keep_faults);
+  return scenario;
+}
+
 }  // namespace
+
+std::vector<std::string> DescribeFaults(const RunOptions& options) {
+  const Scenario scenario = ScenarioOf(options);
+  World world(options.seed);
+  auto cluster = SimCluster::Create(&world, scenario, options.bug);
+  std::vector<std::string> out;
+  for (const Fault& f : scenario.faults) {
+    out.push_back(cluster.ok() ? DescribeFault(f, **cluster) : "(cluster did not start)");
+  }
+  return out;
+}
 
 RunResult RunSeed(const RunOptions& options) {
   RunResult result;
   result.seed = options.seed;
-  Scenario scenario = GenerateScenario(options.seed);
-  if (options.keep_faults.has_value()) KeepFaults(&scenario, *options.keep_faults);
+  Scenario scenario = ScenarioOf(options);
   result.scenario = scenario.Summary();
   result.faults = scenario.faults.size();
 

@@ -45,6 +45,10 @@ struct RunResult {
 
 RunResult RunSeed(const RunOptions& options);
 
+// The fault schedule of `options`, described as RunSeed describes it, without running it
+// (for a run that crashed its process before it could report).
+std::vector<std::string> DescribeFaults(const RunOptions& options);
+
 }  // namespace keel::sim
 
 #endif  // KEEL_SIM_CLUSTER_RUNNER_H_

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -27,6 +28,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "sim/cluster/bug_zoo.h"
 #include "sim/cluster/runner.h"
 #include "sim/keelsim/sweep_report.h"
@@ -40,10 +42,29 @@ double WallSeconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
 }
 
+// --faults: "I,J,..." keeps only those entries of the seed's fault schedule, "none" keeps
+// none (a schedule shrunk to nothing); an empty flag keeps them all.
+bool ParseFaultsFlag(absl::string_view flag, std::optional<std::vector<int>>* keep) {
+  keep->reset();
+  if (flag.empty()) return true;
+  std::vector<int>& list = keep->emplace();
+  if (flag == "none") return true;
+  for (absl::string_view part : absl::StrSplit(flag, ',')) {
+    int index = 0;
+    if (!absl::SimpleAtoi(part, &index) || index < 0) return false;
+    list.push_back(index);
+  }
+  return true;
+}
+
+std::string FaultsFlag(const std::vector<int>& keep) {
+  return keep.empty() ? "none" : absl::StrJoin(keep, ",");
+}
+
 std::string ReplayCommand(uint64_t seed, const std::string& bug, const std::vector<int>* faults) {
   std::string cmd = absl::StrCat("bazel run --config=opt //sim/keelsim -- run --seed=", seed);
   if (!bug.empty()) absl::StrAppend(&cmd, " --bug=", bug);
-  if (faults != nullptr) absl::StrAppend(&cmd, " --faults=", absl::StrJoin(*faults, ","));
+  if (faults != nullptr) absl::StrAppend(&cmd, " --faults=", FaultsFlag(*faults));
   return cmd;
 }
 
@@ -69,17 +90,9 @@ int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
   RunOptions options;
   options.seed = seed;
   options.bug = bug;
-  std::vector<int> faults;
-  if (!faults_flag.empty()) {
-    for (absl::string_view part : absl::StrSplit(faults_flag, ',', absl::SkipEmpty())) {
-      int index = 0;
-      if (!absl::SimpleAtoi(part, &index)) {
-        std::cerr << "keelsim: --faults takes comma-separated fault indices\n";
-        return 2;
-      }
-      faults.push_back(index);
-    }
-    options.keep_faults = faults;
+  if (!ParseFaultsFlag(faults_flag, &options.keep_faults)) {
+    std::cerr << "keelsim: --faults takes comma-separated fault indices, or none\n";
+    return 2;
   }
   std::ofstream trace_file;
   if (!trace_path.empty()) {
@@ -104,7 +117,9 @@ int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
   options.trace = nullptr;
   std::cout << "last events before the verdict:\n";
   for (const std::string& line : LastTraceLines(options, 15)) std::cout << "  " << line << "\n";
-  std::cout << "replay: " << ReplayCommand(seed, bug, faults_flag.empty() ? nullptr : &faults) << "\n";
+  std::cout << "replay: "
+            << ReplayCommand(seed, bug, options.keep_faults.has_value() ? &*options.keep_faults : nullptr)
+            << "\n";
   return 1;
 }
 
@@ -122,20 +137,83 @@ std::string SelfPath() {
   return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string("/proc/self/exe");
 }
 
-// `keelsim sweep-worker`: the process side of a sweep (worker_pool.h). Reads one seed per
-// line on stdin until end-of-file, answers each with its result as one JSON line.
+// One unit of work for a worker process: "SEED", or "SEED faults=I,J,..." to keep only
+// those faults (an empty list keeps none), as shrink's trials need.
+std::string WorkItem(const RunOptions& options) {
+  if (!options.keep_faults.has_value()) return absl::StrCat(options.seed);
+  return absl::StrCat(options.seed, " faults=", FaultsFlag(*options.keep_faults));
+}
+
+bool ParseWorkItem(absl::string_view line, RunOptions* options) {
+  std::vector<absl::string_view> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+  if (parts.empty() || parts.size() > 2 || !absl::SimpleAtoi(parts[0], &options->seed)) return false;
+  if (parts.size() == 1) return true;
+  return absl::ConsumePrefix(&parts[1], "faults=") && !parts[1].empty() &&
+         ParseFaultsFlag(parts[1], &options->keep_faults);
+}
+
+// `keelsim sweep-worker`: the process side of a sweep or a shrink (worker_pool.h). Reads
+// one work item per line on stdin until end-of-file, answers each with its result as one
+// JSON line.
 int SweepWorker(const std::string& bug) {
   std::string line;
   while (std::getline(std::cin, line)) {
     RunOptions options;
-    if (!absl::SimpleAtoi(line, &options.seed)) {
-      std::cerr << "keelsim sweep-worker: not a seed: " << line.substr(0, 40) << "\n";
+    if (!ParseWorkItem(line, &options)) {
+      std::cerr << "keelsim sweep-worker: not a work item: " << line.substr(0, 80) << "\n";
       return 2;
     }
     options.bug = bug;
     std::cout << SweepReport::ToJsonLine(RunSeed(options), bug) << "\n" << std::flush;
   }
   return 0;
+}
+
+WorkerPoolOptions Workers(const std::string& bug, int jobs) {
+  WorkerPoolOptions pool;
+  pool.argv = {SelfPath(), "sweep-worker"};
+  if (!bug.empty()) pool.argv.push_back(absl::StrCat("--bug=", bug));
+  pool.workers = std::max(1, jobs);
+  return pool;
+}
+
+// A worker's outcome as a result. A crash is a failure of the run that caused it: an
+// invariant the code asserts itself (a Raft or simulator check) caught the bug before any
+// checker could.
+RunResult ResultOf(const std::string& item, const WorkerOutcome& outcome) {
+  RunOptions options;
+  (void)ParseWorkItem(item, &options);
+  RunResult r;
+  r.seed = options.seed;
+  if (outcome.crashed) {
+    r.checker = "crash";
+    r.message = outcome.crash;
+    return r;
+  }
+  absl::StatusOr<RunResult> parsed = SweepReport::FromJsonLine(outcome.line);
+  if (!parsed.ok()) {
+    r.checker = "worker";
+    r.message = std::string(parsed.status().message());
+    return r;
+  }
+  return *std::move(parsed);
+}
+
+// Runs one seed in a worker process, so that a run which crashes is a result.
+RunResult RunIsolated(const RunOptions& options) {
+  RunResult result;
+  result.seed = options.seed;
+  const absl::Status s = RunInWorkers(Workers(options.bug, 1), {WorkItem(options)},
+                                      [&](const std::string& item, const WorkerOutcome& o) {
+                                        result = ResultOf(item, o);
+                                        return true;
+                                      });
+  if (!s.ok()) {
+    result.ok = false;
+    result.checker = "worker";
+    result.message = std::string(s.message());
+  }
+  return result;
 }
 
 int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std::string& shard,
@@ -165,23 +243,7 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
   const bool tty = isatty(STDOUT_FILENO) != 0;
   const auto start = std::chrono::steady_clock::now();
   auto on_outcome = [&](const std::string& item, const WorkerOutcome& outcome) {
-    RunResult r;
-    if (outcome.crashed) {
-      // A crash is a failure of the seed that caused it: an invariant the code asserts
-      // itself (a Raft or simulator check) caught the bug before any checker could.
-      (void)absl::SimpleAtoi(item, &r.seed);
-      r.checker = "crash";
-      r.message = outcome.crash;
-    } else {
-      absl::StatusOr<RunResult> parsed = SweepReport::FromJsonLine(outcome.line);
-      if (!parsed.ok()) {
-        (void)absl::SimpleAtoi(item, &r.seed);
-        r.checker = "worker";
-        r.message = std::string(parsed.status().message());
-      } else {
-        r = *std::move(parsed);
-      }
-    }
+    const RunResult r = ResultOf(item, outcome);
     report.Add(r);
     if (results.is_open()) results << SweepReport::ToJsonLine(r, bug) << "\n" << std::flush;
     if (!r.ok) {
@@ -198,13 +260,9 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
     }
     return r.ok || !stop_on_failure;
   };
-  WorkerPoolOptions pool;
-  pool.argv = {SelfPath(), "sweep-worker"};
-  if (!bug.empty()) pool.argv.push_back(absl::StrCat("--bug=", bug));
-  pool.workers = std::max(1, jobs);
   std::vector<std::string> items;
   for (uint64_t s : todo) items.push_back(absl::StrCat(s));
-  absl::Status ran = RunInWorkers(pool, items, on_outcome);
+  absl::Status ran = RunInWorkers(Workers(bug, jobs), items, on_outcome);
   if (!ran.ok()) {
     std::cerr << "keelsim: sweep: " << ran.message() << "\n";
     return 2;
@@ -243,25 +301,28 @@ int Merge(const std::vector<std::string>& files) {
 
 // Delta debugging (Zeller's ddmin) over the fault schedule: the smallest subset of faults
 // (1-minimal) with which the seed still fails with the same checker.
+// Every trial runs in a worker process, so a seed that crashes (checker "crash") shrinks
+// like any other failure.
 int Shrink(uint64_t seed, const std::string& bug) {
   RunOptions options;
   options.seed = seed;
   options.bug = bug;
-  const RunResult original = RunSeed(options);
+  const RunResult original = RunIsolated(options);
+  const size_t fault_count = DescribeFaults(options).size();
   if (original.ok) {
     std::cout << "seed=" << seed << " passes: nothing to shrink\n";
     return 0;
   }
-  std::cout << "seed=" << seed << " fails (" << original.checker << ") with " << original.faults
+  std::cout << "seed=" << seed << " fails (" << original.checker << ") with " << fault_count
             << " faults; shrinking\n";
-  std::vector<int> current(original.faults);
+  std::vector<int> current(fault_count);
   for (size_t i = 0; i < current.size(); ++i) current[i] = static_cast<int>(i);
   int runs = 0;
   auto fails = [&](const std::vector<int>& subset) {
     RunOptions o = options;
     o.keep_faults = subset;
     ++runs;
-    const RunResult r = RunSeed(o);
+    const RunResult r = RunIsolated(o);
     return !r.ok && r.checker == original.checker;
   };
   size_t granularity = 2;
@@ -286,11 +347,13 @@ int Shrink(uint64_t seed, const std::string& bug) {
   }
   if (current.size() == 1 && fails({})) current.clear();
   options.keep_faults = current;
-  const RunResult minimal = RunSeed(options);
-  std::cout << "minimal fault schedule (" << current.size() << " of " << original.faults << " faults, "
+  // Every schedule `current` held failed; this run reports its violation.
+  const RunResult minimal = RunIsolated(options);
+  const std::vector<std::string> descriptions = DescribeFaults(options);
+  std::cout << "minimal fault schedule (" << current.size() << " of " << fault_count << " faults, "
             << runs << " runs):\n";
-  for (size_t i = 0; i < minimal.fault_descriptions.size(); ++i) {
-    std::cout << "  [" << current[i] << "] " << minimal.fault_descriptions[i] << "\n";
+  for (size_t i = 0; i < descriptions.size(); ++i) {
+    std::cout << "  [" << current[i] << "] " << descriptions[i] << "\n";
   }
   std::cout << "checker: " << minimal.checker << "\nviolation: " << minimal.message << "\n";
   std::cout << "replay: " << ReplayCommand(seed, bug, &current) << "\n";
@@ -315,7 +378,7 @@ int main(int argc, char** argv) {
   run->add_option("--seed", seed, "the seed")->required();
   run->add_option("--trace", trace, "write the run's events as JSON lines to FILE");
   run->add_option("--bug", bug, "switch on a bug-zoo entry (see `keelsim bugs`)");
-  run->add_option("--faults", faults, "replay with only these fault indices (from shrink)");
+  run->add_option("--faults", faults, "replay with only these fault indices, or none (from shrink)");
 
   CLI::App* sweep = app.add_subcommand("sweep", "run a range of seeds");
   sweep->add_option("--seeds", seeds, "A-B, inclusive");
@@ -382,15 +445,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     teach.bug = bug;
-    for (absl::string_view part : absl::StrSplit(faults, ',', absl::SkipEmpty())) {
-      int index = 0;
-      if (!absl::SimpleAtoi(part, &index)) {
-        std::cerr << "keelsim: --faults takes comma-separated fault indices\n";
-        return 2;
-      }
-      teach.keep_faults.push_back(index);
-      teach.have_faults = true;
+    std::optional<std::vector<int>> keep;
+    if (!ParseFaultsFlag(faults, &keep)) {
+      std::cerr << "keelsim: --faults takes comma-separated fault indices, or none\n";
+      return 2;
     }
+    teach.have_faults = keep.has_value();
+    if (keep.has_value()) teach.keep_faults = *keep;
     return *viz ? VizCommand(teach) : ExplainCommand(teach);
   }
   for (const BugInfo& b : BugZoo()) {

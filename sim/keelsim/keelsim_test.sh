@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # keelsim end to end: a short sweep passes, a seed replays to the same trace_hash, another
 # seed gives another hash, a trace file is written, sharded results merge to the totals,
-# unknown bugs are refused, and the teaching tools work on a seed (the trace has raft.*
-# events; explain tells the election and commits; viz writes a self-contained page; the
-# page in a browser is papers/viz/viz_test.sh). Sweep length: KEELSIM_TEST_SEEDS (default 100).
+# unknown bugs are refused, a crashing seed is one failure in a sweep that goes on, shrink
+# minimizes failures (crashes too) to replayable schedules, and the teaching tools work
+# on a seed (the trace has raft.* events; explain tells the election and commits; viz
+# writes a self-contained page; the page in a browser is papers/viz/viz_test.sh). Sweep length: KEELSIM_TEST_SEEDS (default 100).
 set -euo pipefail
 keelsim="$1"
 seeds="${KEELSIM_TEST_SEEDS:-100}"
@@ -50,7 +51,7 @@ assert any(e["kind"] == "raft.state" and e["detail"]["role"] == "leader" for e i
 print(f"trace ok: {len(events)} records, {len(sent_at)} raft messages")
 PY
 story=$("$keelsim" explain --seed=7 --max_lines=300 2>/dev/null)
-echo "$story" | head -3
+echo "$story" | sed -n 1,3p  # sed reads it all: head would leave echo a broken pipe (pipefail)
 echo "$story" | grep -q "won the election for term" || { echo "explain: no election told"; exit 1; }
 echo "$story" | grep -q "committed on leader" || { echo "explain: no commit told"; exit 1; }
 [[ "$story" == "$("$keelsim" explain --trace="$tmp/t7.jsonl" --max_lines=300)" ]] ||
@@ -61,6 +62,36 @@ grep -q '<script id="trace-data" type="application/json">{' "$tmp/s7.html" || { 
 if grep -Eq '<(script|img|link)[^>]* (src|href)=' "$tmp/s7.html"; then
   echo "viz: the page loads something from outside"; exit 1
 fi
+
+# A seed that crashes its process (here: a Raft invariant aborting once a member lost
+# its unsynced log) is a failure of that seed, and the sweep goes on to account for
+# every seed.
+out=$("$keelsim" sweep --seeds=1-100 --jobs=2 --bug=server-skip-wal 2>&1 || true)
+echo "$out" | grep -Eq "^[0-9]+ passed, [0-9]+ failed$" || { echo "a crashing sweep did not finish"; exit 1; }
+total=$(echo "$out" | tail -1 | awk '{print $1 + $3}')
+[[ "$total" == 100 ]] || { echo "crashing sweep accounted for $total of 100 seeds"; exit 1; }
+crash_seed=$(echo "$out" | sed -n 's/^FAIL seed=\([0-9]*\) checker=crash: killed by signal.*invariant.*/\1/p' | head -1)
+[[ -n "$crash_seed" ]] || { echo "no seed reported as a crash with its message"; exit 1; }
+
+# Shrink, of a crash and of a checker's failure: the minimal schedule printed, replayed
+# with --faults, fails the same way.
+shrunk=$("$keelsim" shrink --seed="$crash_seed" --bug=server-skip-wal || true)  # exit 1: it fails
+echo "$shrunk" | grep -q "^checker: crash$" || { echo "shrink lost the crash: $shrunk"; exit 1; }
+faults=$(echo "$shrunk" | sed -n 's/^replay: .* --faults=\([0-9,none]*\)$/\1/p')
+[[ -n "$faults" ]] || { echo "shrink printed no replayable schedule"; exit 1; }
+if "$keelsim" run --seed="$crash_seed" --bug=server-skip-wal --faults="$faults" > /dev/null 2>&1; then
+  echo "the shrunk crash schedule does not crash"; exit 1
+fi
+shrunk=$("$keelsim" shrink --seed=3 --bug=raft-forget-vote || true)
+checker=$(echo "$shrunk" | sed -n 's/^checker: //p')
+faults=$(echo "$shrunk" | sed -n 's/^replay: .* --faults=\([0-9,none]*\)$/\1/p')
+minimal=$(echo "$shrunk" | sed -n 's/^minimal fault schedule (\([0-9]*\) of \([0-9]*\) faults.*/\1 \2/p')
+[[ -n "$checker" && -n "$faults" && -n "$minimal" ]] || { echo "shrink output incomplete: $shrunk"; exit 1; }
+read -r kept all <<< "$minimal"
+((kept < all)) || { echo "shrink removed no fault ($minimal)"; exit 1; }
+"$keelsim" run --seed=3 --bug=raft-forget-vote --faults="$faults" > "$tmp/replay.txt" && {
+  echo "the shrunk schedule passes"; exit 1; }
+grep -q "^checker: $checker$" "$tmp/replay.txt" || { echo "replay failed differently: $(head -5 "$tmp/replay.txt")"; exit 1; }
 
 if "$keelsim" run --seed=1 --bug=no-such-bug > /dev/null 2>&1; then
   echo "an unknown bug name was accepted"; exit 1
