@@ -10,7 +10,6 @@
 #include "storage/file_util.h"
 #include "storage/format.h"
 #include "storage/snapshot_file.h"
-#include "storage/snapshot_stream.h"
 #include "storage/testing/power_cut_fs.h"
 #include "storage/testing/sim_fs.h"
 
@@ -181,131 +180,6 @@ TEST_F(SnapshotterTest, LoadNewestAvailableSkipsSnapshotsTheWalHasNoMarkerFor) {
             absl::StatusCode::kNotFound);
 }
 
-// ---- Streaming ----
-
-// Streams `name` from this snapshotter into `to` in chunks; returns Finish's result.
-absl::StatusOr<SnapshotFileInfo> Transfer(const Snapshotter& from, Snapshotter* to,
-                                          const std::string& name, size_t chunk_bytes,
-                                          size_t* chunks) {
-  absl::StatusOr<std::unique_ptr<SnapshotChunkReader>> reader =
-      SnapshotChunkReader::Open(from, name, chunk_bytes);
-  if (!reader.ok()) return reader.status();
-  absl::StatusOr<std::unique_ptr<SnapshotChunkWriter>> writer = SnapshotChunkWriter::Create(to);
-  if (!writer.ok()) return writer.status();
-  std::string chunk;
-  *chunks = 0;
-  for (size_t guard = 0; guard < 1'000'000; ++guard) {
-    absl::StatusOr<bool> more = (*reader)->Next(&chunk);
-    if (!more.ok()) return more.status();
-    if (!*more) return (*writer)->Finish();
-    if (chunk.empty() || chunk.size() > chunk_bytes) return absl::InternalError("bad chunk size");
-    ++*chunks;
-    absl::Status s = (*writer)->Append(chunk);
-    if (!s.ok()) return s;
-  }
-  return absl::InternalError("stream did not end");
-}
-
-class SnapshotStreamTest : public SnapshotterTest {
- protected:
-  void SetUp() override {
-    SnapshotterTest::SetUp();
-    absl::StatusOr<std::unique_ptr<Snapshotter>> s = Snapshotter::Create(sim_.fs(), "/follower");
-    ASSERT_TRUE(s.ok());
-    follower_ = *std::move(s);
-  }
-  std::unique_ptr<Snapshotter> follower_;
-};
-
-TEST_F(SnapshotStreamTest, ChunkedTransferPublishesAnIdenticalSnapshotAtAnyChunkSize) {
-  const raftpb::Snapshot snap = MakeSnapshot(4, 400, 5000);
-  ASSERT_TRUE(snapshotter_->Save(snap).ok());
-  const std::string name = SnapshotFileName(4, 400);
-  const uint64_t file_bytes = *sim_.fs()->GetFileSize(JoinPath(kDir, name));
-  for (size_t chunk_bytes : {size_t{1}, size_t{7}, size_t{48}, size_t{4096}, size_t{1} << 20}) {
-    absl::StatusOr<std::unique_ptr<Snapshotter>> to =
-        Snapshotter::Create(sim_.fs(), "/f" + std::to_string(chunk_bytes));
-    ASSERT_TRUE(to.ok());
-    size_t chunks = 0;
-    absl::StatusOr<SnapshotFileInfo> info =
-        Transfer(*snapshotter_, to->get(), name, chunk_bytes, &chunks);
-    ASSERT_TRUE(info.ok()) << chunk_bytes << ": " << info.status();
-    EXPECT_EQ(info->name, name);
-    EXPECT_EQ(chunks, (file_bytes + chunk_bytes - 1) / chunk_bytes);
-    sim_.Crash();  // published durably
-    absl::StatusOr<LoadedSnapshot> loaded = (*to)->LoadNewest();
-    ASSERT_TRUE(loaded.ok()) << loaded.status();
-    EXPECT_TRUE(Same(loaded->snapshot, snap));
-  }
-}
-
-TEST_F(SnapshotStreamTest, CorruptionInTransitIsCaughtBeforePublishing) {
-  ASSERT_TRUE(snapshotter_->Save(MakeSnapshot(4, 400, 3000)).ok());
-  const std::string name = SnapshotFileName(4, 400);
-  absl::StatusOr<std::unique_ptr<SnapshotChunkReader>> reader =
-      SnapshotChunkReader::Open(*snapshotter_, name, 1000);
-  ASSERT_TRUE(reader.ok());
-  {
-    absl::StatusOr<std::unique_ptr<SnapshotChunkWriter>> writer =
-        SnapshotChunkWriter::Create(follower_.get());
-    ASSERT_TRUE(writer.ok());
-    std::string chunk;
-    int n = 0;
-    while (*(*reader)->Next(&chunk)) {
-      if (n++ == 2) chunk[10] ^= 0x40;  // a flipped bit on the wire
-      ASSERT_TRUE((*writer)->Append(chunk).ok());
-    }
-    EXPECT_EQ((*writer)->Finish().status().code(), absl::StatusCode::kDataLoss);
-  }
-  // Nothing published, and the abandoned temp file is gone.
-  absl::StatusOr<std::vector<std::string>> files = sim_.fs()->GetChildren("/follower");
-  ASSERT_TRUE(files.ok());
-  EXPECT_TRUE(files->empty());
-}
-
-TEST_F(SnapshotStreamTest, TruncatedOrOverlongTransferIsRefused) {
-  ASSERT_TRUE(snapshotter_->Save(MakeSnapshot(4, 400, 300)).ok());
-  const std::string data = *ReadWholeFile(sim_.fs(), JoinPath(kDir, SnapshotFileName(4, 400)));
-  {
-    auto writer = *SnapshotChunkWriter::Create(follower_.get());
-    ASSERT_TRUE(writer->Append(data.substr(0, data.size() - 1)).ok());
-    EXPECT_EQ(writer->Finish().status().code(), absl::StatusCode::kDataLoss);
-  }
-  {
-    auto writer = *SnapshotChunkWriter::Create(follower_.get());
-    EXPECT_EQ(writer->Append(data + "extra").code(), absl::StatusCode::kDataLoss);
-    EXPECT_EQ(writer->Finish().status().code(), absl::StatusCode::kDataLoss);  // sticky
-  }
-  {
-    auto writer = *SnapshotChunkWriter::Create(follower_.get());
-    ASSERT_TRUE(writer->Append(data.substr(0, 20)).ok());  // inside the header
-    EXPECT_EQ(writer->Finish().status().code(), absl::StatusCode::kDataLoss);
-  }
-  {
-    std::string bad_header = data;
-    bad_header[9] ^= 1;
-    auto writer = *SnapshotChunkWriter::Create(follower_.get());
-    EXPECT_EQ(writer->Append(bad_header).code(), absl::StatusCode::kDataLoss);
-  }
-  EXPECT_TRUE(sim_.fs()->GetChildren("/follower")->empty());
-}
-
-TEST_F(SnapshotStreamTest, ReaderRefusesToFinishACorruptFile) {
-  ASSERT_TRUE(snapshotter_->Save(MakeSnapshot(4, 400, 3000)).ok());
-  const std::string name = SnapshotFileName(4, 400);
-  ASSERT_TRUE(sim_.disk().CorruptByte(JoinPath(kDir, name), 2000).ok());
-  absl::StatusOr<std::unique_ptr<SnapshotChunkReader>> reader =
-      SnapshotChunkReader::Open(*snapshotter_, name, 512);
-  ASSERT_TRUE(reader.ok());
-  std::string chunk;
-  absl::StatusOr<bool> more = true;
-  for (int guard = 0; guard < 100 && more.ok() && *more; ++guard) more = (*reader)->Next(&chunk);
-  EXPECT_EQ(more.status().code(), absl::StatusCode::kDataLoss);
-}
-
-// Power lost before any file-system call of a snapshot life cycle (save, save, purge,
-// receive by streaming, save): afterwards the newest snapshot whose publication returned
-// OK, or a newer one that was in progress, loads cleanly, and nothing is ever broken.
 TEST(SnapshotterPowerCutTest, ThePublishedSnapshotSurvivesACutAtAnyCall) {
   struct Step {
     uint64_t index;  // snapshot published by this step (0: purge)
@@ -313,13 +187,6 @@ TEST(SnapshotterPowerCutTest, ThePublishedSnapshotSurvivesACutAtAnyCall) {
   const std::vector<Step> steps = {{10}, {20}, {0}, {30}, {40}};
   auto run = [&](int64_t cut_at, int64_t* calls) {
     SimFs sim(/*seed=*/static_cast<uint64_t>(cut_at + 2));
-    // The streamed snapshot comes from a leader's directory on the same disk.
-    {
-      absl::StatusOr<std::unique_ptr<Snapshotter>> leader =
-          Snapshotter::Create(sim.fs(), "/leader");
-      ASSERT_TRUE(leader.ok());
-      ASSERT_TRUE((*leader)->Save(MakeSnapshot(3, 30, 2000)).ok());
-    }
     PowerCutFs fs(sim.fs());
     fs.Arm(cut_at, [&sim] { sim.disk().Crash(); });
     uint64_t published = 0;  // newest index whose step returned OK
@@ -330,16 +197,9 @@ TEST(SnapshotterPowerCutTest, ThePublishedSnapshotSurvivesACutAtAnyCall) {
       absl::Status s;
       if (index == 0) {
         s = (*snapshotter)->Purge(1);
-      } else if (index == 30) {
-        attempted = index;
-        absl::StatusOr<std::unique_ptr<Snapshotter>> leader =
-            Snapshotter::Create(sim.fs(), "/leader");
-        ASSERT_TRUE(leader.ok());
-        size_t chunks = 0;
-        s = Transfer(**leader, snapshotter->get(), SnapshotFileName(3, 30), 512, &chunks).status();
       } else {
         attempted = index;
-        s = (*snapshotter)->Save(MakeSnapshot(index / 10, index, 700));
+        s = (*snapshotter)->Save(MakeSnapshot(index / 10, index, index == 30 ? 2000 : 700));
       }
       if (s.ok() && index != 0) published = index;
       if (!s.ok()) {
