@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <system_error>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -98,6 +100,14 @@ int RunAll() {
   if (dir.empty() || trials <= 0) {
     std::cerr << "usage: figure16 --out=DIR [--trials=N] [--seed=S] | --trace=FILE\n";
     return 2;
+  }
+  // Made (or refused) before a minute of trials, not after.
+  std::error_code made;
+  std::filesystem::create_directories(dir, made);
+  if (made || !std::filesystem::is_directory(dir)) {
+    std::cerr << "figure16: cannot create the output directory " << dir
+              << (made ? ": " + made.message() : std::string()) << "\n";
+    return 1;
   }
   std::string csv = "timeout_range,trial,downtime_ms\n";
   std::vector<CdfSeries> top, bottom;
