@@ -64,15 +64,27 @@ LeaseRevokeRecorder::LeaseRevokeRecorder(SimCluster* cluster)
 void LeaseRevokeRecorder::OnApply(int node, const raftpb::Entry& e) {
   if (next_) next_(node, e);
   if (e.type() != raftpb::EntryNormal || e.data().empty()) return;
-  serverpb::InternalRaftRequest request;
-  if (!request.ParseFromString(e.data()) || !request.has_lease_revoke()) return;
+  const int64_t lease = RevokedLease(e);
+  if (lease == 0) return;
   server::ServerImpl* s = cluster_->server(node);
   if (s == nullptr) return;
   // Called right after the member applied the entry (or skipped it, already in its
   // backend: then the store is further along, which only makes R larger, still sound).
   const int64_t after = s->store().current_revision() + 1;
-  auto [it, inserted] = revoked_.emplace(request.lease_revoke().id(), after);
+  auto [it, inserted] = revoked_.emplace(lease, after);
   if (!inserted) it->second = std::min(it->second, after);
+}
+
+int64_t LeaseRevokeRecorder::RevokedLease(const raftpb::Entry& e) {
+  const std::pair<uint64_t, uint64_t> at{e.index(), e.term()};
+  if (auto it = parsed_.find(at); it != parsed_.end()) return it->second;
+  serverpb::InternalRaftRequest request;
+  const int64_t lease = request.ParseFromString(e.data()) && request.has_lease_revoke()
+                            ? request.lease_revoke().id()
+                            : 0;
+  parsed_.emplace(at, lease);
+  if (parsed_.size() > kMaxRemembered) parsed_.erase(parsed_.begin());  // the oldest index
+  return lease;
 }
 
 std::optional<checkers::Violation> CheckLeases(SimCluster* cluster, const LeaseRevokeRecorder& revokes,

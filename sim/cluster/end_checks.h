@@ -38,10 +38,15 @@ class LeaseRevokeRecorder {
 
  private:
   void OnApply(int node, const raftpb::Entry& e);
+  // The lease an entry revokes (0: none). Every member applies the same entry at an
+  // index (Log Matching), so it is parsed once and remembered by (index, term); bounded.
+  int64_t RevokedLease(const raftpb::Entry& e);
 
+  static constexpr size_t kMaxRemembered = 4096;
   SimCluster* const cluster_;
   std::function<void(int, const raftpb::Entry&)> next_;
   std::map<int64_t, int64_t> revoked_;
+  std::map<std::pair<uint64_t, uint64_t>, int64_t> parsed_;  // (index, term) -> lease
 };
 
 // Lease keys on every live replica must not outlive their lease's revoke.
