@@ -271,6 +271,7 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
   if (tty) std::cout << "\n";
   std::cout << absl::StrFormat("speed: %.1f simulated seconds per wall second (%d jobs, %.1f sim s in %.1f s)\n",
                                report.sim_seconds() / std::max(wall, 1e-9), jobs, report.sim_seconds(), wall);
+  if (report.failed() > 0) std::cout << report.FailuresByChecker() << "\n";
   std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
   return report.failed() == 0 ? 0 : 1;
 }
@@ -295,6 +296,7 @@ int Merge(const std::vector<std::string>& files) {
   }
   for (const std::string& failure : report.failures()) std::cout << failure << "\n";
   std::cout << absl::StrFormat("speed: %.1f simulated seconds in total\n", report.sim_seconds());
+  if (report.failed() > 0) std::cout << report.FailuresByChecker() << "\n";
   std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
   return report.failed() == 0 ? 0 : 1;
 }

@@ -72,6 +72,7 @@ total=$(echo "$out" | tail -1 | awk '{print $1 + $3}')
 [[ "$total" == 100 ]] || { echo "crashing sweep accounted for $total of 100 seeds"; exit 1; }
 crash_seed=$(echo "$out" | sed -n 's/^FAIL seed=\([0-9]*\) checker=crash: killed by signal.*invariant.*/\1/p' | head -1)
 [[ -n "$crash_seed" ]] || { echo "no seed reported as a crash with its message"; exit 1; }
+echo "$out" | grep -Eq "^failures by checker:.* crash=[1-9]" || { echo "no per-checker tally"; exit 1; }
 
 # Shrink, of a crash and of a checker's failure: the minimal schedule printed, replayed
 # with --faults, fails the same way.

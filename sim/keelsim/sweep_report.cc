@@ -15,6 +15,7 @@ void SweepReport::Record(uint64_t seed, bool ok, const std::string& checker,
     ++passed_;
   } else {
     failures_.insert({seed, absl::StrCat("FAIL seed=", seed, " checker=", checker, ": ", message)});
+    ++failures_by_checker_[checker];
   }
 }
 
@@ -66,6 +67,13 @@ absl::Status SweepReport::AddJsonLine(const std::string& line) {
   if (!r.ok()) return r.status();
   Add(*r);
   return absl::OkStatus();
+}
+
+std::string SweepReport::FailuresByChecker() const {
+  if (failures_by_checker_.empty()) return "";
+  std::string out = "failures by checker:";
+  for (const auto& [checker, count] : failures_by_checker_) absl::StrAppend(&out, " ", checker, "=", count);
+  return out;
 }
 
 std::vector<std::string> SweepReport::failures() const {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -30,6 +31,9 @@ class SweepReport {
   double sim_seconds() const { return sim_seconds_; }
   // "FAIL seed=N checker=X: message", one per failing seed, in seed order.
   std::vector<std::string> failures() const;
+  // "failures by checker: crash=3 election-safety=12", or "" without failures: what a
+  // large sweep found, at a glance.
+  std::string FailuresByChecker() const;
 
  private:
   void Record(uint64_t seed, bool ok, const std::string& checker, const std::string& message,
@@ -38,6 +42,7 @@ class SweepReport {
   absl::btree_set<uint64_t> seen_;
   size_t passed_ = 0;
   absl::btree_set<std::pair<uint64_t, std::string>> failures_;
+  absl::btree_map<std::string, size_t> failures_by_checker_;
   double sim_seconds_ = 0;
 };
 
