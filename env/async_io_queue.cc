@@ -49,26 +49,42 @@ void AsyncIoQueue::Submit(size_t size_bytes, Work work, StatusCallback done) {
 }
 
 void AsyncIoQueue::ThreadMain() {
+  std::vector<Completion> finished;
   while (true) {
     Op op;
     {
       absl::MutexLock lock(&mu_);
       while (queue_.empty() && !stopping_) changed_.Wait(&mu_);
-      if (queue_.empty()) return;  // stopping, and everything submitted has run
+      if (queue_.empty()) {  // stopping, and everything submitted has run and was posted
+        KEEL_ENV_CHECK(finished.empty());
+        return;
+      }
       op = std::move(queue_.front());
       queue_.pop_front();
     }
     absl::Status status = std::move(op.work)();
-    // Posting from this one thread, in queue order, is what orders the callbacks.
-    options_.loop->Post([done = std::move(op.done), status = std::move(status)]() mutable {
-      std::move(done)(std::move(status));
-    });
-    absl::MutexLock lock(&mu_);
-    KEEL_ENV_CHECK(ops_in_flight_ >= 1 && bytes_in_flight_ >= op.size_bytes);
-    ops_in_flight_ -= 1;
-    bytes_in_flight_ -= op.size_bytes;
-    changed_.SignalAll();
+    finished.emplace_back(std::move(op.done), std::move(status));
+    bool more_queued = false;
+    {
+      absl::MutexLock lock(&mu_);
+      KEEL_ENV_CHECK(ops_in_flight_ >= 1 && bytes_in_flight_ >= op.size_bytes);
+      ops_in_flight_ -= 1;
+      bytes_in_flight_ -= op.size_bytes;
+      more_queued = !queue_.empty();
+      changed_.SignalAll();
+    }
+    // Deferred only while a later op is already queued: its completion carries this one.
+    if (more_queued && finished.size() < kMaxBatchedCompletions) continue;
+    PostCompletions(&finished);
   }
+}
+
+void AsyncIoQueue::PostCompletions(std::vector<Completion>* finished) {
+  // Posting from this one thread, in queue order, is what orders the callbacks.
+  options_.loop->Post([completions = std::move(*finished)]() mutable {
+    for (Completion& c : completions) std::move(c.first)(std::move(c.second));
+  });
+  finished->clear();
 }
 
 }  // namespace keel::env

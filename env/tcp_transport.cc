@@ -145,6 +145,12 @@ class TcpTransport::IoThread {
   void ReadOutbound(uint64_t id);
   // Reads from an inbound connection; false when it must be closed.
   bool ReadInbound(Inbound* in);
+  // Decodes the complete frames fed to `in` so far: peer messages into `*received` (or
+  // dropped when not `deliverable`), control queries to StartQuery. False when the
+  // connection must be closed (bad frame, refused query).
+  bool DecodeFrames(Inbound* in, bool deliverable, std::vector<Frame>* received);
+  // Posts `frames` (from one read) to the handler on the Loop, in order.
+  void Deliver(TransportHandler* handler, std::vector<Frame> frames);
   // Hands a control query to the Loop; false when the connection must be closed instead.
   bool StartQuery(Inbound* in, std::string request);
   // Moves answers handed over by QueryReply callbacks onto their connections.
@@ -187,6 +193,8 @@ int TcpTransport::IoThread::Reconcile(std::vector<uint64_t>* to_connect) {
   int64_t timeout_nanos = int64_t{kMaxPollMillis} * kNanosPerMilli;
   absl::MutexLock lock(&t_->mu_);
   if (t_->stopping_) return -1;
+  // Every queue is looked at below, under this same lock: a Send from now on must wake us.
+  t_->wake_pending_ = false;
   Stats& stats = t_->stats_;
   stats.frames_sent += local_.frames_sent;
   stats.writes += local_.writes;
@@ -318,34 +326,53 @@ bool TcpTransport::IoThread::ReadInbound(Inbound* in) {
       absl::MutexLock lock(&t_->mu_);
       handler = t_->handler_;
     }
-    // Bounded by the bytes just fed.
-    while (true) {
-      Frame frame;
-      absl::StatusOr<bool> next = in->decoder.Next(&frame);
-      if (!next.ok()) {
-        local_.bad_frames++;
-        return false;
-      }
-      if (!*next) break;
-      if (frame.from == kQueryFrom) {
-        if (!StartQuery(in, std::move(frame.payload))) return false;
-        continue;
-      }
-      if (handler == nullptr) {
-        local_.dropped++;
-        continue;
-      }
-      local_.frames_received++;
-      t_->undelivered_->fetch_add(1);
-      t_->loop_->Post([handler, undelivered = t_->undelivered_, from = frame.from,
-                       payload = std::move(frame.payload)]() mutable {
-        handler->OnMessage(from, std::move(payload));
-        undelivered->fetch_sub(1);
-      });
-    }
+    std::vector<Frame> received;
+    const bool ok = DecodeFrames(in, handler != nullptr, &received);
+    Deliver(handler, std::move(received));
+    if (!ok) return false;
     if (static_cast<size_t>(n) < chunk.size()) return true;  // drained for now
   }
   return true;
+}
+
+bool TcpTransport::IoThread::DecodeFrames(Inbound* in, bool deliverable,
+                                          std::vector<Frame>* received) {
+  // Bounded by the bytes fed so far.
+  while (true) {
+    Frame frame;
+    absl::StatusOr<bool> next = in->decoder.Next(&frame);
+    if (!next.ok()) {
+      local_.bad_frames++;
+      return false;
+    }
+    if (!*next) return true;
+    if (frame.from == kQueryFrom) {
+      if (!StartQuery(in, std::move(frame.payload))) return false;
+      continue;
+    }
+    if (!deliverable) {
+      local_.dropped++;
+      continue;
+    }
+    received->push_back(std::move(frame));
+  }
+}
+
+void TcpTransport::IoThread::Deliver(TransportHandler* handler, std::vector<Frame> frames) {
+  if (frames.empty()) return;
+  KEEL_ENV_CHECK(handler != nullptr);
+  local_.frames_received += frames.size();
+  t_->undelivered_->fetch_add(frames.size());
+  // One post for every frame of one read: one Loop wake-up and one allocation per read,
+  // not per message; the frames are still handled one by one, in stream order.
+  t_->loop_->Post([live = t_->live_handler_, undelivered = t_->undelivered_,
+                   frames = std::move(frames)]() mutable {
+    for (Frame& frame : frames) {
+      // Looked up per frame: a handler may detach itself (SetHandler(nullptr)) meanwhile.
+      if (TransportHandler* h = live->load()) h->OnMessage(frame.from, std::move(frame.payload));
+      undelivered->fetch_sub(1);
+    }
+  });
 }
 
 bool TcpTransport::IoThread::StartQuery(Inbound* in, std::string request) {
@@ -605,6 +632,7 @@ TcpTransport::TcpTransport(Loop* loop, Options options, int listen_fd, int wake_
       wake_fd_(wake_fd),
       listen_address_(std::move(listen_address)),
       undelivered_(std::make_shared<std::atomic<size_t>>(0)),
+      live_handler_(std::make_shared<std::atomic<TransportHandler*>>(nullptr)),
       answers_(std::make_shared<QueryAnswers>()),
       self_id_(options_.self_id) {
   absl::MutexLock lock(&answers_->mu);
@@ -648,7 +676,7 @@ void TcpTransport::ReportUnreachable(uint64_t peer) {
     handler = handler_;
   }
   if (handler == nullptr) return;
-  loop_->Post([handler, peer] { handler->OnPeerUnreachable(peer); });
+  PostUnreachable(peer);
 }
 
 void TcpTransport::SetSelfId(uint64_t id) {
@@ -664,6 +692,13 @@ void TcpTransport::SetQueryHandler(QueryHandler handler) {
 void TcpTransport::SetHandler(TransportHandler* handler) {
   absl::MutexLock lock(&mu_);
   handler_ = handler;
+  live_handler_->store(handler);
+}
+
+void TcpTransport::PostUnreachable(uint64_t peer) {
+  loop_->Post([live = live_handler_, peer] {
+    if (TransportHandler* h = live->load()) h->OnPeerUnreachable(peer);
+  });
 }
 
 void TcpTransport::AddPeer(uint64_t id, std::string_view address) {
@@ -695,6 +730,7 @@ void TcpTransport::RemovePeer(uint64_t id) {
 
 void TcpTransport::Send(uint64_t to, std::string payload) {
   TransportHandler* report_to = nullptr;
+  bool wake = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = peers_.find(to);
@@ -707,17 +743,18 @@ void TcpTransport::Send(uint64_t to, std::string payload) {
     if (accepted) {
       it->second.queued_bytes += payload.size();
       it->second.messages.push_back(std::move(payload));
+      // One eventfd write per I/O round, not per message: the messages of one Ready (one
+      // per follower, and more) cost one wake-up and leave in one write per peer.
+      wake = !wake_pending_;
+      wake_pending_ = true;
     } else {
       stats_.dropped++;
       report_to = handler_;
       if (report_to == nullptr) return;
     }
   }
-  if (report_to != nullptr) {
-    loop_->Post([report_to, to] { report_to->OnPeerUnreachable(to); });
-    return;
-  }
-  Wake();
+  if (report_to != nullptr) return PostUnreachable(to);
+  if (wake) Wake();
 }
 
 // ---------------------------------------------------------------------------------------

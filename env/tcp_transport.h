@@ -34,7 +34,9 @@
 // Threading: SetHandler, AddPeer, RemovePeer and Send are thread-safe (normally called on
 // the Loop). Handler callbacks run on the Loop. Destruction stops and joins the I/O
 // thread; callbacks already posted still run later on the Loop (the handler outlives the
-// Transport, env.h).
+// Transport, env.h). Posted callbacks look the handler up when they run, so
+// SetHandler(nullptr) called on the Loop stops every delivery not yet run: after it, the
+// handler may be destroyed even while the Transport lives on (keeld's shutdown).
 #ifndef KEEL_ENV_TCP_TRANSPORT_H_
 #define KEEL_ENV_TCP_TRANSPORT_H_
 
@@ -150,6 +152,8 @@ class TcpTransport final : public Transport {
                std::string listen_address);
   void Wake();
   void ReportUnreachable(uint64_t peer);
+  // Tells the handler, when the Loop gets to it, that `peer` is unreachable.
+  void PostUnreachable(uint64_t peer);
 
   Loop* const loop_;
   const Options options_;
@@ -159,11 +163,17 @@ class TcpTransport final : public Transport {
   // Received, posted and not yet delivered; shared with posted callbacks, which may run
   // after the Transport is gone.
   const std::shared_ptr<std::atomic<size_t>> undelivered_;
+  // handler_ as the callbacks posted to the Loop see it when they run (shared with them,
+  // so it outlives the Transport); set with handler_.
+  const std::shared_ptr<std::atomic<TransportHandler*>> live_handler_;
   const std::shared_ptr<QueryAnswers> answers_;
   std::atomic<uint64_t> self_id_;
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // A Send has written wake_fd_ since the I/O thread last took the queues (Reconcile):
+  // later Sends need not wake it again, it will take their messages too.
+  bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
   TransportHandler* handler_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::shared_ptr<QueryHandler> query_handler_ ABSL_GUARDED_BY(mu_);
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;

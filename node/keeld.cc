@@ -217,7 +217,13 @@ void Keeld::Shutdown() {
     // still point at the Server) must run before the Server goes; some post one follow-up.
     constexpr int kDrainRounds = 3;
     for (int i = 0; i < kDrainRounds; ++i) RunOnLoop([] {});
-    RunOnLoop([this] { server_.reset(); });
+    // The transport outlives the server (it is part of env_): detached first, on the
+    // Loop, so no message or unreachable report still queued reaches a deleted server.
+    env::TcpTransport* transport = env_ != nullptr ? env_->tcp_transport() : nullptr;
+    RunOnLoop([this, transport] {
+      if (transport != nullptr) transport->SetHandler(nullptr);
+      server_.reset();
+    });
   }
   services_.clear();
   http_.reset();

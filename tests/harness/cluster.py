@@ -117,8 +117,10 @@ class Cluster:
         os.makedirs(self.workdir, exist_ok=True)
         return self
 
-    def __exit__(self, *exc):
-        self.stop_all()
+    def __exit__(self, exc_type, exc, tb):
+        unclean = self.stop_all()
+        if unclean and exc_type is None:
+            raise ClusterError("unclean shutdown on SIGTERM:\n" + "\n".join(unclean))
         return False
 
     # ---- processes ----
@@ -172,8 +174,26 @@ class Cluster:
             member.proc = None
 
     def stop_all(self):
-        for i in range(len(self.members)):
-            self.kill(i, signal.SIGKILL)
+        """Stops every running member the way an init system does: SIGTERM to all at once,
+        then waits. Returns what went wrong on the way down: a graceful stop exits cleanly
+        (keeld with 0; etcd re-raises SIGTERM after its own cleanup), so any other exit,
+        a crash, or a member still running after 15 s is a finding."""
+        running = [(i, m) for i, m in enumerate(self.members) if m.proc is not None]
+        for _, m in running:
+            _kill_group(m.proc, signal.SIGTERM)
+        unclean = []
+        for i, m in running:
+            try:
+                code = m.proc.wait(timeout=15)
+                if code not in (0, -signal.SIGTERM):
+                    unclean.append("%s exited with %s; log tail:\n%s" % (m.name, code, self.log_tail(i)))
+            except subprocess.TimeoutExpired:
+                _kill_group(m.proc, signal.SIGKILL)
+                m.proc.wait(timeout=5)
+                unclean.append("%s still running 15 s after SIGTERM" % m.name)
+            _LIVE_PROCESSES.discard(m.proc)
+            m.proc = None
+        return unclean
 
     def log_tail(self, index, lines=30):
         try:
