@@ -17,6 +17,7 @@
 #include "sim/cluster/end_checks.h"
 #include "sim/cluster/raft_trace.h"
 #include "sim/cluster/scenario.h"
+#include "sim/cluster/storage_commit.h"
 #include "sim/cluster/triggers.h"
 #include "sim/cluster/workload.h"
 #include "sim/world.h"
@@ -118,6 +119,9 @@ class RaftObserver {
     std::vector<std::pair<uint64_t, uint64_t>> log;  // (index, term) reported so far
     uint64_t snapshot_index = 0;
     uint64_t commit_index = 0;                      // last reported
+    // Entries Raft counted committed beyond its stable prefix at the last observation
+    // without a pending snapshot (see storage_commit.h).
+    std::vector<checkers::EntryDigest> claimed;
     std::vector<checkers::EntryDigest> applied;     // since the last observation
     bool observed = false;
     Fingerprint fingerprint;                        // at the last observation
@@ -128,6 +132,7 @@ class RaftObserver {
     View& view = views_[i];
     if (s == nullptr) {
       view.applied.clear();
+      view.claimed.clear();
       return std::nullopt;
     }
     const raft::Raft& r = s->raft_node().raft();
@@ -161,9 +166,25 @@ class RaftObserver {
                                          storage.LastIndex().value_or(0)});
     // A received snapshot not yet installed: Raft's commit already jumped to its index
     // while storage still holds the entries the snapshot will replace. Until it is
-    // installed, the commitment we can vouch for over storage is what it was.
+    // installed, the commitment we can vouch for over storage is what it was, extended
+    // over the entries Raft had counted committed while their write was in flight, as
+    // that write completes (storage_commit.h).
     if (r.log().FirstIndex() > storage.FirstIndex().value_or(1)) {
-      o.commit_index = std::min(o.commit_index, view.commit_index);
+      const uint64_t vouched = CommitOverClaimedEntries(
+          view.commit_index, view.claimed, [&](uint64_t index) -> std::optional<checkers::EntryDigest> {
+            absl::StatusOr<std::vector<raftpb::Entry>> held =
+                storage.Entries(index, index + 1, std::numeric_limits<uint64_t>::max());
+            if (!held.ok() || held->size() != 1) return std::nullopt;
+            return checkers::EntryDigest{index, held->front().term(), EntryHash(held->front())};
+          });
+      o.commit_index = std::min(o.commit_index, vouched);
+    } else {
+      // Raft's own log: what it counts committed beyond its stable prefix.
+      view.claimed.clear();
+      for (const raftpb::Entry& e : r.log().UnstableEntries()) {
+        if (e.index() > r.log().committed()) break;
+        view.claimed.push_back({e.index(), e.term(), EntryHash(e)});
+      }
     }
     view.commit_index = o.commit_index;
     const uint64_t first = storage.FirstIndex().value_or(1);

@@ -1,0 +1,59 @@
+#include "sim/cluster/storage_commit.h"
+
+#include <map>
+
+#include "gtest/gtest.h"
+#include "sim/checkers/raft_safety.h"
+
+namespace keel::sim {
+namespace {
+
+using checkers::EntryDigest;
+
+// Storage as a map index -> digest.
+auto Storage(const std::map<uint64_t, EntryDigest>& held) {
+  return [held](uint64_t i) -> std::optional<EntryDigest> {
+    auto it = held.find(i);
+    if (it == held.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+// keelsim seed 1478: a follower's write of entries 18300-18301 (committed, so the Ready
+// also carries them to apply) is in flight; reported commit is 18299 (the stable prefix).
+// A snapshot at 18320 arrives and Raft restores it. Then the write completes: storage
+// holds 18300-18301 and the server applies them. The commitment over storage must cover
+// them, or the checker sees "applied index 18300 beyond its commit index 18299".
+TEST(StorageCommit, InFlightCommittedWriteCompletingBeforeTheSnapshotInstalls) {
+  const std::vector<EntryDigest> claimed = {{18300, 7, 0xa0}, {18301, 7, 0xa1}, {18302, 7, 0xa2}};
+  std::map<uint64_t, EntryDigest> storage = {{18299, {18299, 7, 0x99}}};
+  // Before the write completes, storage holds nothing more to vouch for.
+  EXPECT_EQ(CommitOverClaimedEntries(18299, claimed, Storage(storage)), 18299u);
+  storage[18300] = {18300, 7, 0xa0};
+  storage[18301] = {18301, 7, 0xa1};
+  EXPECT_EQ(CommitOverClaimedEntries(18299, claimed, Storage(storage)), 18301u);
+}
+
+TEST(StorageCommit, NeverVouchesForAnEntryRaftDidNotCommitThere) {
+  const std::vector<EntryDigest> claimed = {{11, 3, 0xb1}, {12, 3, 0xb2}};
+  // Storage holds a different entry at 12 (another term, or the same term and other data):
+  // commitment stops before it.
+  EXPECT_EQ(CommitOverClaimedEntries(10, claimed,
+                                     Storage({{11, {11, 3, 0xb1}}, {12, {12, 2, 0xb2}}})),
+            11u);
+  EXPECT_EQ(CommitOverClaimedEntries(10, claimed,
+                                     Storage({{11, {11, 3, 0xb1}}, {12, {12, 3, 0xff}}})),
+            11u);
+  // Nothing claimed: what was reported.
+  EXPECT_EQ(CommitOverClaimedEntries(10, {}, Storage({{11, {11, 3, 0xb1}}})), 10u);
+  // A claim that does not start right after the reported index vouches for nothing: the
+  // entries in between were never counted committed over storage.
+  EXPECT_EQ(CommitOverClaimedEntries(9, claimed,
+                                     Storage({{10, {10, 3, 0xb0}}, {11, {11, 3, 0xb1}}})),
+            9u);
+  // Claims at or below the reported index change nothing.
+  EXPECT_EQ(CommitOverClaimedEntries(12, claimed, Storage({})), 12u);
+}
+
+}  // namespace
+}  // namespace keel::sim
