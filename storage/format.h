@@ -78,7 +78,8 @@
 // Replay (raft log truncation semantics, as etcd's WAL ReadAll): entries are replayed in
 // record order; an entry with index i discards any previously replayed entries >= i. An
 // entry with index > last+1 is a gap (kDataLoss). Entries <= the snapshot index the Wal
-// was opened at are skipped.
+// was opened at are not replayed, but still discard every replayed entry (all are above
+// the snapshot index, so >= theirs).
 //
 // ======================================================================================
 // Snapshot files

@@ -87,8 +87,16 @@ absl::Status ApplyEntry(std::string_view path, uint64_t offset, std::string_view
     return Corrupt(path, offset, "unparsable entry");
   }
   if (entry.index() == 0) return Corrupt(path, offset, "entry with index 0");
-  if (entry.index() <= replay->from.index) return absl::OkStatus();  // in the snapshot
   std::vector<raftpb::Entry>& entries = replay->contents.entries;
+  if (entry.index() <= replay->from.index) {
+    // In the snapshot, so not replayed; but still a later record for its index, which
+    // supersedes every entry replayed so far (all of them are above the snapshot index).
+    // Those are a tail that a new leader overwrote before the snapshot was taken (say 143
+    // of term 25, then 141-142 of term 26, then a snapshot at 142): keeping them would
+    // resurrect 143 behind the snapshot, a log whose terms decrease.
+    entries.clear();
+    return absl::OkStatus();
+  }
   // Position of this entry in `entries`; a later record for index i supersedes every
   // earlier one >= i (a new leader overwrote the uncommitted tail).
   const uint64_t position = entry.index() - replay->from.index - 1;

@@ -278,6 +278,35 @@ TEST_F(WalTest, ReplayFromASnapshotMarkerSkipsEntriesItCovers) {
   EXPECT_EQ(*markers, (std::vector<WalSnapshot>{{0, 0}, {6, 1}}));
 }
 
+// keelsim seed 1796: a leader of term 25 saved 143; as a follower of term 26 it had 141-143
+// replaced by 141-142, committed and applied them and took a snapshot at 142. Replay from
+// that snapshot skips the records for 141-142, but they still supersede the older 143:
+// resurrecting it would put term 25 behind the snapshot's term 26.
+TEST_F(WalTest, EntriesCoveredByTheSnapshotStillDiscardTheTailTheyReplaced) {
+  std::unique_ptr<Wal> wal = CreateWal();
+  ASSERT_TRUE(SaveEntries(wal.get(), 1, 10, 1).ok());
+  ASSERT_TRUE(SaveEntries(wal.get(), 11, 11, 2).ok());
+  ASSERT_TRUE(SaveEntries(wal.get(), 9, 10, 3).ok());  // new leader: 9..11 replaced by 9..10
+  Completions completions;
+  ASSERT_TRUE(wal->SaveSnapshotMarker({10, 3}, completions.Track(0)).ok());
+  sim_.RunUntilIdle();
+  ASSERT_TRUE(completions.done().at(0).status.ok());
+  wal.reset();
+
+  std::unique_ptr<Wal> reopened;
+  absl::StatusOr<WalContents> contents = Reopen({10, 3}, {}, &reopened);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_TRUE(contents->entries.empty()) << "resurrected index " << contents->entries[0].index();
+  EXPECT_EQ(reopened->last_index(), 10u);
+  // The log goes on after the snapshot as usual.
+  ASSERT_TRUE(SaveEntries(reopened.get(), 11, 12, 3).ok());
+  reopened.reset();
+  contents = Reopen({10, 3});
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  ASSERT_EQ(Indexes(contents->entries), Range(11, 12));
+  EXPECT_EQ(contents->entries[0].term(), 3u);
+}
+
 TEST_F(WalTest, InstalledSnapshotAheadOfTheLogMovesTheNextIndex) {
   std::unique_ptr<Wal> wal = CreateWal();
   ASSERT_TRUE(SaveEntries(wal.get(), 1, 3, 1).ok());

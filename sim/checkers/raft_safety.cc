@@ -70,12 +70,32 @@ std::optional<Violation> RaftSafetyChecker::CheckElection(const RaftObservation&
 std::optional<Violation> RaftSafetyChecker::InstallSnapshot(const RaftObservation& o,
                                                             NodeLog& log) {
   const Slot* held = SlotAt(log, o.snapshot_index);
-  if (held != nullptr && held->term == o.snapshot_term && log.anchored) {
-    // Compaction of entries the node holds: keep the suffix.
+  if (held != nullptr && held->term == o.snapshot_term) {
+    // Compaction of entries the node holds: keep the suffix, whether or not the log is
+    // anchored (the observer reports only what follows the entries it reported, so the
+    // suffix is never sent again).
     const uint64_t prefix = held->prefix;
     log.slots.erase(log.slots.begin(),
                     log.slots.begin() + static_cast<ptrdiff_t>(o.snapshot_index - log.snapshot_index));
-    log.snapshot_prefix = prefix;
+    log.snapshot_index = o.snapshot_index;
+    log.snapshot_term = o.snapshot_term;
+    if (log.anchored) {
+      log.snapshot_prefix = prefix;
+      return std::nullopt;
+    }
+    // An unanchored log whose new snapshot entry is known elsewhere: anchor there and chain
+    // the kept entries again, checking them against every other log.
+    auto known = prefix_of_.find({o.snapshot_index, o.snapshot_term});
+    if (known == prefix_of_.end()) return std::nullopt;
+    std::vector<Slot> kept = std::move(log.slots);
+    log.slots.clear();
+    log.anchored = true;
+    log.snapshot_prefix = known->second;
+    for (size_t k = 0; k < kept.size(); ++k) {
+      const EntryDigest e{o.snapshot_index + 1 + k, kept[k].term, kept[k].hash};
+      if (auto v = AppendEntry(o, e, log)) return v;
+    }
+    return std::nullopt;
   } else {
     log.slots.clear();
     auto known = prefix_of_.find({o.snapshot_index, o.snapshot_term});

@@ -176,6 +176,40 @@ TEST(RaftSafety, SnapshotsAnchorOnKnownEntries) {
   EXPECT_EQ(PropertyOf(c.Observe(Obs(1, 1, kLeader, 2, 3, {{3, 1, 0x33}}))), "log-matching");
 }
 
+// An unanchored log (installed from a snapshot whose entry no observed log held) that
+// compacts to an entry it holds keeps the entries after it: the observer reports only what
+// follows what it reported, so they are never sent again.
+TEST(RaftSafety, CompactingAnUnanchoredLogKeepsItsEntries) {
+  RaftSafetyChecker c;
+  RaftObservation install = Obs(5, 3, kFollower, 0, 12, {{11, 3, 0xb1}, {12, 3, 0xb2}});
+  install.snapshot_index = 10;
+  install.snapshot_term = 3;
+  ASSERT_EQ(PropertyOf(c.Observe(install)), "ok");
+  RaftObservation compact = Obs(5, 3, kFollower, 0, 12);
+  compact.snapshot_index = 11;
+  compact.snapshot_term = 3;
+  EXPECT_EQ(PropertyOf(c.Observe(compact)), "ok");
+}
+
+// When its new snapshot entry is known from another log, the compacted log anchors there
+// and its kept entries take part in log matching again.
+TEST(RaftSafety, CompactionAnchorsAnUnanchoredLogOnAKnownEntry) {
+  RaftSafetyChecker c;
+  HealthyTerm1(c);
+  RaftObservation install = Obs(4, 1, kFollower, 0, 5, {{4, 1, 0xa4}, {5, 1, 0xa5}});
+  install.snapshot_index = 3;  // (3, 1) not reported by anyone yet: unanchored
+  install.snapshot_term = 1;
+  ASSERT_EQ(PropertyOf(c.Observe(install)), "ok");
+  ASSERT_EQ(PropertyOf(c.Observe(Obs(1, 1, kLeader, 2, 4, {{3, 1, 0xa3}, {4, 1, 0xa4}}))), "ok");
+  RaftObservation compact = Obs(4, 1, kFollower, 0, 5);
+  compact.snapshot_index = 4;
+  compact.snapshot_term = 1;
+  ASSERT_EQ(PropertyOf(c.Observe(compact)), "ok");
+  // Node 4's entry (5, term 1) is chained from node 1's prefix at 4: a different (5, 1)
+  // on node 1 breaks log matching.
+  EXPECT_EQ(PropertyOf(c.Observe(Obs(1, 1, kLeader, 2, 5, {{5, 1, 0x55}}))), "log-matching");
+}
+
 TEST(RaftSafety, MalformedObservationsAreReported) {
   RaftSafetyChecker c;
   EXPECT_EQ(PropertyOf(c.Observe(Obs(1, 1, kFollower, 0, 2, {{2, 1, 0x1}}))), "malformed-observation");

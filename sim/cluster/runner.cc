@@ -15,25 +15,18 @@
 #include "sim/checkers/raft_safety.h"
 #include "sim/cluster/cluster.h"
 #include "sim/cluster/end_checks.h"
+#include "sim/cluster/log_reporter.h"
 #include "sim/cluster/raft_trace.h"
 #include "sim/cluster/scenario.h"
 #include "sim/cluster/storage_commit.h"
 #include "sim/cluster/triggers.h"
 #include "sim/cluster/workload.h"
 #include "sim/world.h"
-#include "xxhash.h"
 
 namespace keel::sim {
 namespace {
 
 constexpr int64_t kSec = 1'000'000'000;
-
-// Identifies an entry's content for the safety checker (appended vs applied vs committed).
-// Runs for every entry on every member: no concatenated copy of the data.
-uint64_t EntryHash(const raftpb::Entry& e) {
-  return XXH3_64bits_withSeed(e.data().data(), e.data().size(),
-                              static_cast<uint64_t>(e.type()) + 1);
-}
 
 checkers::RaftRole ToRole(raft::StateType s) {
   switch (s) {
@@ -116,8 +109,7 @@ class RaftObserver {
   };
 
   struct View {
-    std::vector<std::pair<uint64_t, uint64_t>> log;  // (index, term) reported so far
-    uint64_t snapshot_index = 0;
+    LogReporter reporter;                           // the log reported so far
     uint64_t commit_index = 0;                      // last reported
     // Entries Raft counted committed beyond its stable prefix at the last observation
     // without a pending snapshot (see storage_commit.h).
@@ -148,7 +140,7 @@ class RaftObserver {
     f.last_term = storage.Term(f.last).value_or(0);
     f.snapshot_term = storage.Term(f.first - 1).value_or(0);
     f.role = static_cast<int>(r.state());
-    const bool caught_up = view.log.empty() ? f.last < f.first : view.log.back().first == f.last;
+    const bool caught_up = view.reporter.CaughtUp(storage);
     if (!force && view.observed && view.applied.empty() && caught_up && f == view.fingerprint) {
       return std::nullopt;
     }
@@ -187,32 +179,10 @@ class RaftObserver {
       }
     }
     view.commit_index = o.commit_index;
-    const uint64_t first = storage.FirstIndex().value_or(1);
-    o.snapshot_index = first - 1;
-    o.snapshot_term = storage.Term(first - 1).value_or(0);
-    o.last_index = storage.LastIndex().value_or(0);
-    // Drop what the log no longer holds, then report everything after the last entry
-    // that still matches (same index and term) what we reported before.
-    while (!view.log.empty() && (view.log.back().first > o.last_index ||
-                                 storage.Term(view.log.back().first).value_or(0) != view.log.back().second)) {
-      view.log.pop_back();
-    }
-    if (o.snapshot_index != view.snapshot_index) {
-      view.snapshot_index = o.snapshot_index;
-      view.log.erase(std::remove_if(view.log.begin(), view.log.end(),
-                                    [&](const auto& e) { return e.first <= o.snapshot_index; }),
-                     view.log.end());
-    }
-    const uint64_t from = std::max<uint64_t>(view.log.empty() ? first : view.log.back().first + 1, first);
-    if (from <= o.last_index) {
-      absl::StatusOr<std::vector<raftpb::Entry>> entries =
-          storage.Entries(from, o.last_index + 1, std::numeric_limits<uint64_t>::max());
-      if (entries.ok()) {
-        for (const raftpb::Entry& e : *entries) {
-          o.appended.push_back({e.index(), e.term(), EntryHash(e)});
-          view.log.emplace_back(e.index(), e.term());
-        }
-      }
+    if (absl::Status reported = view.reporter.Report(storage, o); !reported.ok()) {
+      divergence_ = checkers::Violation{
+          "malformed-observation", absl::StrFormat("n%d: %s", i + 1, reported.message()), {}};
+      return divergence_;
     }
     o.applied = std::move(view.applied);
     view.applied.clear();
