@@ -38,13 +38,13 @@ absl::Status RawNode::Propose(std::string_view data) {
   return raft_->Step(std::move(m));
 }
 
-absl::Status RawNode::ProposeBatch(const std::vector<std::string>& data) {
+absl::Status RawNode::ProposeBatch(std::vector<std::string> data) {
   if (data.empty()) return absl::OkStatus();
   raftpb::Message m;
   m.set_type(raftpb::MsgProp);
   m.set_from(raft_->id());
   m.mutable_entries()->Reserve(static_cast<int>(data.size()));
-  for (const auto& d : data) m.add_entries()->set_data(d);
+  for (std::string& d : data) m.add_entries()->set_data(std::move(d));
   return raft_->Step(std::move(m));
 }
 

@@ -107,8 +107,9 @@ class RawNode {
   absl::Status Propose(std::string_view data);
   // Proposes several entries at once (group commit): one log append and one MsgApp per
   // follower for the whole batch instead of one per entry. All or nothing: either every
-  // entry is appended (or forwarded) or the batch is dropped with an error.
-  absl::Status ProposeBatch(const std::vector<std::string>& data);
+  // entry is appended (or forwarded) or the batch is dropped with an error. Taken by
+  // value: the payloads are moved into the entries, not copied.
+  absl::Status ProposeBatch(std::vector<std::string> data);
   // Proposes a membership change (V1: one change; V2: joint consensus when it has more
   // than one change or asks for it).
   absl::Status ProposeConfChange(const raftpb::ConfChange& cc);

@@ -191,6 +191,10 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void ProposeConfChange(raftpb::ConfChange cc, serverpb::ConfChangeContext context,
                          absl::AnyInvocable<void(ApplyResult) &&> done);
   void AwaitApply(uint64_t id, absl::AnyInvocable<void(ApplyResult) &&> done);
+  // Hands the queued proposals to Raft (ProposeBatch), oldest first.
+  void FlushProposals();
+  // Answers the waiter of a proposal Raft refused.
+  void FailProposal(uint64_t id, absl::Status status);
   void Complete(uint64_t request_id, ApplyResult result);
   void LinearizableRead(ReadDone done);
   void IssueReadIndex();
@@ -266,6 +270,14 @@ class ServerImpl final : public Server, public env::TransportHandler {
   // Ordered: FailAllPending answers them in id order (a hash map's order changes with the
   // process's hash seed, which broke same-seed trace_hash in keelsim).
   std::map<uint64_t, Waiter> waiters_;
+  // Proposals accepted since the last ProcessReady, not yet given to Raft (their waiters
+  // are in waiters_). One MsgProp carries the whole burst, so the leader sends one MsgApp
+  // per follower, and each follower one MsgAppResp, per burst instead of per request.
+  struct PendingProposal {
+    uint64_t id = 0;
+    std::string data;
+  };
+  std::vector<PendingProposal> pending_proposals_;
   std::vector<ReadDone> queued_reads_;
   std::map<std::string, ReadBatch> reads_in_flight_;  // by ReadIndex context
   std::multimap<uint64_t, ReadDone> reads_waiting_apply_;  // by read index

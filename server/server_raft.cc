@@ -30,6 +30,7 @@ void ServerImpl::Stop() {
   // Ends transfers in both directions: timers cancelled, their files removed.
   snapshot_sender_.reset();
   snapshot_receiver_.reset();
+  pending_proposals_.clear();  // FailAllPending answers their waiters
   FailAllPending(StoppedError());
 }
 
@@ -68,7 +69,7 @@ void ServerImpl::OnTick() {
 
 void ServerImpl::MaybeProcessReady() {
   if (ready_scheduled_ || ready_in_flight_ || failed_ || stopped_) return;
-  if (!raft_->HasReady()) return;
+  if (!raft_->HasReady() && pending_proposals_.empty()) return;
   // Deferred to the loop so that a burst of proposals in one callback becomes one Ready:
   // group commit, one WAL write and one fsync for all of them.
   ready_scheduled_ = true;
@@ -79,7 +80,9 @@ void ServerImpl::MaybeProcessReady() {
 }
 
 void ServerImpl::ProcessReady() {
-  if (ready_in_flight_ || failed_ || stopped_ || !raft_->HasReady()) return;
+  if (ready_in_flight_ || failed_ || stopped_) return;
+  FlushProposals();
+  if (failed_ || stopped_ || !raft_->HasReady()) return;
   raft::Ready rd = raft_->GetReady();
   ready_in_flight_ = true;
   if (rd.soft_state.has_value()) HandleSoftState(*rd.soft_state);
@@ -108,11 +111,11 @@ void ServerImpl::ProcessReady() {
 #ifdef KEEL_SIMULATION
   if (config_.bugs.forget_vote) hs.set_vote(0);  // KEEL_BUG_SITE forget_vote
 #endif
-  std::vector<raftpb::Entry> entries = rd.entries;
   counters_.wal_fsyncs++;
-  // The WAL owns the callback until it runs; `rd` travels inside it.
+  // The WAL owns the callback until it runs; `rd` travels inside it. Save encodes the
+  // entries before it returns, so it reads them in place (no copy).
   auto holder = std::make_shared<raft::Ready>(std::move(rd));
-  absl::Status submitted = wal_->Save(hs, entries, [this, holder](absl::Status s) {
+  absl::Status submitted = wal_->Save(hs, holder->entries, [this, holder](absl::Status s) {
     OnReadyPersisted(std::move(*holder), std::move(s));
   });
   if (!submitted.ok()) Fatal(submitted);

@@ -18,6 +18,8 @@ namespace {
 // Committed-but-unapplied entries beyond which new proposals are refused
 // ("etcdserver: too many requests"), as etcd's maxGapBetweenApplyAndCommitIndex.
 constexpr uint64_t kMaxApplyLag = 5000;
+// Proposal bytes per MsgProp at most (FlushProposals): Raft's max_size_per_msg.
+constexpr size_t kMaxProposalBatchBytes = size_t{1} << 20;
 // Leases the leader revokes / checkpoints per tick at most (etcd: 1000 revokes/s).
 constexpr size_t kMaxRevokesPerTick = 100;
 constexpr size_t kMaxCheckpointsPerTick = 100;
@@ -66,15 +68,47 @@ void ServerImpl::Propose(serverpb::InternalRaftRequest request,
   if (data.size() > config_.max_request_bytes) {
     return std::move(done)(ApplyResult{kv::RequestTooLargeError(), nullptr});
   }
-  absl::Status proposed = raft_->Propose(data);
-  if (!proposed.ok()) {
-    counters_.proposals_failed++;
+  // Raft sees it at this loop turn's ProcessReady, with every other proposal of the turn
+  // (FlushProposals). Its messages would not leave before that Ready anyway.
+  pending_proposals_.push_back(PendingProposal{id, std::move(data)});
+  AwaitApply(id, std::move(done));
+}
+
+void ServerImpl::FlushProposals() {
+  std::vector<PendingProposal> pending;
+  pending.swap(pending_proposals_);
+  size_t next = 0;
+  // Bounded: each pass hands at least one proposal to Raft. A MsgProp stays under Raft's
+  // message size (a forwarded one must fit one transport frame).
+  while (next < pending.size()) {
+    std::vector<std::string> batch;
+    std::vector<uint64_t> ids;
+    size_t batch_bytes = 0;
+    while (next < pending.size() &&
+           (batch.empty() || batch_bytes + pending[next].data.size() <= kMaxProposalBatchBytes)) {
+      batch_bytes += pending[next].data.size();
+      ids.push_back(pending[next].id);
+      batch.push_back(std::move(pending[next].data));
+      ++next;
+    }
+    absl::Status proposed = raft_->ProposeBatch(std::move(batch));
+    if (proposed.ok()) continue;
     // Dropped before reaching any log: definitely not applied, but clients treat
     // Unavailable as "retry", which is what they should do.
-    return std::move(done)(ApplyResult{raft::IsErrProposalDropped(proposed) ? NoLeaderError() : proposed,
-                                       nullptr});
+    const absl::Status error = raft::IsErrProposalDropped(proposed) ? NoLeaderError() : proposed;
+    for (uint64_t id : ids) FailProposal(id, error);
   }
-  AwaitApply(id, std::move(done));
+}
+
+void ServerImpl::FailProposal(uint64_t id, absl::Status status) {
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return;
+  Waiter w = std::move(it->second);
+  waiters_.erase(it);
+  loop_->Cancel(w.timeout);
+  counters_.proposals_pending--;
+  counters_.proposals_failed++;
+  std::move(w.done)(ApplyResult{std::move(status), nullptr});
 }
 
 // Registers the client waiting for proposal `id`: answered when its entry is applied here
@@ -611,6 +645,7 @@ void ServerImpl::ProposeConfChange(raftpb::ConfChange cc, serverpb::ConfChangeCo
   context.set_request_id(id);
   cc.set_id(id);
   cc.set_context(context.SerializeAsString());
+  FlushProposals();  // requests accepted before this change reach the log before it
   absl::Status proposed = raft_->ProposeConfChange(cc);
   if (!proposed.ok()) return std::move(done)(ApplyResult{NoLeaderError(), nullptr});
   AwaitApply(id, std::move(done));
