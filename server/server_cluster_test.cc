@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "server/serverpb/internal.pb.h"
 #include "sim/cluster/cluster.h"
 #include "sim/cluster/scenario.h"
 #include "sim/world.h"
@@ -216,6 +217,55 @@ TEST_F(ServerClusterTest, LeaseRevokeDeletesAttachedKeysInOneRevision) {
   EXPECT_EQ(r->header().revision(), rv->header().revision());
   // Three puts then one revoke revision.
   EXPECT_EQ(rv->header().revision(), g->header().revision() + 4);
+}
+
+// A forwarded proposal (MsgProp) is executed at most once, however often and however late
+// the network delivers it: only the leader of the term its sender stamped on it appends it,
+// once. Seed 3555: a follower's forwarded put, duplicated by the network, was appended by
+// the leader from the first copy and acknowledged; the other copy, 3.2 s late, reached
+// that old leader after a crash (its memory of seen request IDs gone) as a follower, which
+// forwarded it to the new leader, which executed the put a second time.
+TEST_F(ServerClusterTest, ForwardedProposalIsExecutedAtMostOnce) {
+  const int leader = Leader();
+  const int follower = Follower();
+  const int other = (Leader() + 2) % cluster_->size();
+  const uint64_t term = cluster_->server(leader)->raft_node().raft().term();
+  serverpb::InternalRaftRequest request;
+  request.mutable_header()->set_id(0x5eed3555);
+  request.mutable_put()->set_key("once");
+  request.mutable_put()->set_value("v");
+  // A copy of `follower`'s forwarded proposal, stamped with `stamp`, delivered to member i.
+  auto deliver = [&](int i, uint64_t stamp) {
+    serverpb::PeerMessage message;
+    message.set_proposal_term(stamp);
+    raftpb::Message* m = message.mutable_raft();
+    m->set_type(raftpb::MsgProp);
+    m->set_from(cluster_->member_id(follower));
+    m->set_to(cluster_->member_id(i));
+    m->add_entries()->set_data(request.SerializeAsString());
+    ServerImpl* s = cluster_->server(i);
+    const uint64_t from = cluster_->member_id(follower);
+    const std::string payload = message.SerializeAsString();
+    cluster_->env(i).loop()->Post([s, from, payload]() { s->OnMessage(from, payload); });
+    world_.RunUntil(world_.now_ns() + 200 * kMs);
+  };
+  auto revision = [&]() { return cluster_->server(leader)->store().current_revision(); };
+  const int64_t before = revision();
+
+  // A late copy reaching a follower is not forwarded to the leader (which never saw it).
+  deliver(other, term);
+  EXPECT_EQ(revision(), before);
+  // A copy stamped with another term than the leader's is not appended.
+  deliver(leader, term - 1);
+  deliver(leader, 0);
+  EXPECT_EQ(revision(), before);
+  // The copy for the leader's own term is executed, once, however often it arrives.
+  deliver(leader, term);
+  EXPECT_EQ(revision(), before + 1);
+  deliver(leader, term);
+  deliver(other, term);
+  EXPECT_EQ(revision(), before + 1);
+  EXPECT_EQ(cluster_->server(leader)->raft_node().raft().term(), term);  // no election meanwhile
 }
 
 }  // namespace

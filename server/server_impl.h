@@ -146,6 +146,8 @@ class ServerImpl final : public Server, public env::TransportHandler {
   absl::Status BootstrapJoining();
   absl::Status StartFreshDataDir(absl::string_view backend_without_wal);
   absl::Status Recover();
+  // Removes the WAL segments left by a bootstrap that never became durable.
+  absl::Status RemoveUnbootstrappedWal();
   // Reads and verifies the backend image a received snapshot names (its data) whole,
   // before anything is changed; then replaces the backend with it, durably.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ReadBackendImage(
@@ -167,6 +169,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void SendPeer(uint64_t to, const serverpb::PeerMessage& message);
   void StartSnapshotTransfer(raftpb::Message m);
   void StepReceivedSnapshot(raftpb::Message m);
+  bool AcceptForwardedProposal(const serverpb::PeerMessage& message);
   bool IsDuplicateProposal(const raftpb::Message& m);
   void HandleSoftState(const raft::SoftState& soft);
   void HandleReadStates(std::vector<raft::ReadState>& states);
@@ -283,7 +286,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   std::multimap<uint64_t, ReadDone> reads_waiting_apply_;  // by read index
   uint64_t read_sequence_ = 0;
   std::map<uint64_t, Forwarded> forwarded_;  // ordered, as waiters_
-  // Request IDs of recently received forwarded proposals, oldest first (bounded).
+  // Request IDs of recently accepted forwarded proposals, oldest first (bounded).
   static constexpr size_t kRecentForwardedIds = 65536;
   absl::flat_hash_set<uint64_t> recent_forwarded_ids_;
   std::deque<uint64_t> recent_forwarded_order_;

@@ -152,6 +152,9 @@ void ServerImpl::SendRaftMessages(std::vector<raftpb::Message>& messages) {
       continue;
     }
     serverpb::PeerMessage envelope;
+    // A follower forwarding a proposal to its leader: say for which term (see
+    // AcceptForwardedProposal).
+    if (m.type() == raftpb::MsgProp) envelope.set_proposal_term(raft_->raft().term());
     *envelope.mutable_raft() = std::move(m);
     SendPeer(envelope.raft().to(), envelope);
   }
@@ -198,7 +201,7 @@ void ServerImpl::OnMessage(uint64_t from, std::string payload) {
   switch (message.body_case()) {
     case serverpb::PeerMessage::kRaft: {
       if (membership_->IsRemoved(message.raft().from())) return;
-      if (message.raft().type() == raftpb::MsgProp && IsDuplicateProposal(message.raft())) return;
+      if (message.raft().type() == raftpb::MsgProp && !AcceptForwardedProposal(message)) return;
       (void)raft_->Step(std::move(*message.mutable_raft()));
       break;
     }
@@ -230,8 +233,26 @@ void ServerImpl::OnMessage(uint64_t from, std::string payload) {
 
 // A forwarded proposal (MsgProp) is not part of Raft's protocol but etcd's: Raft tolerates
 // duplicated messages of its own, yet a duplicated MsgProp would append, and execute, the
-// same client request twice. The leader remembers the request IDs of recent forwarded
-// proposals and drops a repeat. (Found by keelsim with network duplication.)
+// same client request twice. Every copy of one forwarded proposal carries the term its
+// sender forwarded it in, and only the leader of exactly that term appends it: a member is
+// leader of a term at most once, for one uninterrupted stretch (a restart comes back as a
+// follower, and leading again takes a higher term), so its in-memory record of the request
+// IDs it accepted covers every copy it can ever accept. A copy reaching a follower, a
+// candidate, or a leader of another term is dropped, not forwarded again: re-forwarded, a
+// copy delayed across leader changes and crashes reached a later leader that had never
+// seen the request and executed it a second time (keelsim seed 3555: a put acknowledged
+// at revision 398 was executed again at revision 519). To the proposer a dropped copy is a
+// lost message: its request times out, as when the network drops it.
+bool ServerImpl::AcceptForwardedProposal(const serverpb::PeerMessage& message) {
+  const raft::Raft& raft = raft_->raft();
+  if (raft.state() != raft::StateType::kLeader || message.proposal_term() != raft.term()) {
+    return false;
+  }
+  return !IsDuplicateProposal(message.raft());
+}
+
+// Whether every entry of `m` is a request this leader accepted before (and remembers it
+// accepted). Records the request IDs of `m` otherwise.
 bool ServerImpl::IsDuplicateProposal(const raftpb::Message& m) {
   bool duplicate = !m.entries().empty();
   std::vector<uint64_t> ids;
@@ -298,7 +319,9 @@ absl::Status ServerImpl::InstallSnapshot(const raftpb::Snapshot& snapshot) {
   // backend's consistent index and installs it again.
   absl::Status saved = snapshotter_->Save(snapshot);
   if (!saved.ok()) return saved;
-  absl::Status marked = wal_->SaveSnapshotMarker(
+  // An installed marker: the received snapshot replaced the whole log, so a restart must
+  // not replay our older entries after its index (they may conflict with the leader's).
+  absl::Status marked = wal_->SaveInstalledSnapshotMarker(
       {snapshot.metadata().index(), snapshot.metadata().term()},
       [this](absl::Status s) {
         if (!s.ok()) Fatal(s);

@@ -9,6 +9,7 @@
 #include "server/server_impl.h"
 #include "storage/backend_image.h"
 #include "storage/file_util.h"
+#include "storage/format.h"
 
 namespace keel::server {
 namespace {
@@ -282,11 +283,26 @@ absl::Status ServerImpl::Recover() {
   // is, with the join remotes its backend remembers.
   absl::StatusOr<Membership> persisted = Membership::Load(store_->backend());
   const bool joining = persisted.ok() && persisted->joining();
-  if (!joining && raft::IsEmptyHardState(contents->hard_state) && contents->entries.empty() &&
+  if (!joining && raft::IsEmptyHardState(contents->hard_state) &&
       raft::IsEmptySnapshot(snapshot)) {
-    // The WAL was created but the bootstrap entries never became durable: nothing was ever
-    // acknowledged or voted, so bootstrapping again is safe.
-    wal_.reset();
+    // The WAL was created but the bootstrap never became durable. Bootstrap saves its
+    // ConfChange entries and then its HardState (term 1) as ONE write; every later record
+    // follows it and replay keeps a prefix. So no HardState means that write was lost or
+    // torn: what survived (nothing, or a prefix of the bootstrap entries, seed 7828) was
+    // never committed, applied, acknowledged or voted on. Recovering it as is would leave
+    // a member at term 0 that knows no configuration (its ConfChanges are uncommitted),
+    // so it could never campaign or be reached: bootstrap again from scratch instead.
+    for (const raftpb::Entry& e : contents->entries) {
+      if (e.term() != 1 || e.type() != raftpb::EntryConfChange) {
+        return absl::DataLossError(absl::StrFormat(
+            "WAL in %s has no HardState but entry %d (term %d) is not a bootstrap entry",
+            wal_dir_, e.index(), e.term()));
+      }
+    }
+    wal_.reset();    // releases the WAL lock
+    store_.reset();  // releases the backend; StartFreshDataDir reopens it (and checks it is empty)
+    absl::Status removed = RemoveUnbootstrappedWal();
+    if (!removed.ok()) return removed;
     return Bootstrap();
   }
   absl::Status appended = raft_storage_.Append(std::move(contents->entries));
@@ -297,6 +313,20 @@ absl::Status ServerImpl::Recover() {
   if (!state.ok()) return state;
   applied_index_ = snapshot_index_;
   return CreateRaftNode(/*applied=*/snapshot_index_);
+}
+
+// Removes the segments of a WAL whose bootstrap never became durable, so that Bootstrap
+// can create it anew (Wal::Create refuses a directory that holds segments). A crash in
+// here leaves either the same undurable WAL (removed again at the next start) or none.
+absl::Status ServerImpl::RemoveUnbootstrappedWal() {
+  auto names = env_->fs()->GetChildren(wal_dir_);
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (!storage::HasSuffix(name, storage::kWalSuffix)) continue;
+    absl::Status removed = env_->fs()->RemoveFile(storage::JoinPath(wal_dir_, name));
+    if (!removed.ok()) return removed;
+  }
+  return env_->fs()->SyncDir(wal_dir_);
 }
 
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ServerImpl::ReadBackendImage(

@@ -59,8 +59,16 @@
 //   3 kHardState      a serialized raftpb::HardState. The third record of every segment
 //                     repeats the latest one, so each segment is self-contained.
 //   4 kEntry          a serialized raftpb::Entry.
-//   5 kSnapshotMarker 16 bytes: u64 index, u64 term of a snapshot that was saved. The
-//                     fourth record of every segment repeats the latest one.
+//   5 kSnapshotMarker 16 or 24 bytes: u64 index, u64 term of a snapshot that was saved,
+//                     then optionally u64 flags. The only flag is bit 0,
+//                     kSnapshotMarkerInstalled: the snapshot was RECEIVED and installed
+//                     (InstallSnapshot), so it replaced the whole log; any other set bit is
+//                     corruption. A 16-byte marker (every marker of older WALs, and every
+//                     locally taken snapshot) has no flags: the entries after its index stay
+//                     the live log. The writer encodes an installed marker as 24 bytes with
+//                     the flag and everything else as 16 bytes. The fourth record of every
+//                     segment repeats the latest marker, always as 16 bytes (the repeat is
+//                     not an install: entries before it in the log are after the install).
 // A segment's head is exactly its first four records in the order above; a segment
 // without a complete head, or with a head record of another type, is corrupt.
 //
@@ -79,7 +87,12 @@
 // record order; an entry with index i discards any previously replayed entries >= i. An
 // entry with index > last+1 is a gap (kDataLoss). Entries <= the snapshot index the Wal
 // was opened at are not replayed, but still discard every replayed entry (all are above
-// the snapshot index, so >= theirs).
+// the snapshot index, so >= theirs). An installed marker (flag kSnapshotMarkerInstalled)
+// discards every entry replayed before it, whatever their indexes: they are the log the
+// received snapshot replaced, and only entries written after the marker follow it. An
+// installed marker with an index above the snapshot the Wal was opened at means that
+// older snapshot cannot rebuild the log (the entries up to the installed index were never
+// in this WAL): kDataLoss.
 //
 // ======================================================================================
 // Snapshot files
@@ -174,6 +187,8 @@ inline constexpr size_t kRecordAlignmentBytes = 8;
 inline constexpr uint32_t kMaxRecordPayloadBytes = 64u << 20;
 inline constexpr size_t kSegmentHeaderPayloadBytes = 32;
 inline constexpr size_t kSnapshotMarkerPayloadBytes = 16;
+inline constexpr size_t kInstalledSnapshotMarkerPayloadBytes = 24;  // + u64 flags
+inline constexpr uint64_t kSnapshotMarkerInstalled = 1;  // flags bit 0: a received snapshot
 inline constexpr uint64_t kDefaultSegmentSizeBytes = 64ull << 20;
 
 enum class RecordType : uint8_t {

@@ -25,11 +25,16 @@ std::optional<ParsedName> ParseSegmentName(std::string_view name) {
   return ParsedName{pair->first, pair->second};
 }
 
-std::string EncodeMarker(WalSnapshot snapshot) {
+// A marker record's payload; `installed` adds the flags word (format.h, kSnapshotMarker).
+std::string EncodeMarker(WalSnapshot snapshot, bool installed = false) {
   std::string payload;
   PutFixed64(&payload, snapshot.index);
   PutFixed64(&payload, snapshot.term);
   assert(payload.size() == kSnapshotMarkerPayloadBytes);
+  if (installed) {
+    PutFixed64(&payload, kSnapshotMarkerInstalled);
+    assert(payload.size() == kInstalledSnapshotMarkerPayloadBytes);
+  }
   return payload;
 }
 
@@ -132,11 +137,30 @@ absl::Status ApplyRecord(std::string_view path, uint64_t offset, const DecodedRe
     case RecordType::kEntry:
       return ApplyEntry(path, offset, record.payload, replay);
     case RecordType::kSnapshotMarker: {
-      if (record.payload.size() != kSnapshotMarkerPayloadBytes) {
+      if (record.payload.size() != kSnapshotMarkerPayloadBytes &&
+          record.payload.size() != kInstalledSnapshotMarkerPayloadBytes) {
         return Corrupt(path, offset, "snapshot marker has the wrong size");
       }
       const WalSnapshot marker{GetFixed64(record.payload.data()),
                                GetFixed64(record.payload.data() + 8)};
+      const uint64_t flags = record.payload.size() == kInstalledSnapshotMarkerPayloadBytes
+                                 ? GetFixed64(record.payload.data() + 16)
+                                 : 0;
+      if ((flags & ~kSnapshotMarkerInstalled) != 0) {
+        return Corrupt(path, offset,
+                       absl::StrFormat("snapshot marker has unknown flags %x", flags));
+      }
+      if ((flags & kSnapshotMarkerInstalled) != 0) {
+        // A received snapshot replaced the whole log: every entry replayed so far was
+        // written before it (the follower's previous, possibly conflicting, log).
+        if (marker.index > replay->from.index) {
+          return Corrupt(path, offset,
+                         absl::StrFormat("snapshot installed at index %d replaced the log; it "
+                                         "cannot be replayed from the older snapshot at %d",
+                                         marker.index, replay->from.index));
+        }
+        contents.entries.clear();
+      }
       if (marker.index == replay->from.index && marker.index != 0) {
         if (marker.term != replay->from.term) {
           return absl::FailedPreconditionError(absl::StrFormat(
@@ -488,14 +512,24 @@ absl::Status Wal::Save(const raftpb::HardState& hs, absl::Span<const raftpb::Ent
 }
 
 absl::Status Wal::SaveSnapshotMarker(WalSnapshot snapshot, env::StatusCallback done) {
+  return SaveMarker(snapshot, /*installed=*/false, std::move(done));
+}
+
+absl::Status Wal::SaveInstalledSnapshotMarker(WalSnapshot snapshot, env::StatusCallback done) {
+  return SaveMarker(snapshot, /*installed=*/true, std::move(done));
+}
+
+absl::Status Wal::SaveMarker(WalSnapshot snapshot, bool installed, env::StatusCallback done) {
   absl::Status s = CheckWritable();
   if (!s.ok()) return s;
   MaybeStartCut();
   std::string bytes;
-  chain_crc_ =
-      AppendRecord(RecordType::kSnapshotMarker, EncodeMarker(snapshot), chain_crc_, &bytes);
+  chain_crc_ = AppendRecord(RecordType::kSnapshotMarker, EncodeMarker(snapshot, installed),
+                            chain_crc_, &bytes);
+  // Segment heads repeat it without the installed flag (format.h).
   snapshot_marker_ = snapshot;
-  last_index_ = std::max(last_index_, snapshot.index);
+  // An installed snapshot replaced the whole log: the next entry follows it.
+  last_index_ = installed ? snapshot.index : std::max(last_index_, snapshot.index);
   return Submit(std::move(bytes), std::move(done));
 }
 

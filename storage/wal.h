@@ -118,8 +118,14 @@ class Wal {
                     env::StatusCallback done);
 
   // Records that a snapshot at (index, term) was saved; same contract as Save. After it,
-  // Open(snapshot) can replay from here.
+  // Open(snapshot) can replay from here. For a snapshot taken locally: the entries after
+  // its index that are already in the log stay the live log.
   absl::Status SaveSnapshotMarker(WalSnapshot snapshot, env::StatusCallback done);
+
+  // The same for a snapshot RECEIVED from the leader and installed: it replaces the whole
+  // log, so replay discards every entry written before this marker (format.h, "Replay"),
+  // and the next entry follows the snapshot (last_index() becomes snapshot.index).
+  absl::Status SaveInstalledSnapshotMarker(WalSnapshot snapshot, env::StatusCallback done);
 
   // Removes every segment before the last one whose first_index <= `index`, never the
   // current one. Call with the index of a snapshot whose file AND marker are durable, and
@@ -129,7 +135,8 @@ class Wal {
   // OK, or the sticky error that refuses writes.
   const absl::Status& status() const { return sticky_error_; }
   // Index of the last entry replayed or saved; a snapshot marker saved since raises it to
-  // the marker's index if that is greater (the next entry follows the snapshot).
+  // the marker's index if that is greater (the next entry follows the snapshot), an
+  // installed one sets it to the marker's index.
   uint64_t last_index() const { return last_index_; }
   // Names of the segments this Wal knows, oldest first (including one being cut).
   std::vector<std::string> SegmentNames() const;
@@ -173,6 +180,7 @@ class Wal {
   // old one may still lose some (a gap recovery would have to call corruption).
   absl::Status PublishPendingSegment();
   absl::Status CheckWritable() const;
+  absl::Status SaveMarker(WalSnapshot snapshot, bool installed, env::StatusCallback done);
   // Starts a cut if the current segment is full and none is pending.
   void MaybeStartCut();
   absl::Status Submit(std::string bytes, env::StatusCallback done);

@@ -307,6 +307,90 @@ TEST_F(WalTest, EntriesCoveredByTheSnapshotStillDiscardTheTailTheyReplaced) {
   EXPECT_EQ(contents->entries[0].term(), 3u);
 }
 
+// A follower whose log was 1..20 of term 1 installs a snapshot it received from the leader
+// at (15, term 2), as ServerImpl::InstallSnapshot records it, and crashes before any new
+// append rewrote 16..20. The snapshot replaced the whole log: the old 16..20 (term 1,
+// written before the snapshot was installed) must not replay behind (15, term 2), or the
+// restarted log has decreasing terms and grants votes it must not. (Before installed
+// markers existed the server wrote a plain SaveSnapshotMarker here, and 16..20 replayed.)
+TEST_F(WalTest, InstalledSnapshotDiscardsTheLogWrittenBeforeIt) {
+  std::unique_ptr<Wal> wal = CreateWal();
+  ASSERT_TRUE(SaveEntries(wal.get(), 1, 20, 1).ok());
+  Completions completions;
+  ASSERT_TRUE(wal->SaveInstalledSnapshotMarker({15, 2}, completions.Track(0)).ok());
+  sim_.RunUntilIdle();
+  ASSERT_TRUE(completions.done().at(0).status.ok());
+  EXPECT_EQ(wal->last_index(), 15u);
+  wal.reset();
+
+  std::unique_ptr<Wal> reopened;
+  absl::StatusOr<WalContents> contents = Reopen({15, 2}, {}, &reopened);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_TRUE(contents->entries.empty())
+      << "replayed " << contents->entries.size() << " entries written before the install, from "
+      << contents->entries[0].index() << " (term " << contents->entries[0].term() << ")";
+  EXPECT_EQ(reopened->last_index(), 15u);
+  EXPECT_EQ(contents->latest_snapshot_marker, (WalSnapshot{15, 2}));
+
+  // The leader's log goes on after the snapshot; entries written after the install replay.
+  ASSERT_TRUE(SaveEntries(reopened.get(), 16, 17, 2).ok());
+  reopened.reset();
+  contents = Reopen({15, 2});
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  ASSERT_EQ(Indexes(contents->entries), Range(16, 17));
+  EXPECT_EQ(contents->entries[0].term(), 2u);
+  // Markers list it once, like any other.
+  absl::StatusOr<std::vector<WalSnapshot>> markers = Wal::ReadSnapshotMarkers(sim_.fs(), kDir);
+  ASSERT_TRUE(markers.ok()) << markers.status();
+  EXPECT_EQ(*markers, (std::vector<WalSnapshot>{{0, 0}, {15, 2}}));
+}
+
+// Segment heads repeat the latest marker without the installed flag: a cut after the
+// install must not discard the entries written since, and a later local snapshot keeps
+// today's meaning (its following entries are the live log).
+TEST_F(WalTest, InstalledSnapshotThenSegmentCutsAndLocalSnapshotKeepTheNewLog) {
+  WalOptions options;
+  options.segment_size_bytes = 1024;
+  std::unique_ptr<Wal> wal = CreateWal(options);
+  const std::string payload(100, 'r');
+  for (uint64_t i = 1; i <= 20; ++i) ASSERT_TRUE(SaveEntries(wal.get(), i, i, 1, payload).ok());
+  Completions completions;
+  ASSERT_TRUE(wal->SaveInstalledSnapshotMarker({15, 2}, completions.Track(0)).ok());
+  sim_.RunUntilIdle();
+  for (uint64_t i = 16; i <= 40; ++i) ASSERT_TRUE(SaveEntries(wal.get(), i, i, 2, payload).ok());
+  ASSERT_TRUE(wal->SaveSnapshotMarker({30, 2}, completions.Track(1)).ok());
+  sim_.RunUntilIdle();
+  ASSERT_TRUE(SaveEntries(wal.get(), 41, 45, 2, payload).ok());
+  EXPECT_GT(SegmentFiles().size(), 3u);
+  wal.reset();
+
+  absl::StatusOr<WalContents> contents = Reopen({15, 2}, options);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  ASSERT_EQ(Indexes(contents->entries), Range(16, 45));
+  for (const raftpb::Entry& e : contents->entries) EXPECT_EQ(e.term(), 2u) << e.index();
+  contents = Reopen({30, 2}, options);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_EQ(Indexes(contents->entries), Range(31, 45));
+}
+
+// An older snapshot cannot rebuild a log that a received snapshot replaced: the entries
+// up to the installed index were never in this WAL. Refused, never the stale old log.
+TEST_F(WalTest, ReplayFromASnapshotOlderThanAnInstalledOneIsDataLoss) {
+  std::unique_ptr<Wal> wal = CreateWal();
+  ASSERT_TRUE(SaveEntries(wal.get(), 1, 10, 1).ok());
+  Completions completions;
+  ASSERT_TRUE(wal->SaveSnapshotMarker({5, 1}, completions.Track(0)).ok());
+  ASSERT_TRUE(wal->SaveInstalledSnapshotMarker({15, 2}, completions.Track(1)).ok());
+  sim_.RunUntilIdle();
+  ASSERT_TRUE(SaveEntries(wal.get(), 16, 17, 2).ok());
+  wal.reset();
+  EXPECT_EQ(Reopen({5, 1}).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(Reopen({}).status().code(), absl::StatusCode::kDataLoss);
+  absl::StatusOr<WalContents> contents = Reopen({15, 2});
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_EQ(Indexes(contents->entries), Range(16, 17));
+}
+
 TEST_F(WalTest, InstalledSnapshotAheadOfTheLogMovesTheNextIndex) {
   std::unique_ptr<Wal> wal = CreateWal();
   ASSERT_TRUE(SaveEntries(wal.get(), 1, 3, 1).ok());
