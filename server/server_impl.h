@@ -197,6 +197,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   // Hands the queued proposals to Raft (ProposeBatch), oldest first.
   void FlushProposals();
   // Answers the waiter of a proposal Raft refused.
+  std::optional<Waiter> TakeWaiter(uint64_t id);
   void FailProposal(uint64_t id, absl::Status status);
   void Complete(uint64_t request_id, ApplyResult result);
   void LinearizableRead(ReadDone done);

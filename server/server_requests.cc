@@ -100,15 +100,22 @@ void ServerImpl::FlushProposals() {
   }
 }
 
-void ServerImpl::FailProposal(uint64_t id, absl::Status status) {
+// Removes the waiter of proposal `id` (its timeout cancelled), if it is still waiting.
+std::optional<ServerImpl::Waiter> ServerImpl::TakeWaiter(uint64_t id) {
   auto it = waiters_.find(id);
-  if (it == waiters_.end()) return;
+  if (it == waiters_.end()) return std::nullopt;  // proposed by another member, or answered
   Waiter w = std::move(it->second);
   waiters_.erase(it);
   loop_->Cancel(w.timeout);
   counters_.proposals_pending--;
+  return w;
+}
+
+void ServerImpl::FailProposal(uint64_t id, absl::Status status) {
+  std::optional<Waiter> w = TakeWaiter(id);
+  if (!w.has_value()) return;
   counters_.proposals_failed++;
-  std::move(w.done)(ApplyResult{std::move(status), nullptr});
+  std::move(w->done)(ApplyResult{std::move(status), nullptr});
 }
 
 // Registers the client waiting for proposal `id`: answered when its entry is applied here
@@ -117,27 +124,16 @@ void ServerImpl::AwaitApply(uint64_t id, absl::AnyInvocable<void(ApplyResult) &&
   counters_.proposals_pending++;
   Waiter& w = waiters_[id];
   w.done = std::move(done);
-  w.timeout = loop_->RunAfter(config_.request_timeout_ms * 1'000'000, [this, id]() mutable {
-    auto it = waiters_.find(id);
-    if (it == waiters_.end()) return;
-    Waiter timed_out = std::move(it->second);
-    waiters_.erase(it);
-    counters_.proposals_pending--;
-    counters_.proposals_failed++;
-    std::move(timed_out.done)(ApplyResult{TimeoutError(), nullptr});
-  });
+  w.timeout = loop_->RunAfter(config_.request_timeout_ms * 1'000'000,
+                              [this, id]() mutable { FailProposal(id, TimeoutError()); });
   MaybeProcessReady();
 }
 
 void ServerImpl::Complete(uint64_t request_id, ApplyResult result) {
-  auto it = waiters_.find(request_id);
-  if (it == waiters_.end()) return;  // proposed by another member, or timed out
-  Waiter w = std::move(it->second);
-  waiters_.erase(it);
-  loop_->Cancel(w.timeout);
-  counters_.proposals_pending--;
+  std::optional<Waiter> w = TakeWaiter(request_id);
+  if (!w.has_value()) return;
   counters_.proposals_committed++;
-  std::move(w.done)(std::move(result));
+  std::move(w->done)(std::move(result));
 }
 
 template <typename Response, typename Request>
