@@ -371,7 +371,6 @@ void ServerImpl::CreateSnapshotTransfers() {
   SnapshotTransferOptions options;
   options.stall_timeout_ns =
       std::max<int64_t>(4 * config_.election_timeout_ms, 1000) * 1'000'000;
-  options.final_stall_timeout_ns = 10 * options.stall_timeout_ns;
   options.max_outgoing = config_.max_outgoing_snapshots;
   options.chunk_bytes = config_.snapshot_chunk_bytes;
   auto send = [this](uint64_t to, const serverpb::PeerMessage& m) { SendPeer(to, m); };

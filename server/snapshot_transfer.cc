@@ -20,6 +20,14 @@ std::string TmpName(std::string_view name) {
 
 }  // namespace
 
+int64_t FinalStallTimeoutNs(const SnapshotTransferOptions& options, uint64_t image_bytes) {
+  const int64_t floor = std::max<int64_t>(1, options.sync_floor_bytes_per_s);
+  // Whole seconds first, so that a large image cannot overflow the product.
+  const int64_t bytes = static_cast<int64_t>(image_bytes);
+  const int64_t sync_ns = bytes / floor * 1'000'000'000 + bytes % floor * 1'000'000'000 / floor;
+  return options.stall_timeout_ns + sync_ns;
+}
+
 // ---------------------------------------------------------------------------------------
 // Sender (leader).
 // ---------------------------------------------------------------------------------------
@@ -116,7 +124,7 @@ void SnapshotSender::SendChunk(Transfer& t) {
   if (t.timer != 0) loop_->Cancel(t.timer);
   const uint64_t id = t.id;
   t.timer = loop_->RunAfter(
-      chunk->last() ? options_.final_stall_timeout_ns : options_.stall_timeout_ns,
+      chunk->last() ? FinalStallTimeoutNs(options_, t.info.size_bytes) : options_.stall_timeout_ns,
       [this, id]() mutable {
         auto it = transfers_.find(id);
         if (it == transfers_.end()) return;
@@ -307,7 +315,7 @@ absl::Status SnapshotReceiver::Append(const serverpb::SnapshotChunk& chunk) {
   in.next_seq++;
   // A sender that goes silent (crashed, partitioned) must not pin the temp file forever.
   if (in.idle != 0) loop_->Cancel(in.idle);
-  in.idle = loop_->RunAfter(2 * options_.final_stall_timeout_ns, [this, id = in.id]() mutable {
+  in.idle = loop_->RunAfter(2 * FinalStallTimeoutNs(options_, in.total_bytes), [this, id = in.id]() mutable {
     if (!in_.has_value() || in_->id != id) return;
     in_->idle = 0;
     stats_->receive_failures++;

@@ -40,9 +40,15 @@ struct SnapshotTransferOptions {
   size_t max_outgoing = 2;
   // No ack for this long fails the transfer (a lost chunk or ack, a dead peer).
   int64_t stall_timeout_ns = int64_t{2'000'000'000};
-  // The last chunk's ack comes after the receiver fsynced the whole image.
-  int64_t final_stall_timeout_ns = int64_t{20'000'000'000};
+  // The last chunk's ack comes after the receiver fsynced the whole image, so its wait
+  // grows with the image: the stall timeout plus the image written at this floor rate
+  // (FinalStallTimeoutNs). A fixed long wait made a lost one-chunk transfer, the common
+  // small-cluster case, stall catch-up for 20 s (simulator seed 10342).
+  int64_t sync_floor_bytes_per_s = int64_t{8} << 20;
 };
+
+// How long the sender waits for the ack of the last chunk of an image of `image_bytes`.
+int64_t FinalStallTimeoutNs(const SnapshotTransferOptions& options, uint64_t image_bytes);
 
 struct SnapshotTransferStats {
   uint64_t started = 0;

@@ -51,7 +51,7 @@ class SnapshotTransferTest : public ::testing::Test {
     ASSERT_TRUE(sim_.fs()->CreateDir("/in").ok());
     options_.chunk_bytes = 1000;  // ~26 chunks for MakeRecords()
     options_.stall_timeout_ns = kSecond;
-    options_.final_stall_timeout_ns = 5 * kSecond;
+    options_.sync_floor_bytes_per_s = 1 << 20;
     sender_ = std::make_unique<SnapshotSender>(
         &sim_.loop(), sim_.fs(), "/out", options_,
         [this](uint64_t to, const serverpb::PeerMessage& m) { Deliver(kLeader, to, m); },
@@ -118,6 +118,7 @@ class SnapshotTransferTest : public ::testing::Test {
   bool duplicate_ = false;
   std::vector<std::pair<uint64_t, bool>> reports_;
   std::vector<raftpb::Message> delivered_;
+  int64_t report_ns_ = 0;
 };
 
 TEST_F(SnapshotTransferTest, CleanTransferPublishesExactlyTheImageThenStepsTheMsgSnap) {
@@ -197,6 +198,45 @@ TEST_F(SnapshotTransferTest, ALostChunkStallsAndFails) {
   };
   Start();
   ExpectCleanFailure();
+}
+
+TEST_F(SnapshotTransferTest, ALostOnlyChunkOfASmallImageFailsAfterAboutTheStallTimeout) {
+  // A small backend is one chunk, which is also the last: its wait covers the receiver's
+  // fsync of the image, and that must scale with the image, not be a fixed long wait
+  // (with 10x the stall timeout, simulator seed 10342 could not catch a follower up
+  // within its 20 s liveness bound after one dropped message).
+  options_.chunk_bytes = 1 << 20;
+  sender_ = std::make_unique<SnapshotSender>(
+      &sim_.loop(), sim_.fs(), "/out", options_,
+      [this](uint64_t to, const serverpb::PeerMessage& m) { Deliver(kLeader, to, m); },
+      [this](uint64_t to, bool ok) {
+        reports_.emplace_back(to, ok);
+        report_ns_ = sim_.world().now_ns();
+      },
+      &stats_);
+  filter_ = [](serverpb::PeerMessage* m) { return !m->has_snapshot_chunk(); };
+  const int64_t start_ns = sim_.world().now_ns();
+  Start();
+  ASSERT_EQ(stats_.started, 1u);
+  ExpectCleanFailure();
+  const uint64_t image_bytes = stats_.bytes_sent;
+  ASSERT_GT(image_bytes, 0u);
+  ASSERT_LT(image_bytes, options_.chunk_bytes);
+  const int64_t waited = report_ns_ - start_ns;
+  EXPECT_EQ(waited, FinalStallTimeoutNs(options_, image_bytes));
+  EXPECT_GE(waited, options_.stall_timeout_ns);
+  EXPECT_LT(waited, options_.stall_timeout_ns + kSecond / 10) << "a ~26 KB image at 1 MiB/s";
+}
+
+TEST(FinalStallTimeoutTest, GrowsWithTheImageAtTheFloorRate) {
+  SnapshotTransferOptions options;
+  options.stall_timeout_ns = 2'000'000'000;
+  options.sync_floor_bytes_per_s = 8 << 20;
+  EXPECT_EQ(FinalStallTimeoutNs(options, 0), 2'000'000'000);
+  EXPECT_EQ(FinalStallTimeoutNs(options, 8 << 20), 3'000'000'000);
+  EXPECT_EQ(FinalStallTimeoutNs(options, 4 << 20), 2'500'000'000);
+  // 64 GiB: 8192 s more, without overflowing on the way.
+  EXPECT_EQ(FinalStallTimeoutNs(options, uint64_t{64} << 30), 2'000'000'000 + int64_t{8192} * 1'000'000'000);
 }
 
 TEST_F(SnapshotTransferTest, ALostFinalAckFailsAfterTheFinalTimeoutButTheImageIsUsable) {

@@ -479,15 +479,21 @@ RunResult RunSeed(const RunOptions& options) {
     }
   }
   if (!converged) {
+    // Each member's state and applied index against the leader's commit: which member
+    // failed to converge is the first thing a reader of this failure needs.
+    const int leader = cluster->Leader();
     std::string state;
     for (int i = 0; i < cluster->size(); ++i) {
       absl::StrAppend(&state, " n", i + 1, cluster->up(i) ? "=up" : "=down",
                       cluster->refusal(i).empty() ? "" : absl::StrCat("(", cluster->refusal(i), ")"));
+      if (cluster->up(i)) absl::StrAppend(&state, "/applied=", cluster->server(i)->applied_index());
     }
+    const uint64_t commit =
+        leader >= 0 ? cluster->server(leader)->raft_node().raft().log().committed() : 0;
     return finish(false, "liveness",
-                  absl::StrFormat("no convergence within %.1fs after healing (leader=%d probe=%d "
-                                  "clients_done=%d):%s",
-                                  scenario.liveness_bound_ns / 1e9, cluster->Leader(), probe->done,
+                  absl::StrFormat("no convergence within %.1fs after healing (leader=%d commit=%d "
+                                  "probe=%d clients_done=%d):%s",
+                                  scenario.liveness_bound_ns / 1e9, leader, commit, probe->done,
                                   workload.Done(), state));
   }
 
