@@ -16,6 +16,8 @@ constexpr std::string_view kRemovedBucket = "members_removed";
 constexpr std::string_view kClusterBucket = "cluster";
 constexpr std::string_view kClusterIdKey = "cluster_id";
 constexpr std::string_view kJoinRemotesBucket = "join_remotes";
+// Index of a refused configuration change -> "<absl::StatusCode number>:<message>".
+constexpr std::string_view kRefusedChangesBucket = "members_refused_changes";
 
 std::string IdKey(uint64_t id) { return absl::StrFormat("%016x", id); }
 
@@ -240,9 +242,32 @@ absl::Status Membership::ValidateConfChange(const raftpb::ConfChange& cc,
   }
 }
 
-absl::Status Membership::ApplyConfChange(const raftpb::ConfChange& cc,
+absl::Status Membership::ApplyConfChange(uint64_t index, const raftpb::ConfChange& cc,
                                          const serverpb::ConfChangeContext& ctx,
                                          kv::Backend& backend) {
+  absl::Status applied = Apply(cc, ctx, backend);
+  if (!applied.ok()) {
+    backend.Put(kRefusedChangesBucket, IdKey(index),
+                absl::StrFormat("%d:%s", static_cast<int>(applied.code()), applied.message()));
+  }
+  return applied;
+}
+
+absl::Status Membership::RefusalAt(uint64_t index, const kv::Backend& backend) {
+  absl::StatusOr<std::optional<std::string>> refusal = backend.Get(kRefusedChangesBucket, IdKey(index));
+  if (!refusal.ok()) return refusal.status();
+  if (!refusal->has_value()) return absl::OkStatus();
+  const std::string& text = **refusal;
+  const size_t colon = text.find(':');
+  int code = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(text.substr(0, colon), &code) || code <= 0) {
+    return absl::DataLossError(absl::StrFormat("unreadable refusal record for entry %d", index));
+  }
+  return absl::Status(static_cast<absl::StatusCode>(code), text.substr(colon + 1));
+}
+
+absl::Status Membership::Apply(const raftpb::ConfChange& cc, const serverpb::ConfChangeContext& ctx,
+                               kv::Backend& backend) {
   // The log of a new cluster starts by adding its initial members, whom Bootstrap already
   // knows: re-adding a member exactly as it is changes nothing.
   const serverpb::Member* existing = Find(cc.node_id());

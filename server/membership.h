@@ -63,10 +63,15 @@ class Membership {
   absl::Status ValidateConfChange(const raftpb::ConfChange& cc,
                                   const serverpb::ConfChangeContext& ctx) const;
 
-  // Applies a committed configuration change (already validated on this view) and stages
-  // it into `backend`.
-  absl::Status ApplyConfChange(const raftpb::ConfChange& cc,
+  // Applies the configuration change committed at `index` and stages it into `backend`.
+  // A change this view refuses (it raced another one) is refused for good: the refusal is
+  // staged too, under `index`, because Raft must skip that entry again when a restart
+  // replays it over a backend that already holds it (see RefusalAt).
+  absl::Status ApplyConfChange(uint64_t index, const raftpb::ConfChange& cc,
                                const serverpb::ConfChangeContext& ctx, kv::Backend& backend);
+  // What ApplyConfChange decided for the entry at `index`, from the backend: OK if it was
+  // applied, its error if it was refused. For entries the backend already holds.
+  static absl::Status RefusalAt(uint64_t index, const kv::Backend& backend);
   // Applies a committed "publish": the member's name and client URLs. Unknown or removed
   // members are ignored (the publish raced a removal).
   void ApplyPublish(const serverpb::MemberAttributes& attributes, kv::Backend& backend);
@@ -74,6 +79,8 @@ class Membership {
   void SaveAll(kv::Backend& backend) const;
 
  private:
+  absl::Status Apply(const raftpb::ConfChange& cc, const serverpb::ConfChangeContext& ctx,
+                     kv::Backend& backend);
   void Save(const serverpb::Member& member, kv::Backend& backend) const;
 
   uint64_t cluster_id_ = 0;

@@ -5,6 +5,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/serverpb/internal.pb.h"
 #include "sim/cluster/cluster.h"
@@ -266,6 +267,67 @@ TEST_F(ServerClusterTest, ForwardedProposalIsExecutedAtMostOnce) {
   deliver(other, term);
   EXPECT_EQ(revision(), before + 1);
   EXPECT_EQ(cluster_->server(leader)->raft_node().raft().term(), term);  // no election meanwhile
+}
+
+TEST_F(ServerClusterTest, AConfChangeRefusedAtApplyStaysRefusedWhenReplayedAfterARestart) {
+  // A follower validates a MemberAdd against its own, possibly stale, membership and
+  // forwards it; membership may then refuse it when it applies (here: a second learner
+  // with a peer URL another member already has). Raft must skip a refused change on every
+  // member, and again when a restarted member replays it: its backend already holds that
+  // index, so the first decision must be remembered, not assumed to have been "applied".
+  const int leader = Leader();
+  const int follower = Follower();
+  const std::string url = "http://127.0.0.1:2999";
+  etcdserverpb::MemberAddRequest add;
+  add.add_peerurls(url);
+  add.set_islearner(true);  // learners: the cluster keeps its quorum without them
+  auto added = On<etcdserverpb::MemberAddResponse>(leader, [&](ServerImpl* s, auto done) {
+    s->MemberAdd(add, std::move(done));
+  });
+  ASSERT_TRUE(added.ok()) << added.status();
+
+  // The follower's forwarded copy of a second add of the same URL (another ID).
+  serverpb::ConfChangeContext context;
+  context.mutable_member()->set_id(0xd0b1e);
+  context.mutable_member()->add_peer_urls(url);
+  context.mutable_member()->set_is_learner(true);
+  context.set_request_id(0x5eed0001);
+  raftpb::ConfChange cc;
+  cc.set_type(raftpb::ConfChangeAddLearnerNode);
+  cc.set_node_id(0xd0b1e);
+  cc.set_id(0x5eed0001);
+  cc.set_context(context.SerializeAsString());
+  serverpb::PeerMessage message;
+  message.set_proposal_term(cluster_->server(leader)->raft_node().raft().term());
+  raftpb::Message* m = message.mutable_raft();
+  m->set_type(raftpb::MsgProp);
+  m->set_from(cluster_->member_id(follower));
+  m->set_to(cluster_->member_id(leader));
+  raftpb::Entry* entry = m->add_entries();
+  entry->set_type(raftpb::EntryConfChange);
+  entry->set_data(cc.SerializeAsString());
+  ServerImpl* s = cluster_->server(leader);
+  const uint64_t from = cluster_->member_id(follower);
+  const std::string payload = message.SerializeAsString();
+  const uint64_t commit_before = s->raft_node().raft().log().committed();
+  cluster_->env(leader).loop()->Post([s, from, payload]() { s->OnMessage(from, payload); });
+  world_.RunUntil(world_.now_ns() + 500 * kMs);
+  ASSERT_GT(s->raft_node().raft().log().committed(), commit_before) << "the change never committed";
+
+  auto config = [&](int i) {
+    return cluster_->server(i)->raft_node().raft().tracker().ConfState().ShortDebugString();
+  };
+  const std::string expected = config(leader);
+  EXPECT_EQ(expected.find(absl::StrCat(0xd0b1e)), std::string::npos) << expected;
+  for (int i = 0; i < cluster_->size(); ++i) EXPECT_EQ(config(i), expected) << "member " << i;
+
+  // As after a kill -9 of keeld, whose backend writes outlive the process: the backend
+  // holds the refused change's index, so the restart replays it as "already applied".
+  ASSERT_TRUE(cluster_->server(follower)->store().Sync().ok());
+  cluster_->Crash(follower);
+  ASSERT_TRUE(cluster_->Restart(follower).ok());
+  world_.RunUntil(world_.now_ns() + 500 * kMs);
+  EXPECT_EQ(config(follower), expected) << "the replay applied a refused change to Raft";
 }
 
 }  // namespace

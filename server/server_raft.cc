@@ -420,7 +420,13 @@ void ServerImpl::ApplyConfChangeEntry(const raftpb::Entry& e) {
   ApplyResult result;
   if (!already_in_backend) {
     store_->SetConsistentIndex(e.index(), e.term());
-    result.status = membership_->ApplyConfChange(cc, context, store_->backend());
+    result.status = membership_->ApplyConfChange(e.index(), cc, context, store_->backend());
+  } else {
+    // Replayed after a restart over a backend that holds it: Raft must decide as it did
+    // the first time, which membership recorded. Assuming "applied" put a refused change
+    // into Raft's configuration on this member only.
+    result.status = Membership::RefusalAt(e.index(), store_->backend());
+    if (result.status.code() == absl::StatusCode::kDataLoss) return Fatal(result.status);
   }
   // A change membership refused (it raced another one) changes nothing in Raft either:
   // both views must stay the same set of members.
