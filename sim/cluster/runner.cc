@@ -163,7 +163,8 @@ class RaftObserver {
     // that write completes (storage_commit.h).
     if (r.log().FirstIndex() > storage.FirstIndex().value_or(1)) {
       const uint64_t vouched = CommitOverClaimedEntries(
-          view.commit_index, view.claimed, [&](uint64_t index) -> std::optional<checkers::EntryDigest> {
+          view.commit_index, view.claimed, storage.FirstIndex().value_or(1) - 1,
+          [&](uint64_t index) -> std::optional<checkers::EntryDigest> {
             absl::StatusOr<std::vector<raftpb::Entry>> held =
                 storage.Entries(index, index + 1, std::numeric_limits<uint64_t>::max());
             if (!held.ok() || held->size() != 1) return std::nullopt;
