@@ -1,5 +1,6 @@
 #include "storage/testing/wal_workload.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "env/rng.h"
@@ -19,6 +20,20 @@ std::vector<WorkloadOp> MakeWorkload(uint64_t seed, int ops) {
     if (commit > 0 && rng.OneIn(8)) {
       op.is_marker = true;
       op.marker = WalSnapshot{commit, terms[commit]};
+      workload.push_back(op);
+      continue;
+    }
+    if (rng.OneIn(16)) {
+      // A newer leader's snapshot: everything this log held is replaced, whatever its
+      // indexes (a longer conflicting tail included); the log resumes after it.
+      ++term;
+      const uint64_t index = commit + 1 + rng.Uniform(last + 3 - commit);
+      op.is_marker = true;
+      op.installed = true;
+      op.marker = WalSnapshot{index, term};
+      terms.assign(index + 1, 0);
+      terms[index] = term;
+      commit = index;
       workload.push_back(op);
       continue;
     }
@@ -66,6 +81,12 @@ History BuildHistory(const std::vector<WorkloadOp>& workload) {
       h.states.push_back(m);
     }
     const bool hs_written = op.hs.term() != 0 || op.hs.vote() != 0 || op.hs.commit() != 0;
+    if (op.installed) {
+      h.installed.push_back(op.marker);
+      // Replay discards every entry before the marker; the ones up to its index are the
+      // snapshot's, never compared (recovery from this marker replays only later ones).
+      m.entries.assign(op.marker.index, raftpb::Entry());
+    }
     if (op.is_marker || hs_written) {
       if (!op.is_marker) m.hs = op.hs;
       h.states.push_back(m);
@@ -87,8 +108,9 @@ void WorkloadDriver::Pump() {
     const WorkloadOp& op = (*workload_)[next_];
     const size_t index = next_++;
     auto done = [this, index](absl::Status s) { OnDone(index, std::move(s)); };
-    absl::Status s = op.is_marker ? wal_->SaveSnapshotMarker(op.marker, done)
-                                  : wal_->Save(op.hs, op.entries, done);
+    absl::Status s = op.installed   ? wal_->SaveInstalledSnapshotMarker(op.marker, done)
+                     : op.is_marker ? wal_->SaveSnapshotMarker(op.marker, done)
+                                    : wal_->Save(op.hs, op.entries, done);
     if (stopped_) return;  // the Save itself hit the power cut
     ASSERT_TRUE(s.ok()) << s;
     ++inflight_;
@@ -120,6 +142,9 @@ void CheckRecovery(SimFs* sim, std::string_view dir, const WalOptions& options,
   ASSERT_FALSE(markers->empty()) << context;
   const WalSnapshot from = markers->back();
   if (from.index > 0) ++stats->from_marker;
+  if (std::find(history.installed.begin(), history.installed.end(), from) != history.installed.end()) {
+    ++stats->from_installed;
+  }
   absl::StatusOr<std::unique_ptr<Wal>> wal = Wal::Open(sim->fs(), dir, from, options);
   ASSERT_TRUE(wal.ok()) << context << ": " << wal.status();
   absl::StatusOr<WalContents> contents = (*wal)->ReadAll();

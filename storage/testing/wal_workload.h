@@ -15,16 +15,19 @@
 
 namespace keel::storage::testing {
 
-// One Save or SaveSnapshotMarker.
+// One Save, SaveSnapshotMarker or SaveInstalledSnapshotMarker.
 struct WorkloadOp {
   std::vector<raftpb::Entry> entries;
   raftpb::HardState hs;  // empty = not written
   bool is_marker = false;
+  bool installed = false;  // with is_marker: a received snapshot that replaced the log
   WalSnapshot marker;
 };
 
 // Entries append; sometimes a new term overwrites an uncommitted tail; commit advances;
-// snapshots are marked at committed indexes. Payloads up to 200 bytes.
+// snapshots are marked at committed indexes; sometimes a snapshot from a newer leader is
+// received and installed, ahead of the commit index (and of the log, or inside a
+// conflicting tail), and the log goes on after it. Payloads up to 200 bytes.
 std::vector<WorkloadOp> MakeWorkload(uint64_t seed, int ops);
 
 // What replay must reproduce: entries (Raft truncation semantics) and HardState.
@@ -40,6 +43,7 @@ struct Model {
 struct History {
   std::vector<Model> states;
   std::vector<size_t> records_after_op;  // cumulative record count after op i
+  std::vector<WalSnapshot> installed;    // the workload's installed markers
   // Records of the first `ops` operations.
   size_t RecordsAfter(size_t ops) const { return ops == 0 ? 0 : records_after_op[ops - 1]; }
 };
@@ -77,6 +81,7 @@ struct RecoveryStats {
   uint64_t truncated_tails = 0;
   uint64_t lost_unacked = 0;   // recoveries that dropped issued-but-unacknowledged records
   uint64_t from_marker = 0;    // recoveries that replayed from a snapshot marker > 0
+  uint64_t from_installed = 0; // ... from an installed (received) snapshot's marker
 };
 
 // After a crash: replays `dir` on `sim` from its newest snapshot marker and checks (gtest
