@@ -79,9 +79,14 @@
 //     torn write: the file is truncated at that record's offset and appending resumes
 //     there. Everything before it was fully written.
 //   * anything else that fails (bad header_crc, bad data_crc, unknown type, non-zero
-//     padding, bad magic, a torn record in a non-last segment, seq gaps, a name that
-//     disagrees with its header, entry index gaps) is corruption: kDataLoss naming the
-//     file and byte offset. The WAL is never silently shortened outside the torn tail.
+//     padding, bad magic, a torn record in a non-last segment, a seq gap after the segment
+//     replay starts from, a name that disagrees with its header, entry index gaps) is
+//     corruption: kDataLoss naming the file and byte offset. The WAL is never silently
+//     shortened outside the torn tail.
+//   * segments before the last seq gap are leftovers of a segment removal that did not
+//     finish (removal goes oldest first): never replayed, removed with the next removal.
+//     Replay starts after the gap, which needs nothing before it: each segment's head
+//     repeats the HardState and the latest snapshot marker.
 //
 // Replay (raft log truncation semantics, as etcd's WAL ReadAll): entries are replayed in
 // record order; an entry with index i discards any previously replayed entries >= i. An

@@ -165,10 +165,14 @@ class Wal {
   Wal(env::FileSystem* fs, std::string dir, WalOptions options,
       std::unique_ptr<env::FileLock> lock);
 
-  // The segments in `dir` sorted by seq; kDataLoss on seq gaps or bad names, kNotFound if
-  // none. Optionally deletes "*.wal.tmp" leftovers of interrupted cuts.
+  // The segments in `dir` sorted by seq; kDataLoss on bad names, kNotFound if none.
+  // Optionally deletes "*.wal.tmp" leftovers of interrupted cuts. `*stale` (the caller's
+  // count) is how many of the oldest come before the last seq gap: leftovers of a removal
+  // that did not finish (etcd ignores them the same way). Replay never reads them; a
+  // replay that needs one of them (its snapshot is behind the gap) is kDataLoss.
   static absl::StatusOr<std::vector<Segment>> ListSegments(env::FileSystem* fs,
-                                                           std::string_view dir, bool remove_tmp);
+                                                           std::string_view dir, bool remove_tmp,
+                                                           size_t* stale);
 
   std::string PathOf(std::string_view name) const;
   // Encodes the segment's magic and leading records, advancing the chain crc.
@@ -203,6 +207,8 @@ class Wal {
 
   // Replay parameters (Open), consumed by ReadAll.
   WalSnapshot open_snapshot_;
+  size_t replay_from_ = 0;  // the segment holding the snapshot index; older ones stay in
+                            // segments_ so RemoveSegmentsBefore removes them, oldest first
   bool replayed_ = false;   // ReadAll ran (or Create made a fresh log)
   bool appending_ = false;  // Saves accepted
 
