@@ -121,17 +121,35 @@ void SnapshotSender::SendChunk(Transfer& t) {
     chunk->set_total_crc(t.info.crc);
   }
   stats_->bytes_sent += expect;
+  t.in_flight = std::move(envelope);
+  t.sent_ns = loop_->NowNanos();
+  ArmChunkTimer(t);
+  send_(t.to, t.in_flight);
+}
+
+void SnapshotSender::ArmChunkTimer(Transfer& t) {
   if (t.timer != 0) loop_->Cancel(t.timer);
+  const bool last = t.next_seq + 1 == t.chunks;
+  const int64_t deadline_ns =
+      t.sent_ns + (last ? FinalStallTimeoutNs(options_, t.info.size_bytes) : options_.stall_timeout_ns);
+  const int64_t resend_ns = std::max<int64_t>(1, options_.stall_timeout_ns / 4);
+  const int64_t delay_ns = std::max<int64_t>(0, std::min(resend_ns, deadline_ns - loop_->NowNanos()));
   const uint64_t id = t.id;
-  t.timer = loop_->RunAfter(
-      chunk->last() ? FinalStallTimeoutNs(options_, t.info.size_bytes) : options_.stall_timeout_ns,
-      [this, id]() mutable {
-        auto it = transfers_.find(id);
-        if (it == transfers_.end()) return;
-        it->second.timer = 0;
-        Finish(id, false);
-      });
-  send_(t.to, envelope);
+  t.timer = loop_->RunAfter(delay_ns, [this, id]() mutable { OnChunkTimer(id); });
+}
+
+void SnapshotSender::OnChunkTimer(uint64_t id) {
+  auto it = transfers_.find(id);
+  if (it == transfers_.end()) return;
+  Transfer& t = it->second;
+  t.timer = 0;
+  const bool last = t.next_seq + 1 == t.chunks;
+  const int64_t timeout_ns = last ? FinalStallTimeoutNs(options_, t.info.size_bytes) : options_.stall_timeout_ns;
+  if (loop_->NowNanos() - t.sent_ns >= timeout_ns) return Finish(id, false);
+  // Bounded: at most 4 resends per chunk before its timeout (more for a large last one).
+  stats_->chunks_resent++;
+  ArmChunkTimer(t);
+  send_(t.to, t.in_flight);
 }
 
 void SnapshotSender::OnAck(uint64_t from, const serverpb::SnapshotChunkAck& ack) {

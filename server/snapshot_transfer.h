@@ -38,7 +38,10 @@ struct SnapshotTransferOptions {
   // Outgoing transfers at once (etcd bounds its snapshot senders too): each holds a dump
   // of the backend on disk. One more is refused at once (reported failed to Raft).
   size_t max_outgoing = 2;
-  // No ack for this long fails the transfer (a lost chunk or ack, a dead peer).
+  // No ack for this long fails the transfer (a dead or partitioned peer). Before that,
+  // the chunk in flight is sent again every quarter of it: one lost chunk or ack costs a
+  // resend, not the whole transfer (which, for an image of many chunks over a lossy
+  // network, might otherwise never finish: simulator seed 2372 with 1 KiB chunks).
   int64_t stall_timeout_ns = int64_t{2'000'000'000};
   // The last chunk's ack comes after the receiver fsynced the whole image, so its wait
   // grows with the image: the stall timeout plus the image written at this floor rate
@@ -55,6 +58,7 @@ struct SnapshotTransferStats {
   uint64_t succeeded = 0;
   uint64_t failed = 0;
   uint64_t bytes_sent = 0;
+  uint64_t chunks_resent = 0;
   uint64_t received = 0;  // images verified and handed to Raft
   uint64_t receive_failures = 0;
 };
@@ -92,9 +96,14 @@ class SnapshotSender {
     storage::BackendImageInfo info;
     uint64_t chunks = 0;    // total
     uint64_t next_seq = 0;  // the chunk in flight (stop-and-wait)
+    serverpb::PeerMessage in_flight;  // that chunk, to send again
+    int64_t sent_ns = 0;              // when it was first sent
     env::TimerId timer = 0;
   };
   void SendChunk(Transfer& t);
+  // Resends the chunk in flight, or fails the transfer once it waited its whole timeout.
+  void OnChunkTimer(uint64_t id);
+  void ArmChunkTimer(Transfer& t);
   void Finish(uint64_t id, bool ok);
 
   env::Loop* const loop_;

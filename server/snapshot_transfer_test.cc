@@ -200,6 +200,40 @@ TEST_F(SnapshotTransferTest, ALostChunkStallsAndFails) {
   ExpectCleanFailure();
 }
 
+TEST_F(SnapshotTransferTest, AChunkOrAckLostOnceIsResentAndTheTransferCompletes) {
+  // One lost message must cost a resend, not the transfer: with many small chunks over a
+  // lossy network a transfer that restarts from scratch on every loss may never finish.
+  bool chunk_dropped = false, ack_dropped = false, final_ack_dropped = false;
+  filter_ = [&](serverpb::PeerMessage* m) {
+    if (m->has_snapshot_chunk() && m->snapshot_chunk().seq() == 7 && !chunk_dropped) {
+      return !(chunk_dropped = true);
+    }
+    if (m->has_snapshot_ack() && m->snapshot_ack().next_seq() == 13 && !ack_dropped) {
+      return !(ack_dropped = true);
+    }
+    if (m->has_snapshot_ack() && m->snapshot_ack().done() && !final_ack_dropped) {
+      return !(final_ack_dropped = true);
+    }
+    return true;
+  };
+  Start();
+  sim_.RunUntilIdle();
+  EXPECT_TRUE(chunk_dropped && ack_dropped && final_ack_dropped);
+  // One resend each for chunk 7 and chunk 12 (its ack lost), then the last chunk every
+  // quarter stall timeout until its final timeout.
+  const int64_t interval = options_.stall_timeout_ns / 4;
+  const int64_t final_timeout = FinalStallTimeoutNs(options_, stats_.bytes_sent);
+  EXPECT_EQ(stats_.chunks_resent, 2u + static_cast<uint64_t>((final_timeout - 1) / interval));
+  ASSERT_EQ(delivered_.size(), 1u) << "the image reached Raft exactly once";
+  EXPECT_EQ(Files("/in"), std::vector<std::string>{delivered_[0].snapshot().data()});
+  ASSERT_EQ(reports_.size(), 1u);
+  // The resent last chunk reaches a receiver that already finished: it stays silent (a
+  // late duplicate), so the sender reports failure at the final timeout, which is safe
+  // (Raft sends the snapshot again, or appends once the follower answers).
+  EXPECT_EQ(reports_[0], std::make_pair(kFollower, false));
+  EXPECT_TRUE(Files("/out").empty());
+}
+
 TEST_F(SnapshotTransferTest, ALostOnlyChunkOfASmallImageFailsAfterAboutTheStallTimeout) {
   // A small backend is one chunk, which is also the last: its wait covers the receiver's
   // fsync of the image, and that must scale with the image, not be a fixed long wait
