@@ -142,6 +142,8 @@ class ServerImpl final : public Server, public env::TransportHandler {
   // ---- start-up (server_recovery.cc)
   absl::Status OpenDirectories();
   absl::Status OpenBackend();
+  // The WAL's options for this start (BUGGIFY may shrink its segments).
+  static storage::WalOptions WalOptions();
   absl::Status Bootstrap();
   absl::Status BootstrapJoining();
   absl::Status StartFreshDataDir(absl::string_view backend_without_wal);
@@ -165,6 +167,8 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void MaybeProcessReady();
   void ProcessReady();
   void OnReadyPersisted(raft::Ready rd, absl::Status status);
+  // The rest of a persisted Ready: apply its committed entries, Advance, and what follows.
+  void FinishReady(raft::Ready rd);
   void SendRaftMessages(std::vector<raftpb::Message>& messages);
   void SendPeer(uint64_t to, const serverpb::PeerMessage& message);
   void StartSnapshotTransfer(raftpb::Message m);

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "env/buggify.h"
 #include "kv/errors.h"
 #include "raft/entry_util.h"
 #include "raft/errors.h"
@@ -11,6 +12,14 @@
 #include "storage/file_util.h"
 
 namespace keel::server {
+namespace {
+
+// BUGGIFY's slow state machine: how long a Ready's apply waits (a few heartbeats of the
+// simulator's fastest scenarios).
+constexpr int64_t kBuggifyApplyDelayNs = 15'000'000;
+
+}  // namespace
+
 void ServerImpl::Start() {
   if (started_ || stopped_) return;
   started_ = true;
@@ -132,6 +141,20 @@ void ServerImpl::OnReadyPersisted(raft::Ready rd, absl::Status status) {
     if (!appended.ok()) return Fatal(appended);
   }
   SendRaftMessages(rd.messages_after_persist);
+  // BUGGIFY: a slow state machine. Applying later is legal: Raft waits for Advance, and
+  // reads, new Readies and snapshots wait with it.
+  if (!rd.committed_entries.empty() && KEEL_BUGGIFY) {
+    loop_->RunAfter(kBuggifyApplyDelayNs, [this, alive = std::weak_ptr<const int>(alive_),
+                                           rd = std::move(rd)]() mutable {
+      if (alive.expired() || failed_ || stopped_) return;
+      FinishReady(std::move(rd));
+    });
+    return;
+  }
+  FinishReady(std::move(rd));
+}
+
+void ServerImpl::FinishReady(raft::Ready rd) {
   ApplyCommitted(rd.committed_entries);
   if (failed_) return;
   raft_->Advance();
@@ -449,7 +472,11 @@ void ServerImpl::ApplyConfChangeEntry(const raftpb::Entry& e) {
 }
 
 void ServerImpl::MaybeTakeSnapshot() {
-  if (applied_index_ < snapshot_index_ + config_.snapshot_count) return;
+  if (applied_index_ < snapshot_index_ + config_.snapshot_count) {
+    // BUGGIFY: snapshot (and compact) long before snapshot_count says, so followers need
+    // InstallSnapshot and restarts replay from fresh snapshots far more often.
+    if (applied_index_ <= snapshot_index_ || !KEEL_BUGGIFY_WITH_PROB(0.02)) return;
+  }
   // The backend must hold everything up to applied_index_ durably before the snapshot
   // lets the WAL go: after this point nothing could replay those entries.
   absl::Status synced = store_->Sync();

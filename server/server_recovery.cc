@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "env/buggify.h"
 #include "raft/entry_util.h"
 #include "server/member_id.h"
 #include "server/server_impl.h"
@@ -112,6 +113,14 @@ absl::Status ServerImpl::OpenDirectories() {
   return absl::OkStatus();
 }
 
+storage::WalOptions ServerImpl::WalOptions() {
+  storage::WalOptions options;
+  // BUGGIFY: tiny segments, so segment cuts (and, after snapshots, segment removal) happen
+  // every few Readies instead of every 64 MiB.
+  if (KEEL_BUGGIFY) options.segment_size_bytes = 8 << 10;
+  return options;
+}
+
 absl::Status ServerImpl::OpenBackend() {
   kv::MvccStoreOptions options;
   options.backend.path = db_dir_;
@@ -120,6 +129,9 @@ absl::Status ServerImpl::OpenBackend() {
   options.max_txn_ops = static_cast<int>(config_.max_txn_ops);
   options.max_request_bytes = static_cast<int64_t>(config_.max_request_bytes);
   if (config_.quota_backend_bytes > 0) options.quota_bytes = config_.quota_backend_bytes;
+  // BUGGIFY: a tiny LevelDB memtable, so flushes and compactions (and their files on the
+  // simulated disk) happen every few applies instead of every few thousand.
+  if (KEEL_BUGGIFY) options.backend.write_buffer_size_bytes = 16 << 10;
   auto store = kv::MvccStore::Open(std::move(options));
   if (!store.ok()) {
     return absl::Status(store.status().code(),
@@ -147,7 +159,7 @@ absl::Status ServerImpl::StartFreshDataDir(absl::string_view backend_without_wal
   serverpb::WalMetadata metadata;
   metadata.set_member_id(member_id_);
   metadata.set_cluster_id(cluster_id_);
-  auto wal = storage::Wal::Create(env_->fs(), wal_dir_, metadata.SerializeAsString());
+  auto wal = storage::Wal::Create(env_->fs(), wal_dir_, metadata.SerializeAsString(), WalOptions());
   if (!wal.ok()) return wal.status();
   wal_ = *std::move(wal);
   return ReloadStateFromBackend();
@@ -241,7 +253,7 @@ absl::Status ServerImpl::Recover() {
     return loaded.status();
   }
   const storage::WalSnapshot at{snapshot.metadata().index(), snapshot.metadata().term()};
-  auto wal = storage::Wal::Open(env_->fs(), wal_dir_, at);
+  auto wal = storage::Wal::Open(env_->fs(), wal_dir_, at, WalOptions());
   if (!wal.ok()) return wal.status();
   wal_ = *std::move(wal);
   auto contents = wal_->ReadAll();
@@ -373,9 +385,13 @@ void ServerImpl::CreateSnapshotTransfers() {
       std::max<int64_t>(4 * config_.election_timeout_ms, 1000) * 1'000'000;
   options.max_outgoing = config_.max_outgoing_snapshots;
   options.chunk_bytes = config_.snapshot_chunk_bytes;
+  // BUGGIFY: the sender cuts images into tiny chunks (many acks, stalls and duplicates per
+  // transfer). Only the sender: a receiver refuses chunks far above its own size.
+  SnapshotTransferOptions sender_options = options;
+  if (KEEL_BUGGIFY) sender_options.chunk_bytes = std::min<size_t>(options.chunk_bytes, 1024);
   auto send = [this](uint64_t to, const serverpb::PeerMessage& m) { SendPeer(to, m); };
   snapshot_sender_ = std::make_unique<SnapshotSender>(
-      loop_, env_->fs(), snap_dir_, options, send,
+      loop_, env_->fs(), snap_dir_, sender_options, send,
       [this](uint64_t to, bool ok) {
         if (raft_ == nullptr) return;
         raft_->ReportSnapshot(to, ok);
@@ -428,7 +444,8 @@ absl::Status ServerImpl::CreateRaftNode(uint64_t applied) {
   c.storage = &raft_storage_;
   c.applied = applied;
   c.max_size_per_msg = 1 << 20;
-  c.max_inflight_msgs = 512;
+  // BUGGIFY: Raft's flow control at its tightest, one MsgApp in flight per follower.
+  c.max_inflight_msgs = KEEL_BUGGIFY ? 1 : 512;
   c.max_uncommitted_entries_size = 1 << 30;
   c.check_quorum = config_.check_quorum;
   c.pre_vote = config_.pre_vote;

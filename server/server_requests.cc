@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "env/buggify.h"
 #include "kv/errors.h"
 #include "kv/request_check.h"
 #include "raft/errors.h"
@@ -84,7 +85,9 @@ void ServerImpl::FlushProposals() {
     std::vector<std::string> batch;
     std::vector<uint64_t> ids;
     size_t batch_bytes = 0;
-    while (next < pending.size() &&
+    // BUGGIFY: tiny batches, one proposal per MsgProp (one entry per Ready when alone).
+    const size_t max_entries = KEEL_BUGGIFY ? 1 : pending.size();
+    while (next < pending.size() && batch.size() < max_entries &&
            (batch.empty() || batch_bytes + pending[next].data.size() <= kMaxProposalBatchBytes)) {
       batch_bytes += pending[next].data.size();
       ids.push_back(pending[next].id);

@@ -109,15 +109,31 @@ bool MustLinearize(const KeyOp& op) { return !op.outcome_unknown || op.observed;
 // completion is still available (an optional op can always be left out, or linearized at
 // the very end where nothing observes it). Without this, each subset of lost writes that
 // leaves the state unchanged would be explored again.
+//
+// Each entry holds a bitset over the key's whole history, so the memo grows with
+// (history length)^2 / 64 bytes along one search path: 10 GB for a 272k-operation
+// single-key history (simulator seed 4842, one member, five clients with no think time).
+// Past kMaxBytes it stops remembering: the memo only prunes repeated work, so the search
+// stays exact (its step budget still bounds the time), it just may revisit configurations.
 class Memo {
  public:
+  static constexpr size_t kMaxBytes = size_t{256} << 20;
+
   // Records the configuration; returns false if it (or a dominating one) was seen before.
   bool Insert(const Bitset& must, const Bitset& optional, const KeyStateSet& states) {
-    std::vector<std::vector<uint64_t>>& seen = seen_[Key{must.words(), states}];
-    for (const std::vector<uint64_t>& earlier : seen) {
-      if (IsSubset(earlier, optional.words())) return false;
+    Key key{must.words(), states};
+    auto it = seen_.find(key);
+    if (it != seen_.end()) {
+      for (const std::vector<uint64_t>& earlier : it->second) {
+        if (IsSubset(earlier, optional.words())) return false;
+      }
     }
-    seen.push_back(optional.words());
+    const size_t bytes = 8 * (must.words().size() + optional.words().size()) +
+                         sizeof(KeyState) * states.size() + 64;
+    if (bytes_ + bytes > kMaxBytes) return true;  // full: remember nothing more
+    bytes_ += bytes;
+    if (it == seen_.end()) it = seen_.emplace(std::move(key), std::vector<std::vector<uint64_t>>()).first;
+    it->second.push_back(optional.words());
     return true;
   }
 
@@ -147,6 +163,7 @@ class Memo {
   }
 
   absl::flat_hash_map<Key, std::vector<std::vector<uint64_t>>> seen_;
+  size_t bytes_ = 0;  // roughly what seen_ holds
 };
 
 struct Frame {

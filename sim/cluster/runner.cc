@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "env/buggify.h"
 #include "env/rng.h"
 #include "sim/checkers/durability.h"
 #include "sim/checkers/history.h"
@@ -156,6 +158,12 @@ class RaftObserver {
     // Report commitment only over the stable prefix that agrees with Raft's own log.
     o.commit_index = std::min<uint64_t>({r.log().committed(), r.log().StableLastIndex(),
                                          storage.LastIndex().value_or(0)});
+    auto storage_entry = [&](uint64_t index) -> std::optional<checkers::EntryDigest> {
+      absl::StatusOr<std::vector<raftpb::Entry>> held =
+          storage.Entries(index, index + 1, std::numeric_limits<uint64_t>::max());
+      if (!held.ok() || held->size() != 1) return std::nullopt;
+      return checkers::EntryDigest{index, held->front().term(), EntryHash(held->front())};
+    };
     // A received snapshot not yet installed: Raft's commit already jumped to its index
     // while storage still holds the entries the snapshot will replace. Until it is
     // installed, the commitment we can vouch for over storage is what it was, extended
@@ -163,13 +171,7 @@ class RaftObserver {
     // that write completes (storage_commit.h).
     if (r.log().FirstIndex() > storage.FirstIndex().value_or(1)) {
       const uint64_t vouched = CommitOverClaimedEntries(
-          view.commit_index, view.claimed, storage.FirstIndex().value_or(1) - 1,
-          [&](uint64_t index) -> std::optional<checkers::EntryDigest> {
-            absl::StatusOr<std::vector<raftpb::Entry>> held =
-                storage.Entries(index, index + 1, std::numeric_limits<uint64_t>::max());
-            if (!held.ok() || held->size() != 1) return std::nullopt;
-            return checkers::EntryDigest{index, held->front().term(), EntryHash(held->front())};
-          });
+          view.commit_index, view.claimed, storage.FirstIndex().value_or(1) - 1, storage_entry);
       o.commit_index = std::min(o.commit_index, vouched);
     } else {
       // Raft's own log: what it counts committed beyond its stable prefix.
@@ -178,6 +180,16 @@ class RaftObserver {
         if (e.index() > r.log().committed()) break;
         view.claimed.push_back({e.index(), e.term(), EntryHash(e)});
       }
+      // Raft's stable prefix can lag what storage holds: a write of entries 62..65 was in
+      // flight when a newer leader replaced only 65, so Advance could not mark 62..64
+      // stable (the Ready's last entry no longer matches), yet storage holds them exactly
+      // as Raft does, committed, and the server applies them (seed 30099). Commitment
+      // extends over unstable entries storage holds identically.
+      const uint64_t durable = CommitOverClaimedEntries(
+          std::min<uint64_t>(r.log().StableLastIndex(), storage.LastIndex().value_or(0)),
+          view.claimed, /*compacted_through=*/0, storage_entry);
+      o.commit_index = std::min<uint64_t>(
+          {r.log().committed(), durable, storage.LastIndex().value_or(0)});
     }
     view.commit_index = o.commit_index;
     if (absl::Status reported = view.reporter.Report(storage, o); !reported.ok()) {
@@ -359,7 +371,14 @@ RunResult RunSeed(const RunOptions& options) {
 
   World world(options.seed);
   if (options.trace != nullptr) world.trace().set_json_sink(options.trace);
+  // Installed before the cluster starts (servers consult some sites at start-up) and
+  // destroyed after it is torn down.
+  env::Buggify buggify(world.NewRng("buggify"));
+  std::optional<env::Buggify::Scope> buggify_scope;
+  if (options.buggify) buggify_scope.emplace(&buggify);
   auto finish = [&](bool ok, std::string checker, std::string message) {
+    result.buggify_sites = buggify.EnabledSites();
+    result.buggify_fires = buggify.fires();
     result.ok = ok;
     result.checker = std::move(checker);
     result.message = std::move(message);

@@ -24,6 +24,9 @@ struct RunOptions {
   std::string bug;
   // JSON-lines trace sink (`--trace=FILE`); not owned.
   std::ostream* trace = nullptr;
+  // BUGGIFY sites in the core (env/buggify.h): each enabled with probability 1/4 per run,
+  // from the seed. Off only to compare against a run without them.
+  bool buggify = true;
   // Hard bound on simulated events (a livelocked run stops instead of spinning).
   uint64_t max_events = 200'000'000;
 };
@@ -41,6 +44,8 @@ struct RunResult {
   size_t faults = 0;
   std::string scenario;  // Scenario::Summary()
   std::vector<std::string> fault_descriptions;  // the schedule, one line per fault
+  std::vector<std::string> buggify_sites;       // BUGGIFY sites enabled in this run
+  uint64_t buggify_fires = 0;                   // how often they fired
 };
 
 RunResult RunSeed(const RunOptions& options);

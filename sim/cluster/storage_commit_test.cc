@@ -72,5 +72,23 @@ TEST(StorageCommit, EntriesCompactedIntoTheMembersOwnSnapshotCountAsHeld) {
   EXPECT_EQ(CommitOverClaimedEntries(5, claimed, 18, Storage(storage)), 24u);
 }
 
+// keelsim seed 30099: a follower's write of 62..65 (term 5, commit 64) was in flight when a
+// term-6 leader replaced 65 alone. The write completed, storage holds 62..65 of term 5, and
+// Raft's Advance could not mark them stable (its entry at 65 is now of term 6): Raft's
+// stable prefix ends at 61. The observer extends it over the unstable committed entries
+// storage holds identically (62..64), never over 65.
+TEST(StorageCommit, StablePrefixExtendsOverUnstableEntriesStorageHoldsIdentically) {
+  const std::vector<EntryDigest> unstable_committed = {{62, 5, 0x62}, {63, 5, 0x63}, {64, 5, 0x64}};
+  std::map<uint64_t, EntryDigest> storage = {{61, {61, 5, 0x61}}, {62, {62, 5, 0x62}},
+                                             {63, {63, 5, 0x63}}, {64, {64, 5, 0x64}},
+                                             {65, {65, 5, 0x65}}};
+  EXPECT_EQ(CommitOverClaimedEntries(61, unstable_committed, 0, Storage(storage)), 64u);
+  // Before the write completes storage holds none of them: the stable prefix it is.
+  storage.erase(62);
+  storage.erase(63);
+  storage.erase(64);
+  EXPECT_EQ(CommitOverClaimedEntries(61, unstable_committed, 0, Storage(storage)), 61u);
+}
+
 }  // namespace
 }  // namespace keel::sim

@@ -69,9 +69,11 @@ std::string ReplayCommand(uint64_t seed, const std::string& bug, const std::vect
 }
 
 std::string SummaryLine(const RunResult& r, double wall_s) {
-  return absl::StrFormat("seed=%d result=%s trace_hash=%s sim_s=%.3f wall_s=%.3f events=%d ops=%d faults=%d",
-                         r.seed, r.ok ? "ok" : "FAIL", r.trace_hash, r.sim_seconds, wall_s, r.events,
-                         r.operations, r.faults);
+  return absl::StrFormat(
+      "seed=%d result=%s trace_hash=%s sim_s=%.3f wall_s=%.3f events=%d ops=%d faults=%d "
+      "buggify=%d/%d",
+      r.seed, r.ok ? "ok" : "FAIL", r.trace_hash, r.sim_seconds, wall_s, r.events, r.operations,
+      r.faults, r.buggify_fires, r.buggify_sites.size());
 }
 
 // The last `n` lines of the run's JSON trace, obtained by replaying the seed (which is
@@ -86,10 +88,11 @@ std::vector<std::string> LastTraceLines(RunOptions options, size_t n) {
 }
 
 int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
-        const std::string& faults_flag) {
+        const std::string& faults_flag, bool no_buggify) {
   RunOptions options;
   options.seed = seed;
   options.bug = bug;
+  options.buggify = !no_buggify;
   if (!ParseFaultsFlag(faults_flag, &options.keep_faults)) {
     std::cerr << "keelsim: --faults takes comma-separated fault indices, or none\n";
     return 2;
@@ -108,6 +111,9 @@ int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
   const double wall = WallSeconds(start);
   std::cout << SummaryLine(r, wall) << "\n";
   std::cout << "scenario: " << r.scenario << "\n";
+  if (!r.buggify_sites.empty()) {
+    std::cout << "buggify sites enabled: " << absl::StrJoin(r.buggify_sites, ", ") << "\n";
+  }
   if (r.ok) return 0;
   std::cout << "checker: " << r.checker << "\n" << "violation: " << r.message << "\n";
   std::cout << "fault schedule:\n";
@@ -119,7 +125,7 @@ int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
   for (const std::string& line : LastTraceLines(options, 15)) std::cout << "  " << line << "\n";
   std::cout << "replay: "
             << ReplayCommand(seed, bug, options.keep_faults.has_value() ? &*options.keep_faults : nullptr)
-            << "\n";
+            << (options.buggify ? "" : " --no-buggify") << "\n";
   return 1;
 }
 
@@ -381,6 +387,10 @@ int main(int argc, char** argv) {
   run->add_option("--trace", trace, "write the run's events as JSON lines to FILE");
   run->add_option("--bug", bug, "switch on a bug-zoo entry (see `keelsim bugs`)");
   run->add_option("--faults", faults, "replay with only these fault indices, or none (from shrink)");
+  bool no_buggify = false;
+  run->add_flag("--no-buggify", no_buggify,
+                "switch the core's BUGGIFY sites off (a different run: to see whether a "
+                "failure needs them)");
 
   CLI::App* sweep = app.add_subcommand("sweep", "run a range of seeds");
   sweep->add_option("--seeds", seeds, "A-B, inclusive");
@@ -433,7 +443,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (*run) return Run(seed, trace, bug, faults);
+  if (*run) return Run(seed, trace, bug, faults, no_buggify);
   if (*sweep) return Sweep(seeds, jobs, bug, shard, results, stop_on_failure);
   if (*sweep_worker) return SweepWorker(bug);
   if (*merge) return Merge(merge_files);

@@ -38,12 +38,6 @@ _LIBS = {
     "zlib": (["zlib"], []),
     # XXH3-64: the simulator's trace hash (sim/trace.h).
     "xxhash": (["libxxhash"], []),
-    # gperftools' tcmalloc (minimal: no heap profiler), linked into keelsim: glibc
-    # malloc/free was 10-14% of a simulation's CPU, and tcmalloc cuts its CPU by ~11%
-    # (trace hashes unchanged). keeld keeps glibc: A/B runs of tools/compare showed no
-    # gain there. -Wl,--no-as-needed keeps it linked: nothing names its symbols, it only
-    # interposes malloc. (No .pc lookup: the flag must precede the library.)
-    "tcmalloc": (None, ["-Wl,--no-as-needed", "-ltcmalloc_minimal"]),
     "crypto": (["libcrypto"], []),
     "ssl": (["libssl", "libcrypto"], []),
     "leveldb": (None, ["-lleveldb"]),
