@@ -113,11 +113,12 @@ bool MustLinearize(const KeyOp& op) { return !op.outcome_unknown || op.observed;
 // Each entry holds a bitset over the key's whole history, so the memo grows with
 // (history length)^2 / 64 bytes along one search path: 10 GB for a 272k-operation
 // single-key history (simulator seed 4842, one member, five clients with no think time).
-// Past kMaxBytes it stops remembering: the memo only prunes repeated work, so the search
-// stays exact (its step budget still bounds the time), it just may revisit configurations.
+// Past kMaxBytes (1 GiB) it stops remembering: the memo only prunes repeated work, so the
+// search stays exact (its step budget still bounds the time), it just may revisit
+// configurations, and a history that needed more memo may end "inconclusive".
 class Memo {
  public:
-  static constexpr size_t kMaxBytes = size_t{256} << 20;
+  static constexpr size_t kMaxBytes = size_t{1} << 30;
 
   // Records the configuration; returns false if it (or a dominating one) was seen before.
   bool Insert(const Bitset& must, const Bitset& optional, const KeyStateSet& states) {
@@ -128,8 +129,12 @@ class Memo {
         if (IsSubset(earlier, optional.words())) return false;
       }
     }
-    const size_t bytes = 8 * (must.words().size() + optional.words().size()) +
-                         sizeof(KeyState) * states.size() + 64;
+    // What this insert adds: the optional set, plus the key if it is new.
+    size_t bytes = sizeof(std::vector<uint64_t>) + 8 * optional.words().size();
+    if (it == seen_.end()) {
+      bytes += sizeof(Key) + 8 * must.words().size() + sizeof(KeyState) * states.size() +
+               sizeof(std::vector<std::vector<uint64_t>>);
+    }
     if (bytes_ + bytes > kMaxBytes) return true;  // full: remember nothing more
     bytes_ += bytes;
     if (it == seen_.end()) it = seen_.emplace(std::move(key), std::vector<std::vector<uint64_t>>()).first;

@@ -485,8 +485,14 @@ RunResult RunSeed(const RunOptions& options) {
       });
     }
     if (probe->done && workload.Done() && leader >= 0) {
-      // Converged: every live member applied everything the leader committed.
-      const uint64_t commit = cluster->server(leader)->raft_node().raft().log().committed();
+      // Converged: every live member applied everything any member knows committed. Not
+      // just the current leader's commit index: a fresh leader's lags until an entry of its
+      // term commits (seed 49391: a member elected with commit 63 while 64..67 were
+      // committed and acknowledged; the end checks then saw a member without them).
+      uint64_t commit = 0;
+      for (int i = 0; i < cluster->size(); ++i) {
+        if (cluster->up(i)) commit = std::max(commit, cluster->server(i)->raft_node().raft().log().committed());
+      }
       bool all = true;
       for (int i = 0; i < cluster->size(); ++i) {
         if (!cluster->up(i)) continue;
@@ -508,8 +514,10 @@ RunResult RunSeed(const RunOptions& options) {
                       cluster->refusal(i).empty() ? "" : absl::StrCat("(", cluster->refusal(i), ")"));
       if (cluster->up(i)) absl::StrAppend(&state, "/applied=", cluster->server(i)->applied_index());
     }
-    const uint64_t commit =
-        leader >= 0 ? cluster->server(leader)->raft_node().raft().log().committed() : 0;
+    uint64_t commit = 0;
+    for (int i = 0; i < cluster->size(); ++i) {
+      if (cluster->up(i)) commit = std::max(commit, cluster->server(i)->raft_node().raft().log().committed());
+    }
     return finish(false, "liveness",
                   absl::StrFormat("no convergence within %.1fs after healing (leader=%d commit=%d "
                                   "probe=%d clients_done=%d):%s",
