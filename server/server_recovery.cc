@@ -331,13 +331,8 @@ absl::Status ServerImpl::Recover() {
 // can create it anew (Wal::Create refuses a directory that holds segments). A crash in
 // here leaves either the same undurable WAL (removed again at the next start) or none.
 absl::Status ServerImpl::RemoveUnbootstrappedWal() {
-  auto names = env_->fs()->GetChildren(wal_dir_);
-  if (!names.ok()) return names.status();
-  for (const std::string& name : *names) {
-    if (!storage::HasSuffix(name, storage::kWalSuffix)) continue;
-    absl::Status removed = env_->fs()->RemoveFile(storage::JoinPath(wal_dir_, name));
-    if (!removed.ok()) return removed;
-  }
+  absl::Status removed = storage::RemoveFilesWithSuffix(env_->fs(), wal_dir_, storage::kWalSuffix);
+  if (!removed.ok()) return removed;
   return env_->fs()->SyncDir(wal_dir_);
 }
 

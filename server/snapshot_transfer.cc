@@ -127,11 +127,14 @@ void SnapshotSender::SendChunk(Transfer& t) {
   send_(t.to, t.in_flight);
 }
 
+int64_t SnapshotSender::ChunkTimeoutNs(const Transfer& t) const {
+  const bool last = t.next_seq + 1 == t.chunks;
+  return last ? FinalStallTimeoutNs(options_, t.info.size_bytes) : options_.stall_timeout_ns;
+}
+
 void SnapshotSender::ArmChunkTimer(Transfer& t) {
   if (t.timer != 0) loop_->Cancel(t.timer);
-  const bool last = t.next_seq + 1 == t.chunks;
-  const int64_t deadline_ns =
-      t.sent_ns + (last ? FinalStallTimeoutNs(options_, t.info.size_bytes) : options_.stall_timeout_ns);
+  const int64_t deadline_ns = t.sent_ns + ChunkTimeoutNs(t);
   const int64_t resend_ns = std::max<int64_t>(1, options_.stall_timeout_ns / 4);
   const int64_t delay_ns = std::max<int64_t>(0, std::min(resend_ns, deadline_ns - loop_->NowNanos()));
   const uint64_t id = t.id;
@@ -143,9 +146,7 @@ void SnapshotSender::OnChunkTimer(uint64_t id) {
   if (it == transfers_.end()) return;
   Transfer& t = it->second;
   t.timer = 0;
-  const bool last = t.next_seq + 1 == t.chunks;
-  const int64_t timeout_ns = last ? FinalStallTimeoutNs(options_, t.info.size_bytes) : options_.stall_timeout_ns;
-  if (loop_->NowNanos() - t.sent_ns >= timeout_ns) return Finish(id, false);
+  if (loop_->NowNanos() - t.sent_ns >= ChunkTimeoutNs(t)) return Finish(id, false);
   // Bounded: at most 4 resends per chunk before its timeout (more for a large last one).
   stats_->chunks_resent++;
   ArmChunkTimer(t);

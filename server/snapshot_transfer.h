@@ -104,6 +104,8 @@ class SnapshotSender {
   // Resends the chunk in flight, or fails the transfer once it waited its whole timeout.
   void OnChunkTimer(uint64_t id);
   void ArmChunkTimer(Transfer& t);
+  // How long the chunk in flight may wait for its ack from when it was first sent.
+  int64_t ChunkTimeoutNs(const Transfer& t) const;
   void Finish(uint64_t id, bool ok);
 
   env::Loop* const loop_;

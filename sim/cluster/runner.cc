@@ -210,6 +210,17 @@ class RaftObserver {
   std::optional<checkers::Violation> divergence_;
 };
 
+// The highest commit index any live member knows. Commitment is global, so every live
+// member must apply up to it; the current leader's own index can lag (a fresh leader's does
+// until an entry of its term commits).
+uint64_t HighestCommit(const SimCluster& cluster) {
+  uint64_t commit = 0;
+  for (int i = 0; i < cluster.size(); ++i) {
+    if (cluster.up(i)) commit = std::max(commit, cluster.server(i)->raft_node().raft().log().committed());
+  }
+  return commit;
+}
+
 std::string DescribeFault(const Fault& f, const SimCluster& c) {
   if (f.kind == FaultKind::kLeaderChurn) {
     return absl::StrFormat("t=%.3fs leader_churn armed steps=%d commit_step_mask=%d last_isolated_for=%.3fs",
@@ -485,14 +496,11 @@ RunResult RunSeed(const RunOptions& options) {
       });
     }
     if (probe->done && workload.Done() && leader >= 0) {
-      // Converged: every live member applied everything any member knows committed. Not
-      // just the current leader's commit index: a fresh leader's lags until an entry of its
-      // term commits (seed 49391: a member elected with commit 63 while 64..67 were
-      // committed and acknowledged; the end checks then saw a member without them).
-      uint64_t commit = 0;
-      for (int i = 0; i < cluster->size(); ++i) {
-        if (cluster->up(i)) commit = std::max(commit, cluster->server(i)->raft_node().raft().log().committed());
-      }
+      // Converged: every live member applied everything any member knows committed, not
+      // just what the current leader knows (seed 49391: a member elected with commit 63
+      // while 64..67 were committed and acknowledged; the end checks then saw a member
+      // without them).
+      const uint64_t commit = HighestCommit(*cluster);
       bool all = true;
       for (int i = 0; i < cluster->size(); ++i) {
         if (!cluster->up(i)) continue;
@@ -505,7 +513,7 @@ RunResult RunSeed(const RunOptions& options) {
     }
   }
   if (!converged) {
-    // Each member's state and applied index against the leader's commit: which member
+    // Each member's state and applied index against the highest commit index: which member
     // failed to converge is the first thing a reader of this failure needs.
     const int leader = cluster->Leader();
     std::string state;
@@ -514,10 +522,7 @@ RunResult RunSeed(const RunOptions& options) {
                       cluster->refusal(i).empty() ? "" : absl::StrCat("(", cluster->refusal(i), ")"));
       if (cluster->up(i)) absl::StrAppend(&state, "/applied=", cluster->server(i)->applied_index());
     }
-    uint64_t commit = 0;
-    for (int i = 0; i < cluster->size(); ++i) {
-      if (cluster->up(i)) commit = std::max(commit, cluster->server(i)->raft_node().raft().log().committed());
-    }
+    const uint64_t commit = HighestCommit(*cluster);
     return finish(false, "liveness",
                   absl::StrFormat("no convergence within %.1fs after healing (leader=%d commit=%d "
                                   "probe=%d clients_done=%d):%s",
