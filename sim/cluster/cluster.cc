@@ -69,6 +69,7 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
       options.disk.faults.sync_error_probability = 0;
       options.disk.faults.read_bit_flip_probability = 0;
       options.disk.faults.misdirected_write_probability = 0;
+      options.disk.faults.capacity_bytes = 0;
     }
     auto env = SimEnv::Create(world, cluster->network_.get(), n.member_id, options);
     if (!env.ok()) return env.status();
@@ -150,12 +151,14 @@ void SimCluster::Crash(int i) {
 absl::Status SimCluster::Restart(int i) {
   Node& n = nodes_[i];
   if (n.server != nullptr || !n.refusal.empty()) return absl::OkStatus();
-  n.env->Restart();
+  // A refused start left the process up without a server (HealAll retries it).
+  if (!n.env->node_loop().up()) n.env->Restart();
   absl::Status started = StartNode(i);
   if (!started.ok()) {
     // Detected corruption (or another refusal): the member stays down, as keeld would
     // refuse to start. Never silently served.
     n.refusal = std::string(started.message());
+    ++n.refusals;
     world_->trace().Record(world_->now_ns(), n.member_id, "node.refused",
                            {{"reason", std::string_view(n.refusal)}});
   }
@@ -175,6 +178,8 @@ void SimCluster::Resume(int i) {
 
 void SimCluster::OnFatal(int i, const absl::Status& status) {
   const std::string reason(status.message());
+  nodes_[i].last_fatal = reason;
+  ++nodes_[i].fatals;
   world_->trace().Record(world_->now_ns(), nodes_[i].member_id, "node.fatal",
                          {{"reason", std::string_view(reason)}});
   // Not from inside the server's own callback: crash on the next world event, restart
@@ -187,8 +192,27 @@ void SimCluster::HealAll() {
   network_->Heal();
   for (int i = 0; i < size(); ++i) {
     if (paused(i)) Resume(i);
+    // An operator's second attempt: a refusal caused by a transient fault (EIO or a bit
+    // flip on a read during recovery, a full disk) must not outlive it.
+    nodes_[i].refusal.clear();
     if (!up(i)) (void)Restart(i);
   }
+}
+
+bool SimCluster::MediumDamaged(int i) const {
+  return nodes_[i].env->disk().counters().misdirected_writes > 0;
+}
+
+std::string SimCluster::DiskFaultSummary(int i) const {
+  const DiskCounters& c = nodes_[i].env->disk().counters();
+  std::string out;
+  for (const auto& [name, count] :
+       {std::pair<const char*, uint64_t>{"misdirected_write", c.misdirected_writes},
+        {"eio_read", c.read_errors}, {"eio_write", c.write_errors}, {"eio_sync", c.sync_errors},
+        {"enospc", c.full_errors}, {"bit_flip", c.bit_flips}}) {
+    if (count > 0) absl::StrAppend(&out, out.empty() ? "" : " ", name, "=", count);
+  }
+  return out;
 }
 
 int SimCluster::Leader() const {
