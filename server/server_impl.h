@@ -115,6 +115,8 @@ class ServerImpl final : public Server, public env::TransportHandler {
   const raft::RawNode& raft_node() const { return *raft_; }
   const raft::MemoryStorage& raft_log() const { return raft_storage_; }
   uint64_t applied_index() const { return applied_index_; }
+  // Index of the newest snapshot this member took or installed (0: none).
+  uint64_t snapshot_index() const { return snapshot_index_; }
   uint64_t member_id() const { return member_id_; }
 
  private:

@@ -72,6 +72,7 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
       options.disk.faults.sync_error_probability = 0;
       options.disk.faults.read_bit_flip_probability = 0;
       options.disk.faults.misdirected_write_probability = 0;
+      options.disk.faults.capacity_bytes = 0;
     }
     auto env = SimEnv::Create(world, cluster->network_.get(), n.member_id, options);
     if (!env.ok()) return env.status();
@@ -153,6 +154,7 @@ void SimCluster::ScheduleDeferredDrain(int i) {
   Node& n = nodes_[i];
   if (n.drain_scheduled || n.leveldb->QueuedWork() == 0) return;
   n.drain_scheduled = true;
+  n.snapshot_index_at_queue = n.server != nullptr ? n.server->snapshot_index() : 0;
   const int64_t delay_ns = n.leveldb_rng->UniformRange(0, scenario_.leveldb_deferral_max_ns);
   // On the member's own loop: a pause holds it back and a crash discards it, as they
   // would keeld's background thread.
@@ -161,9 +163,15 @@ void SimCluster::ScheduleDeferredDrain(int i) {
     if (node.leveldb.get() != raw) return;  // another incarnation's timer
     node.drain_scheduled = false;
     // Power lost before the background thread got to the work: the worst moment of the
-    // window (every write since the switch is at stake).
-    if (leveldb_power_cuts_ && raw->QueuedWork() > 0 &&
-        node.leveldb_rng->Chance(scenario_.leveldb_power_cut_probability)) {
+    // window (every write since the switch is at stake). Aimed, like a triggered fault:
+    // a window in which the member took a snapshot (synced the backend and released WAL
+    // it no longer needs) is where lost backend writes cannot be replayed, so a cut
+    // there is 4x as likely.
+    const bool snapshot_in_window =
+        node.server != nullptr && node.server->snapshot_index() > node.snapshot_index_at_queue;
+    const double cut = std::min(1.0, scenario_.leveldb_power_cut_probability *
+                                         (snapshot_in_window ? 4 : 1));
+    if (leveldb_power_cuts_ && raw->QueuedWork() > 0 && node.leveldb_rng->Chance(cut)) {
       world_->trace().Record(world_->now_ns(), node.member_id, "leveldb.power_cut",
                              {{"queued", raw->QueuedWork()}});
       world_->ScheduleAfter(0, [this, i]() mutable { Crash(i); });
@@ -191,12 +199,14 @@ void SimCluster::Crash(int i) {
 absl::Status SimCluster::Restart(int i) {
   Node& n = nodes_[i];
   if (n.server != nullptr || !n.refusal.empty()) return absl::OkStatus();
-  n.env->Restart();
+  // A refused start left the process up without a server (HealAll retries it).
+  if (!n.env->node_loop().up()) n.env->Restart();
   absl::Status started = StartNode(i);
   if (!started.ok()) {
     // Detected corruption (or another refusal): the member stays down, as keeld would
     // refuse to start. Never silently served.
     n.refusal = std::string(started.message());
+    ++n.refusals;
     world_->trace().Record(world_->now_ns(), n.member_id, "node.refused",
                            {{"reason", std::string_view(n.refusal)}});
   }
@@ -216,6 +226,8 @@ void SimCluster::Resume(int i) {
 
 void SimCluster::OnFatal(int i, const absl::Status& status) {
   const std::string reason(status.message());
+  nodes_[i].last_fatal = reason;
+  ++nodes_[i].fatals;
   world_->trace().Record(world_->now_ns(), nodes_[i].member_id, "node.fatal",
                          {{"reason", std::string_view(reason)}});
   // Not from inside the server's own callback: crash on the next world event, restart
@@ -228,8 +240,27 @@ void SimCluster::HealAll() {
   network_->Heal();
   for (int i = 0; i < size(); ++i) {
     if (paused(i)) Resume(i);
+    // An operator's second attempt: a refusal caused by a transient fault (EIO or a bit
+    // flip on a read during recovery, a full disk) must not outlive it.
+    nodes_[i].refusal.clear();
     if (!up(i)) (void)Restart(i);
   }
+}
+
+bool SimCluster::MediumDamaged(int i) const {
+  return nodes_[i].env->disk().counters().misdirected_writes > 0;
+}
+
+std::string SimCluster::DiskFaultSummary(int i) const {
+  const DiskCounters& c = nodes_[i].env->disk().counters();
+  std::string out;
+  for (const auto& [name, count] :
+       {std::pair<const char*, uint64_t>{"misdirected_write", c.misdirected_writes},
+        {"eio_read", c.read_errors}, {"eio_write", c.write_errors}, {"eio_sync", c.sync_errors},
+        {"enospc", c.full_errors}, {"bit_flip", c.bit_flips}}) {
+    if (count > 0) absl::StrAppend(&out, out.empty() ? "" : " ", name, "=", count);
+  }
+  return out;
 }
 
 int SimCluster::Leader() const {

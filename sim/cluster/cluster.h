@@ -5,7 +5,11 @@
 // Process faults follow a real machine: Crash destroys the server (its volatile state is
 // gone), then the disk drops whatever was not synced; Restart builds a fresh server from
 // what the disk kept, exactly as keeld would after `kill -9` or power loss. A member that
-// refuses to start (detected corruption) stays down, and the refusal is recorded.
+// refuses to start stays down for the rest of the safety phase, and the refusal is
+// recorded; a fail-stop (ServerConfig::on_fatal) is a crash followed by a supervisor's
+// restart one election timeout later. The liveness phase restarts every refused member
+// once more with the disk's faults off (RetryRefused): only a member whose medium was
+// damaged (MediumDamaged) may stay down after that.
 //
 // LevelDB's background work runs as the scenario's LevelDbTiming says: drained right after
 // each DB call, or deferred like keeld's background thread (a crash can then fall between
@@ -53,14 +57,26 @@ class SimCluster {
   World& world() { return *world_; }
   // Why member i is down for good (it refused to start), empty otherwise.
   const std::string& refusal(int i) const { return nodes_[i].refusal; }
+  // The last fail-stop of member i (ServerConfig::on_fatal), empty if none.
+  const std::string& last_fatal(int i) const { return nodes_[i].last_fatal; }
+  // How many times member i fail-stopped, and refused to start.
+  int fatals(int i) const { return nodes_[i].fatals; }
+  int refusals(int i) const { return nodes_[i].refusals; }
+  // True when member i's disk took a fault that damages what is stored (a misdirected
+  // write), as opposed to failing an operation (EIO, ENOSPC) or a read (bit flip): the
+  // only faults that excuse a member for staying down (sim/README.md, "Disk faults and
+  // the server's contract").
+  bool MediumDamaged(int i) const;
+  // "misdirected_write=1 eio_sync=2": the faults member i's disk fired, or "".
+  std::string DiskFaultSummary(int i) const;
 
   void Crash(int i);
   // Starts member i again from its disk. Returns the start-up error if it refused.
   absl::Status Restart(int i);
   void Pause(int i);
   void Resume(int i);
-  // Clears every fault that can be cleared: partitions, pauses, slow disks; restarts
-  // crashed members (those whose disks still hold a valid state).
+  // Clears every fault that can be cleared: partitions, pauses; restarts crashed members
+  // and retries refused ones (the caller turns the disks' faults off first).
   void HealAll();
 
   // kDeferred LevelDB timing: whether a member may lose power at the end of a deferred
@@ -84,6 +100,10 @@ class SimCluster {
     std::string refusal;
     std::optional<env::Rng> leveldb_rng;  // kDeferred: drain delays
     bool drain_scheduled = false;         // kDeferred: a drain timer is pending
+    uint64_t snapshot_index_at_queue = 0;  // kDeferred: when the pending drain was scheduled
+    std::string last_fatal;
+    int fatals = 0;
+    int refusals = 0;
   };
 
   SimCluster(World* world, const Scenario& scenario);

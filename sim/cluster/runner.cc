@@ -335,15 +335,14 @@ checkers::History ToCheckerHistory(const std::vector<ClientOp>& ops) {
   return history;
 }
 
-// Reads a replica's whole workload key space ("k".."l"), lease keys excluded.
-std::optional<checkers::ReplicaFinalState> FinalState(SimCluster* c, int i) {
+// Reads a live replica's whole workload key space ("k".."l"), lease keys excluded.
+absl::StatusOr<checkers::ReplicaFinalState> FinalState(SimCluster* c, int i) {
   server::ServerImpl* s = c->server(i);
-  if (s == nullptr) return std::nullopt;
   etcdserverpb::RangeRequest req;
   req.set_key("k");
   req.set_range_end("l");
   absl::StatusOr<etcdserverpb::RangeResponse> r = s->store().Range(req);
-  if (!r.ok()) return std::nullopt;
+  if (!r.ok()) return r.status();
   checkers::ReplicaFinalState state;
   state.node = c->member_id(i);
   state.revision = s->store().current_revision();
@@ -352,6 +351,49 @@ std::optional<checkers::ReplicaFinalState> FinalState(SimCluster* c, int i) {
     state.kvs[kv.key()] = {kv.value(), kv.mod_revision()};
   }
   return state;
+}
+
+// After the liveness phase: a member that is down must have an excuse, a disk fault that
+// damaged its medium (SimCluster::MediumDamaged); transient faults were switched off and
+// every refused member retried, so anything else that keeps it down is a bug (a restart
+// that cannot read what it wrote, a fail-stop without a fault). Returns the failure, or
+// appends the excuse to `excused`.
+std::optional<std::string> CheckEveryMemberBack(const SimCluster& c, std::vector<std::string>* excused) {
+  for (int i = 0; i < c.size(); ++i) {
+    if (c.up(i)) continue;
+    const std::string why = !c.refusal(i).empty() ? absl::StrCat("refused to start: ", c.refusal(i))
+                            : !c.last_fatal(i).empty() ? absl::StrCat("fail-stopped: ", c.last_fatal(i))
+                                                        : std::string("down");
+    const std::string faults = c.DiskFaultSummary(i);
+    const std::string line =
+        absl::StrFormat("n%d %s (disk: %s)", i + 1, why, faults.empty() ? "no faults" : faults);
+    if (!c.MediumDamaged(i)) {
+      return absl::StrCat(line, "; only a damaged medium excuses a member that cannot come back");
+    }
+    excused->push_back(line);
+  }
+  return std::nullopt;
+}
+
+std::map<std::string, uint64_t> Coverage(SimCluster& c, size_t excused) {
+  std::map<std::string, uint64_t> out;
+  auto add = [&](const char* name, uint64_t n) {
+    if (n > 0) out[name] += n;
+  };
+  for (int i = 0; i < c.size(); ++i) {
+    const DiskCounters& d = c.env(i).disk().counters();
+    add("eio_read", d.read_errors);
+    add("eio_write", d.write_errors);
+    add("eio_sync", d.sync_errors);
+    add("enospc", d.full_errors);
+    add("bit_flip", d.bit_flips);
+    add("misdirected_write", d.misdirected_writes);
+    add("torn_write", d.torn_writes);
+    add("fail_stop", static_cast<uint64_t>(c.fatals(i)));
+    add("refused_start", static_cast<uint64_t>(c.refusals(i)));
+  }
+  add("excused", excused);
+  return out;
 }
 
 Scenario ScenarioOf(const RunOptions& options) {
@@ -387,7 +429,9 @@ RunResult RunSeed(const RunOptions& options) {
   env::Buggify buggify(world.NewRng("buggify"));
   std::optional<env::Buggify::Scope> buggify_scope;
   if (options.buggify) buggify_scope.emplace(&buggify);
+  std::unique_ptr<SimCluster> cluster;
   auto finish = [&](bool ok, std::string checker, std::string message) {
+    if (cluster != nullptr) result.coverage = Coverage(*cluster, result.excused.size());
     result.buggify_sites = buggify.EnabledSites();
     result.buggify_fires = buggify.fires();
     result.ok = ok;
@@ -401,7 +445,7 @@ RunResult RunSeed(const RunOptions& options) {
 
   auto cluster_or = SimCluster::Create(&world, scenario, options.bug);
   if (!cluster_or.ok()) return finish(false, "startup", std::string(cluster_or.status().message()));
-  std::unique_ptr<SimCluster> cluster = *std::move(cluster_or);
+  cluster = *std::move(cluster_or);
   for (const Fault& f : scenario.faults) result.fault_descriptions.push_back(DescribeFault(f, *cluster));
   RaftObserver observer(cluster.get());
   Workload workload(&world, cluster.get(), scenario.workload, world.NewRng("workload"));
@@ -453,6 +497,7 @@ RunResult RunSeed(const RunOptions& options) {
     quiet.read_error_probability = quiet.write_error_probability = quiet.sync_error_probability = 0;
     quiet.read_bit_flip_probability = quiet.misdirected_write_probability = 0;
     quiet.slow_sync_probability = 0;
+    quiet.capacity_bytes = 0;  // the operator made room
     cluster->env(i).disk().set_faults(quiet);
   }
   triggers.Stop();
@@ -531,6 +576,11 @@ RunResult RunSeed(const RunOptions& options) {
                                   workload.Done(), state));
   }
 
+  // ---- No free passes: every member must be back, unless its disk was damaged.
+  if (std::optional<std::string> down = CheckEveryMemberBack(*cluster, &result.excused)) {
+    return finish(false, "member-down", *down);
+  }
+
   // ---- End-of-run checkers.
   checkers::History history = ToCheckerHistory(workload.history());
   result.operations = history.size();
@@ -545,14 +595,23 @@ RunResult RunSeed(const RunOptions& options) {
   std::vector<checkers::ReplicaFinalState> finals;
   std::vector<checkers::HashKvSample> hashes;
   for (int i = 0; i < cluster->size(); ++i) {
-    if (auto state = FinalState(cluster.get(), i)) finals.push_back(std::move(*state));
-    if (cluster->up(i)) {
-      absl::StatusOr<etcdserverpb::HashKVResponse> h = cluster->server(i)->store().HashKV(0);
-      if (h.ok()) {
-        hashes.push_back({cluster->member_id(i), h->header().revision(), h->compact_revision(),
-                          h->hash()});
-      }
+    if (!cluster->up(i)) continue;
+    absl::StatusOr<checkers::ReplicaFinalState> state = FinalState(cluster.get(), i);
+    absl::StatusOr<etcdserverpb::HashKVResponse> h = cluster->server(i)->store().HashKV(0);
+    if (state.ok() && h.ok()) {
+      finals.push_back(*std::move(state));
+      hashes.push_back({cluster->member_id(i), h->header().revision(), h->compact_revision(),
+                        h->hash()});
+      continue;
     }
+    // A store that cannot be read was never a free pass either: only detected damage to
+    // the medium excuses it (and then it must not have served anything, which the history
+    // checkers above and below see).
+    const absl::Status error = state.ok() ? h.status() : state.status();
+    const std::string line = absl::StrFormat("n%d cannot read its store: %s (disk: %s)", i + 1,
+                                             error.message(), cluster->DiskFaultSummary(i));
+    if (!cluster->MediumDamaged(i)) return finish(false, "member-down", line);
+    result.excused.push_back(line);
   }
   if (auto v = checkers::CheckDurability(history, finals, {})) return finish(false, v->property, v->message);
   if (auto v = checkers::CheckReplicaAgreement(hashes, finals)) return finish(false, v->property, v->message);

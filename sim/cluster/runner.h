@@ -9,6 +9,7 @@
 #define KEEL_SIM_CLUSTER_RUNNER_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -46,6 +47,14 @@ struct RunResult {
   std::vector<std::string> fault_descriptions;  // the schedule, one line per fault
   std::vector<std::string> buggify_sites;       // BUGGIFY sites enabled in this run
   uint64_t buggify_fires = 0;                   // how often they fired
+  // Coverage of the disk faults over the run, summed over members: how often each fired
+  // (eio_read, eio_write, eio_sync, enospc, bit_flip, misdirected_write, torn_write) and
+  // how the servers answered (fail_stop, refused_start, excused). Zero counts are omitted.
+  std::map<std::string, uint64_t> coverage;
+  // Members that ended the run down (or unable to read their own store) with an excuse: a
+  // disk fault that damaged their medium. One line each, naming the member, the faults its
+  // disk fired and the server's own reason.
+  std::vector<std::string> excused;
 };
 
 RunResult RunSeed(const RunOptions& options);

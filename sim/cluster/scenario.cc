@@ -293,12 +293,34 @@ std::string Scenario::Summary() const {
   }
   return absl::StrFormat(
       "family=%s nodes=%d heartbeat_ms=%d election_ms=%d snapshot_count=%d prevote=%d "
-      "max_msg=%d clients=%d keys=%d faults=%d drop=%.2f dup=%.2f faulty_disks=%d "
+      "max_msg=%d clients=%d keys=%d faults=%d drop=%.2f dup=%.2f faulty_disks=%s%s "
       "leveldb=%s safety_s=%d",
       family, nodes, heartbeat_ms, election_ms, snapshot_count, pre_vote ? 1 : 0,
       max_msg_bytes, workload.clients, workload.keys,
       faults.size(), network.drop_probability, network.duplicate_probability,
-      faulty_disk_nodes.size(), leveldb, safety_phase_ns / kSec);
+      FaultyDisks(), DiskFaultRates(), leveldb, safety_phase_ns / kSec);
+}
+
+std::string Scenario::FaultyDisks() const {
+  if (faulty_disk_nodes.empty()) return "none";
+  std::string out;
+  for (int n : faulty_disk_nodes) absl::StrAppend(&out, out.empty() ? "n" : ",n", n + 1);
+  return out;
+}
+
+std::string Scenario::DiskFaultRates() const {
+  if (faulty_disk_nodes.empty()) return "";
+  const DiskFaults& f = disk.faults;
+  std::string out;
+  for (const auto& [name, p] : {std::pair<const char*, double>{"eio_read", f.read_error_probability},
+                                {"eio_write", f.write_error_probability},
+                                {"eio_sync", f.sync_error_probability},
+                                {"bit_flip", f.read_bit_flip_probability},
+                                {"misdirected", f.misdirected_write_probability}}) {
+    if (p > 0) absl::StrAppend(&out, " ", name, "=", p);
+  }
+  if (f.capacity_bytes > 0) absl::StrAppend(&out, " capacity_kib=", f.capacity_bytes >> 10);
+  return out.empty() ? "" : absl::StrCat(" (", out.substr(1), ")");
 }
 
 }  // namespace keel::sim

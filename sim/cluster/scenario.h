@@ -107,8 +107,9 @@ struct Scenario {
   uint64_t max_msg_bytes = 0;
   NetworkOptions network;
   DiskOptions disk;
-  // Nodes whose disks may misbehave beyond crashes (EIO, bit flips): at most a minority,
-  // so the cluster can always recover without them.
+  // Nodes whose disks may misbehave beyond crashes: at most a minority, so the cluster can
+  // always recover without them. They fire `disk.faults`' EIO, bit flip, misdirected write
+  // and capacity settings (drawn per seed); every other disk only loses power.
   std::vector<int> faulty_disk_nodes;
   LevelDbTiming leveldb_timing = LevelDbTiming::kDrained;
   int64_t leveldb_deferral_max_ns = 0;  // kDeferred only
@@ -122,6 +123,9 @@ struct Scenario {
 
   // One line a human can read: "nodes=5 clients=4 faults=12 drop=0.05 ...".
   std::string Summary() const;
+  // "n2,n4" or "none"; " (eio_sync=0.001 capacity_kib=4096)" or "".
+  std::string FaultyDisks() const;
+  std::string DiskFaultRates() const;
 };
 
 // Draws the whole scenario from `seed`.

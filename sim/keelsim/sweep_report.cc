@@ -7,20 +7,30 @@
 
 namespace keel::sim {
 
-void SweepReport::Record(uint64_t seed, bool ok, const std::string& checker,
-                         const std::string& message, double sim_seconds) {
-  if (!seen_.insert(seed).second) return;
-  sim_seconds_ += sim_seconds;
-  if (ok) {
+void SweepReport::Record(const RunResult& r) {
+  if (!seen_.insert(r.seed).second) return;
+  sim_seconds_ += r.sim_seconds;
+  for (const auto& [name, count] : r.coverage) {
+    coverage_[name].first += count;
+    coverage_[name].second += count > 0 ? 1 : 0;
+  }
+  if (r.ok) {
     ++passed_;
   } else {
-    failures_.insert({seed, absl::StrCat("FAIL seed=", seed, " checker=", checker, ": ", message)});
-    ++failures_by_checker_[checker];
+    failures_.insert({r.seed, absl::StrCat("FAIL seed=", r.seed, " checker=", r.checker, ": ", r.message)});
+    ++failures_by_checker_[r.checker];
   }
 }
 
-void SweepReport::Add(const RunResult& r) {
-  Record(r.seed, r.ok, r.checker, r.message, r.sim_seconds);
+void SweepReport::Add(const RunResult& r) { Record(r); }
+
+std::string SweepReport::CoverageLine() const {
+  if (coverage_.empty()) return "";
+  std::string out = "disk faults fired:";
+  for (const auto& [name, c] : coverage_) {
+    absl::StrAppend(&out, " ", name, "=", c.first, " (", c.second, " seeds)");
+  }
+  return out;
 }
 
 std::string SweepReport::ToJsonLine(const RunResult& r, const std::string& bug) {
@@ -35,6 +45,10 @@ std::string SweepReport::ToJsonLine(const RunResult& r, const std::string& bug) 
   f["sim_s"].set_number_value(r.sim_seconds);
   f["events"].set_number_value(static_cast<double>(r.events));
   f["bug"].set_string_value(bug);
+  if (!r.coverage.empty()) {
+    auto& coverage = *f["coverage"].mutable_struct_value()->mutable_fields();
+    for (const auto& [name, count] : r.coverage) coverage[name].set_number_value(static_cast<double>(count));
+  }
   std::string out;
   (void)google::protobuf::util::MessageToJsonString(s, &out);
   return out;
@@ -59,6 +73,11 @@ absl::StatusOr<RunResult> SweepReport::FromJsonLine(const std::string& line) {
   r.trace_hash = text("trace_hash");
   r.sim_seconds = number("sim_s");
   r.events = static_cast<uint64_t>(number("events"));
+  if (f.contains("coverage")) {
+    for (const auto& [name, count] : f.at("coverage").struct_value().fields()) {
+      r.coverage[name] = static_cast<uint64_t>(count.number_value());
+    }
+  }
   return r;
 }
 
