@@ -60,6 +60,7 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
     Node& n = cluster->nodes_[i];
     n.member_id = server::ComputeMemberId({PeerUrl(i)}, kClusterToken);
     SimEnvOptions options;
+    options.clock.restart_starts_loop_clock_over = scenario.restart_starts_loop_clock_over;
     options.disk = scenario.disk;
     const bool faulty = std::find(scenario.faulty_disk_nodes.begin(), scenario.faulty_disk_nodes.end(),
                                   i) != scenario.faulty_disk_nodes.end();
