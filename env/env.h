@@ -203,6 +203,14 @@ class Env {
   // derives from the run's seed and `purpose`, so adding a new purpose never reshuffles
   // the others; in keeld it is seeded from the OS once at start-up.
   virtual Rng NewRng(std::string_view purpose) = 0;
+  // Milliseconds on a clock that runs on across restarts of this member's process, for
+  // values that must not repeat from one life of the member to the next (etcd seeds its
+  // request IDs and new member IDs from the wall clock). The Loop's clock cannot serve:
+  // its epoch may be the process start (keeld's is), so every life reads about the same.
+  // keeld: the real-time clock, Unix milliseconds (stepped back by an operator or NTP, it
+  // may repeat a reading, as in etcd). Simulation: the node's clock, which runs through
+  // crashes. Not monotonic; thread-safe.
+  virtual int64_t WallClockMillis() = 0;
 };
 
 }  // namespace keel::env

@@ -1,5 +1,6 @@
 #include "env/posix_env.h"
 
+#include <chrono>
 #include <random>
 #include <utility>
 
@@ -35,6 +36,12 @@ absl::StatusOr<std::unique_ptr<PosixEnv>> PosixEnv::Create(Options options) {
 PosixEnv::PosixEnv(uint64_t seed, std::unique_ptr<PosixLoop> loop,
                    std::unique_ptr<PosixFileSystem> fs, std::unique_ptr<TcpTransport> transport)
     : seed_(seed), loop_(std::move(loop)), fs_(std::move(fs)), transport_(std::move(transport)) {}
+
+int64_t PosixEnv::WallClockMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 PosixEnv::~PosixEnv() {
   loop_->Stop();

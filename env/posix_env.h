@@ -45,6 +45,8 @@ class PosixEnv final : public Env {
   // The stream for `purpose` derived from the start-up seed: the same purpose gives the
   // same stream within one process, as in simulation. Thread-safe.
   Rng NewRng(std::string_view purpose) override { return Rng(seed_).Stream(purpose); }
+  // Unix time (CLOCK_REALTIME).
+  int64_t WallClockMillis() override;
 
   PosixLoop* posix_loop() { return loop_.get(); }
   TcpTransport* tcp_transport() { return transport_.get(); }

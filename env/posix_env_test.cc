@@ -1,6 +1,7 @@
 #include "env/posix_env.h"
 
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 #include <string>
 
@@ -103,6 +104,19 @@ TEST(PosixEnvTest, OsSeedsDifferBetweenEnvs) {
   ASSERT_TRUE(a.ok() && b.ok());
   // 2^-64 chance of a false failure.
   EXPECT_NE((*a)->seed(), (*b)->seed());
+}
+
+// The Loop's clock counts from the Env's creation, so a later Env (a restarted keeld)
+// reads about what an earlier one read at its start; WallClockMillis is Unix time for
+// every Env, which is what makes values seeded from it differ between a member's lives.
+TEST(PosixEnvTest, WallClockIsUnixTimeWhateverTheLoopClockReads) {
+  auto env = PosixEnv::Create(PosixEnv::Options());
+  ASSERT_TRUE(env.ok()) << env.status();
+  const int64_t unix_s = static_cast<int64_t>(std::time(nullptr));
+  const int64_t wall_s = (*env)->WallClockMillis() / 1000;
+  EXPECT_LE(std::abs(wall_s - unix_s), 60);  // same clock, whatever the machine's load
+  EXPECT_LT((*env)->loop()->NowNanos() / 1'000'000'000, wall_s - 1'000'000'000)
+      << "the Loop's clock is expected to count from the Env's creation";
 }
 
 TEST(PosixEnvTest, BadTransportOptionsFailCreate) {

@@ -1,11 +1,14 @@
 #include "node/keeld.h"
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "grpcpp/server_posix.h"
 #include "node/check.h"
 #include "node/cluster_join.h"
@@ -55,6 +58,16 @@ server::ServerConfig MakeServerConfig(const KeeldConfig& config) {
   s.max_request_bytes = f.max_request_bytes;
   s.max_txn_ops = f.max_txn_ops;
   s.request_timeout_ms = f.request_timeout_ms;
+  if (config.log_level == LogLevel::kDebug) {
+    // --log-level=debug: the core's debug log (server/README.md), one fwrite per line on
+    // unbuffered stderr so no other output splits a line.
+    s.debug_log = [name = f.name](std::string_view line) {
+      const absl::Time now = absl::Now();
+      std::string out = absl::StrCat(absl::FormatTime("%H:%M:%E3S", now, absl::UTCTimeZone()),
+                                     " keeld ", name, ": ", std::string(line), "\n");
+      std::fwrite(out.data(), 1, out.size(), stderr);
+    };
+  }
   return s;
 }
 

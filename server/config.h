@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -97,6 +98,11 @@ struct ServerConfig {
   // Observation only: called after each committed entry is applied (the simulator's
   // state-machine-safety checker compares what every member applied at each index).
   std::function<void(const raftpb::Entry&)> on_apply;
+
+  // Observation only: Raft's and the core's debug lines (elections, leader changes,
+  // forwarded proposals dropped and why), one line per call without a newline, on the
+  // Loop. Unset = off (keeld sets it for --log-level=debug).
+  std::function<void(std::string_view)> debug_log;
 
 #ifdef KEEL_SIMULATION
   // keelsim's bug zoo (sim/cluster/bug_zoo.h): deliberate etcd-class bugs the simulator

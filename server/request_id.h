@@ -12,7 +12,9 @@ namespace keel::server {
 
 class RequestIdGenerator {
  public:
-  // `now_ms`: milliseconds on a clock that does not repeat across restarts of the member.
+  // `now_ms`: milliseconds on a clock that does not repeat across restarts of the member:
+  // env::Env::WallClockMillis, never the Loop's clock (keeld's starts over with each
+  // process, so every life of a member issued the same IDs).
   RequestIdGenerator(uint64_t member_id, uint64_t now_ms)
       : prefix_((member_id & 0xffff) << kSuffixBits),
         suffix_((now_ms & ((uint64_t{1} << kTimeBits) - 1)) << kCounterBits) {}

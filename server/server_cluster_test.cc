@@ -27,6 +27,8 @@ class ServerClusterTest : public ::testing::Test {
     scenario_.snapshot_count = 1000;
     scenario_.network.drop_probability = 0;
     scenario_.network.duplicate_probability = 0;
+    // As keeld: a restarted member's Loop clock starts over (it counts from process start).
+    scenario_.restart_starts_loop_clock_over = true;
     auto cluster = sim::SimCluster::Create(&world_, scenario_);
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = *std::move(cluster);
@@ -267,6 +269,44 @@ TEST_F(ServerClusterTest, ForwardedProposalIsExecutedAtMostOnce) {
   deliver(other, term);
   EXPECT_EQ(revision(), before + 1);
   EXPECT_EQ(cluster_->server(leader)->raft_node().raft().term(), term);  // no election meanwhile
+}
+
+// keeld's Loop clock starts over with every process, so a restarted member's Loop clock
+// reads at start-up what its previous life's read. Request IDs seeded from it repeated the
+// previous life's: the leader, which had accepted those IDs from it in the same term,
+// dropped every proposal the restarted member forwarded as a repeat, and each of its puts
+// timed out (tests/join_test.py under load: "put restarted through m3: etcdserver: request
+// timed out", five times in a row). IDs come from the wall clock, as etcd's.
+TEST_F(ServerClusterTest, ARestartedFollowerHasItsForwardedProposalsAccepted) {
+  const int leader = Leader();
+  const int follower = Follower();
+  const uint64_t term = cluster_->server(leader)->raft_node().raft().term();
+  auto put = [&](const std::string& key) {
+    etcdserverpb::PutRequest request;
+    request.set_key(key);
+    request.set_value("v");
+    return On<etcdserverpb::PutResponse>(follower,
+                                         [&](ServerImpl* s, auto done) { s->Put(request, done); });
+  };
+  for (int k = 0; k < 5; ++k) {
+    auto p = put(absl::StrCat("before", k));
+    ASSERT_TRUE(p.ok()) << p.status();
+  }
+  ASSERT_TRUE(cluster_->server(follower)->store().Sync().ok());
+  cluster_->Crash(follower);
+  ASSERT_TRUE(cluster_->Restart(follower).ok());
+  for (int i = 0; i < 200 && !cluster_->server(follower)->HasLeader(); ++i) {
+    world_.RunUntil(world_.now_ns() + 10 * kMs);
+  }
+  ASSERT_TRUE(cluster_->server(follower)->HasLeader());
+  for (int k = 0; k < 5; ++k) {
+    auto p = put(absl::StrCat("after", k));
+    ASSERT_TRUE(p.ok()) << "put " << k << " through the restarted follower: " << p.status();
+    EXPECT_EQ(p->header().member_id(), cluster_->member_id(follower));
+  }
+  // The same leader throughout: its memory of the IDs it accepted was never reset.
+  EXPECT_EQ(Leader(), leader);
+  EXPECT_EQ(cluster_->server(leader)->raft_node().raft().term(), term);
 }
 
 TEST_F(ServerClusterTest, AConfChangeRefusedAtApplyStaysRefusedWhenReplayedAfterARestart) {

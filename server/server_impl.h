@@ -30,6 +30,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/strings/str_format.h"
 #include "env/env.h"
 #include "kv/lease/lessor.h"
 #include "kv/mvcc_store.h"
@@ -185,6 +186,11 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void ApplyConfChangeEntry(const raftpb::Entry& entry);
   void MaybeTakeSnapshot();
   void Fatal(const absl::Status& status);
+  // One line to ServerConfig::debug_log, formatted only when it is set.
+  template <typename... Args>
+  void DebugLog(const absl::FormatSpec<Args...>& format, const Args&... args) const {
+    if (config_.debug_log) config_.debug_log(absl::StrFormat(format, args...));
+  }
 
   // ---- proposals and reads (server_requests.cc)
   bool Serving(absl::Status* why) const;
@@ -291,7 +297,6 @@ class ServerImpl final : public Server, public env::TransportHandler {
   std::vector<ReadDone> queued_reads_;
   std::map<std::string, ReadBatch> reads_in_flight_;  // by ReadIndex context
   std::multimap<uint64_t, ReadDone> reads_waiting_apply_;  // by read index
-  uint64_t read_sequence_ = 0;
   std::map<uint64_t, Forwarded> forwarded_;  // ordered, as waiters_
   // Request IDs of recently accepted forwarded proposals, oldest first (bounded).
   static constexpr size_t kRecentForwardedIds = 65536;

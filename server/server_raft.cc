@@ -177,7 +177,11 @@ void ServerImpl::SendRaftMessages(std::vector<raftpb::Message>& messages) {
     serverpb::PeerMessage envelope;
     // A follower forwarding a proposal to its leader: say for which term (see
     // AcceptForwardedProposal).
-    if (m.type() == raftpb::MsgProp) envelope.set_proposal_term(raft_->raft().term());
+    if (m.type() == raftpb::MsgProp) {
+      envelope.set_proposal_term(raft_->raft().term());
+      DebugLog("%x forwarded a proposal (%d entries) to %x at term %d", member_id_,
+               m.entries_size(), m.to(), raft_->raft().term());
+    }
     *envelope.mutable_raft() = std::move(m);
     SendPeer(envelope.raft().to(), envelope);
   }
@@ -269,9 +273,16 @@ void ServerImpl::OnMessage(uint64_t from, std::string payload) {
 bool ServerImpl::AcceptForwardedProposal(const serverpb::PeerMessage& message) {
   const raft::Raft& raft = raft_->raft();
   if (raft.state() != raft::StateType::kLeader || message.proposal_term() != raft.term()) {
+    DebugLog("%x dropped a forwarded proposal (%d entries) from %x stamped term %d: we are %s "
+             "at term %d", member_id_, message.raft().entries_size(), message.raft().from(),
+             message.proposal_term(), raft::StateTypeName(raft.state()), raft.term());
     return false;
   }
-  return !IsDuplicateProposal(message.raft());
+  if (IsDuplicateProposal(message.raft())) {
+    DebugLog("%x dropped a repeated forwarded proposal from %x", member_id_, message.raft().from());
+    return false;
+  }
+  return true;
 }
 
 // Whether every entry of `m` is a request this leader accepted before (and remembers it
@@ -308,6 +319,8 @@ void ServerImpl::OnPeerUnreachable(uint64_t peer) {
 void ServerImpl::HandleSoftState(const raft::SoftState& soft) {
   const bool was_leader = is_leader_;
   if (soft.lead != leader_id_) {
+    DebugLog("%x sees leader %x (was %x) at term %d as %s", member_id_, soft.lead, leader_id_,
+             raft_->raft().term(), raft::StateTypeName(soft.state));
     if (soft.lead != 0) counters_.leader_changes_seen++;
     leader_id_ = soft.lead;
   }

@@ -90,7 +90,11 @@ absl::Status ServerImpl::Init() {
   snapshotter_ = *std::move(snapshotter);
   absl::Status opened = storage::Wal::Exists(env_->fs(), wal_dir_) ? Recover() : Bootstrap();
   if (!opened.ok()) return opened;
-  ids_.emplace(member_id_, static_cast<uint64_t>(loop_->NowNanos() / 1'000'000));
+  // Seeded from the wall clock, as etcd's: the Loop's clock starts over with each keeld
+  // process, and a restarted member that re-issued its previous life's IDs had every
+  // forwarded proposal dropped by a leader that had accepted those IDs before
+  // (AcceptForwardedProposal), and its reads answered for an old ReadIndex context.
+  ids_.emplace(member_id_, static_cast<uint64_t>(env_->WallClockMillis()));
   // Recovery has installed any received image it needed (durably): every transfer file
   // left by a previous life is garbage now.
   absl::Status cleaned = SnapshotReceiver::RemoveLeftovers(env_->fs(), snap_dir_);
@@ -448,6 +452,7 @@ absl::Status ServerImpl::CreateRaftNode(uint64_t applied) {
   c.max_uncommitted_entries_size = 1 << 30;
   c.check_quorum = config_.check_quorum;
   c.pre_vote = config_.pre_vote;
+  c.logger = config_.debug_log;
   raft_random_ = std::make_unique<RngRandomSource>(env_->NewRng("raft.election"));
 #ifdef KEEL_SIMULATION
   c.bugs = config_.raft_bugs;

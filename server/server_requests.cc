@@ -98,6 +98,7 @@ void ServerImpl::FlushProposals() {
     if (proposed.ok()) continue;
     // Dropped before reaching any log: definitely not applied, but clients treat
     // Unavailable as "retry", which is what they should do.
+    DebugLog("%x: Raft refused %d proposals: %s", member_id_, ids.size(), proposed.message());
     const absl::Status error = raft::IsErrProposalDropped(proposed) ? NoLeaderError() : proposed;
     for (uint64_t id : ids) FailProposal(id, error);
   }
@@ -127,8 +128,11 @@ void ServerImpl::AwaitApply(uint64_t id, absl::AnyInvocable<void(ApplyResult) &&
   counters_.proposals_pending++;
   Waiter& w = waiters_[id];
   w.done = std::move(done);
-  w.timeout = loop_->RunAfter(config_.request_timeout_ms * 1'000'000,
-                              [this, id]() mutable { FailProposal(id, TimeoutError()); });
+  w.timeout = loop_->RunAfter(config_.request_timeout_ms * 1'000'000, [this, id]() mutable {
+    DebugLog("%x: proposal %x timed out (leader %x, term %d, applied %d, commit %d)", member_id_,
+             id, leader_id_, raft_->raft().term(), applied_index_, raft_->GetStatus().commit);
+    FailProposal(id, TimeoutError());
+  });
   MaybeProcessReady();
 }
 
@@ -226,9 +230,12 @@ void ServerImpl::SendReadIndex(ReadBatch batch) {
   // The context names this member as well as the batch: the leader keeps one pending
   // entry per distinct context and answers a repeated one only once, so two members whose
   // sequence numbers happened to coincide would leave one of them unanswered until its
-  // retry timer (etcd uses the member-unique request ID for the same reason).
+  // retry timer. The batch's number is a request ID (as etcd's), unique across this
+  // member's lives too: a per-life counter repeats after a restart, and a context still
+  // pending at the leader from the previous life would answer the new batch with that
+  // older read index (a stale read).
   std::string ctx(16, '\0');
-  const uint64_t seq = ++read_sequence_;
+  const uint64_t seq = ids_->Next();
   for (int i = 0; i < 8; ++i) {
     ctx[i] = static_cast<char>(member_id_ >> (56 - 8 * i));
     ctx[8 + i] = static_cast<char>(seq >> (56 - 8 * i));
@@ -656,10 +663,10 @@ void ServerImpl::MemberAdd(const etcdserverpb::MemberAddRequest& request,
   std::vector<std::string> urls(request.peerurls().begin(), request.peerurls().end());
   serverpb::ConfChangeContext context;
   serverpb::Member* m = context.mutable_member();
-  // etcd mixes the wall-clock second in, so a re-added URL gets a fresh ID; we use this
-  // member's clock (simulated time under keelsim) the same way.
+  // etcd mixes the wall-clock second in, so a re-added URL gets a fresh ID (the Loop's
+  // clock would not do: it starts over with each keeld process).
   m->set_id(ComputeMemberId(urls, config_.initial_cluster_token,
-                            loop_->NowNanos() / 1'000'000'000));
+                            env_->WallClockMillis() / 1000));
   for (const std::string& u : urls) m->add_peer_urls(u);
   m->set_is_learner(request.islearner());
   raftpb::ConfChange cc;

@@ -17,7 +17,9 @@ NodeLoop::NodeLoop(World* world, uint64_t node_id, ClockConfig clock)
       node_id_(node_id),
       anchor_global_ns_(world->now_ns()),
       anchor_node_ns_(clock.offset_ns),
-      rate_ppm_(clock.rate_ppm) {
+      rate_ppm_(clock.rate_ppm),
+      offset_ns_(clock.offset_ns),
+      restart_starts_loop_clock_over_(clock.restart_starts_loop_clock_over) {
   KEEL_SIM_CHECK(world_ != nullptr);
   KEEL_SIM_CHECK(node_id_ != kWorldNode);
   KEEL_SIM_CHECK(rate_ppm_ >= kMinRatePpm && rate_ppm_ <= kMaxRatePpm);
@@ -180,6 +182,14 @@ void NodeLoop::Restart() {
   KEEL_SIM_CHECK(!up_);
   KEEL_SIM_CHECK(pending_.empty());
   up_ = true;
+  if (restart_starts_loop_clock_over_) {
+    // A new process: its Loop clock reads offset_ns again from now on. Nothing is pending
+    // (the crash discarded it all), so no timer refers to the old line.
+    const int64_t now = NowNanos();
+    loop_clock_behind_machine_ns_ += now - offset_ns_;
+    anchor_node_ns_ = offset_ns_;
+    anchor_global_ns_ = world_->now_ns();
+  }
   world_->trace().Record(world_->now_ns(), node_id_, "node.restart",
                          {{"incarnation", incarnation_}});
 }

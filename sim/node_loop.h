@@ -34,6 +34,12 @@ struct ClockConfig {
   // Node nanoseconds per global nanosecond, in millionths: 1'000'000 is a perfect clock,
   // 900'000 runs 10% slow. Must lie in [kMinRatePpm, kMaxRatePpm].
   int64_t rate_ppm = 1'000'000;
+  // false: the Loop's clock runs on through crashes (a clock counting since boot, with
+  // processes restarted on the same machine). true: every restart begins a new process
+  // whose Loop clock starts over at offset_ns, as keeld's PosixLoop counts from process
+  // start; the machine's clock (MachineNanos, env::Env::WallClockMillis) runs on. The
+  // default keeps every seed's trace; tests that must see keeld's clocks turn it on.
+  bool restart_starts_loop_clock_over = false;
 };
 
 class NodeLoop final : public env::Loop {
@@ -61,6 +67,9 @@ class NodeLoop final : public env::Loop {
   // Moves the node clock forward by `delta_ns` >= 0 at once (NTP step, VM migration).
   void JumpForward(int64_t delta_ns);
   int64_t rate_ppm() const { return rate_ppm_; }
+  // The node machine's clock: NowNanos plus every amount restarts set the Loop's clock
+  // back by (ClockConfig::restart_starts_loop_clock_over); equal to NowNanos otherwise.
+  int64_t MachineNanos() const { return NowNanos() + loop_clock_behind_machine_ns_; }
   // The earliest global time at which this node's clock reads at least `node_ns`.
   int64_t GlobalTimeForNodeTime(int64_t node_ns) const;
 
@@ -106,6 +115,9 @@ class NodeLoop final : public env::Loop {
   int64_t anchor_global_ns_ = 0;
   int64_t anchor_node_ns_;
   int64_t rate_ppm_;
+  const int64_t offset_ns_;
+  const bool restart_starts_loop_clock_over_;
+  int64_t loop_clock_behind_machine_ns_ = 0;
 
   bool up_ = true;
   bool paused_ = false;

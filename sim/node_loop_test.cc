@@ -205,6 +205,33 @@ TEST(NodeLoopTest, CrashDiscardsEverythingAndDropsWorkForTheDeadIncarnation) {
   EXPECT_EQ(fired, 1100);
 }
 
+// keeld's Loop clock counts from process start: each life reads about the same at its
+// start. With restart_starts_loop_clock_over the simulated node shows servers that clock,
+// while the machine's clock (the wall clock servers must seed cross-life values from)
+// runs on; by default both run on through crashes.
+TEST(NodeLoopClockTest, ARestartCanStartTheLoopClockOverWhileTheMachineClockRunsOn) {
+  World world(1);
+  NodeLoop process(&world, 1,
+                   ClockConfig{.offset_ns = 7, .restart_starts_loop_clock_over = true});
+  NodeLoop boot(&world, 2, ClockConfig{.offset_ns = 7});
+  world.RunUntil(1'000);
+  process.Crash();
+  boot.Crash();
+  world.RunUntil(3'000);
+  process.Restart();
+  boot.Restart();
+  EXPECT_EQ(process.NowNanos(), 7);
+  EXPECT_EQ(process.MachineNanos(), 3'007);
+  EXPECT_EQ(boot.NowNanos(), 3'007);
+  EXPECT_EQ(boot.MachineNanos(), 3'007);
+  int64_t fired_global = -1;
+  process.RunAfter(100, [&] { fired_global = world.now_ns(); });
+  world.RunUntilIdle(10);
+  EXPECT_EQ(fired_global, 3'100);
+  EXPECT_EQ(process.NowNanos(), 107);
+  EXPECT_EQ(process.MachineNanos(), 3'107);
+}
+
 TEST(NodeLoopTest, CrashWhilePausedDiscardsDeferredCallbacks) {
   World world(1);
   NodeLoop loop(&world, 1, ClockConfig{});

@@ -49,6 +49,8 @@ class SimEnv final : public env::Env {
   // seed, distinct per node, and fresh after a restart (a rebooted process does not
   // replay its previous life's random choices).
   env::Rng NewRng(std::string_view purpose) override;
+  // The node machine's clock (NodeLoop::MachineNanos), which runs on through crashes.
+  int64_t WallClockMillis() override { return loop_->MachineNanos() / 1'000'000; }
 
   // Power loss / kill -9: the loop discards all pending work, the disk loses unsynced
   // state, the old fs() view goes dead, and the transport forgets the handler (which the

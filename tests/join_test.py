@@ -102,6 +102,26 @@ def member_list(cluster, endpoint):
     fail("member list on %s: %s" % (endpoint, proc.stderr))
 
 
+def wait_all_list(cluster, indexes, member_id):
+    """Waits until every listed member lists `member_id` (hex); returns {name: entry}.
+
+    MemberList is each member's local view, in etcd 3.4 as in keeld: the member that
+    answered `member add` has applied it, the others apply it a moment later. A joiner asks
+    the first member of --initial-cluster that answers for the membership and refuses to
+    start ("member count is unequal") if that member has not applied the add yet, so a
+    member is started only once every running member knows it."""
+    def check():
+        seen = {}
+        for i in indexes:
+            listed = member_list(cluster, cluster.members[i].endpoint)
+            entry = [m for m in listed if "%x" % m["ID"] == member_id]
+            if len(entry) != 1:
+                return False, "%s lists %s" % (cluster.members[i].name, listed)
+            seen[cluster.members[i].name] = entry[0]
+        return True, seen
+    return wait_until("every member lists %s" % member_id, check)
+
+
 def wait_until(what, predicate, timeout_s=60):
     deadline = time.monotonic() + timeout_s
     last = None
@@ -190,10 +210,9 @@ def main():
         # ---- 2. member add + join ----
         m3 = new_member(cluster, "m3")
         new_id, initial = member_add(cluster, "m3", m3.peer_url, cluster.members[leader].endpoint)
-        listed = member_list(cluster, cluster.members[0].endpoint)
-        pending = [m for m in listed if "%x" % m["ID"] == new_id]
-        if len(pending) != 1 or pending[0].get("name") or pending[0].get("clientURLs"):
-            fail("after member add, m3 should be listed unstarted: %s" % listed)
+        for pending in wait_all_list(cluster, range(3), new_id).values():
+            if pending.get("name") or pending.get("clientURLs"):
+                fail("after member add, m3 should be listed unstarted: %s" % pending)
 
         # ---- 3. joining errors (before the real join, so m3's data dir stays empty) ----
         bad_dir = os.path.join(workdir, "bad.data")
@@ -275,6 +294,7 @@ def main():
         leader = cluster.leader_index()
         learner_id, initial4 = member_add(cluster, "m4", m4.peer_url,
                                           cluster.members[leader].endpoint, learner=True)
+        wait_all_list(cluster, alive, learner_id)
         cluster.members.append(m4)
         i4 = len(cluster.members) - 1
         start_process(cluster, m4, joiner_flags(cluster, m4, initial4))

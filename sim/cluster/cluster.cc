@@ -63,6 +63,7 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
     n.member_id = server::ComputeMemberId({PeerUrl(i)}, kClusterToken);
     n.leveldb_rng.emplace(world->NewRng(absl::StrCat("leveldb.n", i + 1)));
     SimEnvOptions options;
+    options.clock.restart_starts_loop_clock_over = scenario.restart_starts_loop_clock_over;
     options.disk = scenario.disk;
     const bool faulty = std::find(scenario.faulty_disk_nodes.begin(), scenario.faulty_disk_nodes.end(),
                                   i) != scenario.faulty_disk_nodes.end();

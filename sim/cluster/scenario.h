@@ -105,6 +105,9 @@ struct Scenario {
   // BUGGIFY-style: the Raft max_size_per_msg (0 = the server's default). 1 sends one entry
   // per MsgApp, which makes partial replication of a leader's log common.
   uint64_t max_msg_bytes = 0;
+  // Restarted members see their Loop clock start over, as keeld's does (ClockConfig::
+  // restart_starts_loop_clock_over). Off in generated scenarios, so seeds replay as before.
+  bool restart_starts_loop_clock_over = false;
   NetworkOptions network;
   DiskOptions disk;
   // Nodes whose disks may misbehave beyond crashes: at most a minority, so the cluster can

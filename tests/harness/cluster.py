@@ -9,6 +9,7 @@ class serves both; the differential test relies on that.
 import atexit
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -49,14 +50,43 @@ signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGINT, _on_signal)
 
 
+def _ephemeral_port_range():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(x) for x in f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
 def free_ports(count):
-    """Ports the kernel considers free right now (held open together so they differ)."""
+    """Ports free right now, distinct, picked at random OUTSIDE the kernel's ephemeral range.
+
+    Every outgoing connection (a member's peer links, each etcdctl call) takes its local
+    port from the ephemeral range, and so does bind(port 0). A port picked there and
+    released before a member binds it can be taken meanwhile by any such connection, which
+    made parallel runs fail with "bind: address already in use". Below (or above) that range
+    only another test picking the same port in the same instant can collide."""
+    low, high = _ephemeral_port_range()
+    pool = (10000, low - 1) if low - 10000 >= 4096 else (high + 1, 65535)
+    rng = random.SystemRandom()
     sockets = []
     try:
-        for _ in range(count):
+        for _ in range(1000):  # bounded: a busy port is skipped, not waited for
+            if len(sockets) == count:
+                break
+            port = rng.randint(*pool)
+            if any(s.getsockname()[1] == port for s in sockets):
+                continue
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
             sockets.append(s)
+        if len(sockets) != count:
+            raise ClusterError("no %d free ports in %d-%d" % (count, pool[0], pool[1]))
         return [s.getsockname()[1] for s in sockets]
     finally:
         for s in sockets:
