@@ -7,6 +7,7 @@ class serves both; the differential test relies on that.
 """
 
 import atexit
+import fcntl
 import json
 import os
 import random
@@ -59,14 +60,37 @@ def _ephemeral_port_range():
         return 32768, 60999  # Linux's default
 
 
+# Ports handed out by free_ports stay reserved for this interpreter's lifetime through an
+# flock on one file per port, shared by every test on the machine (bazel runs tests in
+# parallel); the kernel drops the lock when the process dies, however it dies.
+_PORT_LOCK_DIR = "/tmp/keel-test-ports"
+_HELD_PORT_LOCKS = []
+
+
+def _reserve_port(port):
+    try:
+        os.makedirs(_PORT_LOCK_DIR, exist_ok=True)
+        f = open(os.path.join(_PORT_LOCK_DIR, str(port)), "a")
+    except OSError:
+        return True  # no shared directory: the bind check alone
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.close()
+        return False  # another test holds it
+    _HELD_PORT_LOCKS.append(f)
+    return True
+
+
 def free_ports(count):
-    """Ports free right now, distinct, picked at random OUTSIDE the kernel's ephemeral range.
+    """Ports free right now, distinct, picked at random OUTSIDE the kernel's ephemeral range,
+    and reserved against other tests for as long as this process lives.
 
     Every outgoing connection (a member's peer links, each etcdctl call) takes its local
     port from the ephemeral range, and so does bind(port 0). A port picked there and
     released before a member binds it can be taken meanwhile by any such connection, which
-    made parallel runs fail with "bind: address already in use". Below (or above) that range
-    only another test picking the same port in the same instant can collide."""
+    made parallel runs fail with "bind: address already in use". Outside that range only
+    another test could take it, and the reservation (_reserve_port) rules that out."""
     low, high = _ephemeral_port_range()
     pool = (10000, low - 1) if low - 10000 >= 4096 else (high + 1, 65535)
     rng = random.SystemRandom()
@@ -82,6 +106,9 @@ def free_ports(count):
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
+                s.close()
+                continue
+            if not _reserve_port(port):
                 s.close()
                 continue
             sockets.append(s)
