@@ -1,6 +1,7 @@
 #include "env/leveldb_env.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -37,12 +38,47 @@ std::string Dirname(const std::string& fname) {
   return slash == std::string::npos ? "." : fname.substr(0, slash);
 }
 
+}  // namespace
+
+namespace internal {
+
+// What every file of one LevelDbEnv shares. Thread-safe (kThread: LevelDB's foreground
+// and background threads both write).
+struct LevelDbFileState {
+  std::atomic<bool> fenced{false};
+  absl::Mutex mu;
+  // The first sync that failed where LevelDB could not see the failure (a log's
+  // destructor): every later write and sync returns it.
+  absl::Status lost_sync ABSL_GUARDED_BY(mu);
+
+  // OK, or why no file operation may run.
+  leveldb::Status Check() {
+    if (fenced.load()) {
+      return leveldb::Status::IOError("fenced", "the process lost power (LevelDbEnv::Fence)");
+    }
+    absl::MutexLock lock(&mu);
+    return ToLevelDbStatus(lost_sync);
+  }
+  void RecordLostSync(const absl::Status& s) {
+    absl::MutexLock lock(&mu);
+    if (lost_sync.ok()) lost_sync = s;
+  }
+};
+
+}  // namespace internal
+
+namespace {
+
+using internal::LevelDbFileState;
+
 class SequentialFileAdapter final : public leveldb::SequentialFile {
  public:
-  explicit SequentialFileAdapter(std::unique_ptr<env::SequentialFile> file)
-      : file_(std::move(file)) {}
+  SequentialFileAdapter(std::unique_ptr<env::SequentialFile> file, LevelDbFileState* state)
+      : file_(std::move(file)), state_(state) {}
 
   leveldb::Status Read(size_t n, leveldb::Slice* result, char* scratch) override {
+    *result = leveldb::Slice(scratch, 0);
+    if (state_->fenced.load()) return state_->Check();
     buffer_.clear();
     absl::Status s = file_->Read(n, &buffer_);
     KEEL_ENV_CHECK(buffer_.size() <= n);
@@ -50,20 +86,28 @@ class SequentialFileAdapter final : public leveldb::SequentialFile {
     *result = leveldb::Slice(scratch, buffer_.size());
     return ToLevelDbStatus(s);
   }
-  leveldb::Status Skip(uint64_t n) override { return ToLevelDbStatus(file_->Skip(n)); }
+  leveldb::Status Skip(uint64_t n) override {
+    if (state_->fenced.load()) return state_->Check();
+    return ToLevelDbStatus(file_->Skip(n));
+  }
 
  private:
   std::unique_ptr<env::SequentialFile> file_;
+  LevelDbFileState* const state_;
   std::string buffer_;  // reused between reads
 };
 
 class RandomAccessFileAdapter final : public leveldb::RandomAccessFile {
  public:
-  explicit RandomAccessFileAdapter(std::unique_ptr<env::RandomAccessFile> file)
-      : file_(std::move(file)) {}
+  RandomAccessFileAdapter(std::unique_ptr<env::RandomAccessFile> file, LevelDbFileState* state)
+      : file_(std::move(file)), state_(state) {}
 
   leveldb::Status Read(uint64_t offset, size_t n, leveldb::Slice* result,
                        char* scratch) const override {
+    if (state_->fenced.load()) {
+      *result = leveldb::Slice(scratch, 0);
+      return state_->Check();
+    }
     absl::StatusOr<size_t> read = file_->Read(offset, n, scratch);
     if (!read.ok()) {
       *result = leveldb::Slice(scratch, 0);
@@ -76,33 +120,65 @@ class RandomAccessFileAdapter final : public leveldb::RandomAccessFile {
 
  private:
   std::unique_ptr<env::RandomAccessFile> file_;
+  LevelDbFileState* const state_;
+};
+
+// What the adapter does beyond forwarding (LevelDbEnv::SyncRule).
+struct WritableFileRules {
+  bool sync_directory_on_first_sync;  // every new file, not only MANIFEST
+  bool sync_log_on_close;             // "*.log"
 };
 
 class WritableFileAdapter final : public leveldb::WritableFile {
  public:
   WritableFileAdapter(std::string fname, std::unique_ptr<env::WritableFile> file,
-                      FileSystem* fs)
-      : fname_(std::move(fname)), file_(std::move(file)), fs_(fs) {}
+                      FileSystem* fs, WritableFileRules rules, LevelDbFileState* state)
+      : fname_(std::move(fname)), file_(std::move(file)), fs_(fs), rules_(rules),
+        state_(state) {}
+
+  // LevelDB 1.23 (Debian 12's) switches logs by deleting the old log's file object
+  // without calling Close (DBImpl::MakeRoomForWrite; Close arrived upstream in 2023), so
+  // the "synced before closed" rule below must hold here too. LevelDB cannot hear about
+  // a failure here: it fails every later write and sync through this Env instead.
+  ~WritableFileAdapter() override {
+    if (closed_ || !MustSyncBeforeClose() || !state_->Check().ok()) return;
+    if (absl::Status s = file_->Sync(); !s.ok()) {
+      state_->RecordLostSync(absl::Status(
+          s.code(), absl::StrCat("sync of ", fname_, " when LevelDB switched away from it: ",
+                                 s.message())));
+    }
+  }
 
   leveldb::Status Append(const leveldb::Slice& data) override {
+    if (leveldb::Status s = state_->Check(); !s.ok()) return s;
     return ToLevelDbStatus(file_->Append(View(data)));
   }
   // A write-ahead log is synced before it is closed. LevelDB closes the old log when it
-  // switches to a new one, and recovery replays every log it finds; without this sync a
-  // crash can keep writes of the new log while losing the old log's unsynced tail, which
-  // is no prefix of what was written. (Found by sim/leveldb_crash_test.)
+  // switches to a new one (DBImpl::MakeRoomForWrite) and recovery replays every log from
+  // the MANIFEST's log number on. Until the background flush of the old memtable writes
+  // the next MANIFEST, the old log is the only copy of its writes; a later synced write
+  // to the new log vouches for them, so they must be on disk by then. (Found by
+  // sim/leveldb_crash_test with KEEL_SIM_LEVELDB_CRASH_BEFORE_DRAIN=1.)
   leveldb::Status Close() override {
-    if (IsWriteAheadLog(fname_)) {
+    if (leveldb::Status s = state_->Check(); !s.ok()) return s;
+    closed_ = true;
+    if (MustSyncBeforeClose()) {
       if (absl::Status s = file_->Sync(); !s.ok()) return ToLevelDbStatus(s);
     }
     return ToLevelDbStatus(file_->Close());
   }
-  leveldb::Status Flush() override { return ToLevelDbStatus(file_->Flush()); }
-  // The directory is synced before the first Sync of every new file (not only manifests,
-  // as LevelDB's PosixEnv does): a synced write to a new log is acknowledged as durable,
-  // so the log's directory entry must be durable by then too.
+  leveldb::Status Flush() override {
+    if (leveldb::Status s = state_->Check(); !s.ok()) return s;
+    return ToLevelDbStatus(file_->Flush());
+  }
+  // The directory is synced before the first Sync of every new file (LevelDB's PosixEnv
+  // does it only for manifests): a synced write to a freshly switched-to log is
+  // acknowledged as durable, so the log's directory entry must be durable by then too.
+  // A MANIFEST syncs its directory on every Sync: it names table files created since.
   leveldb::Status Sync() override {
-    if (IsManifest(fname_) || !directory_synced_) {
+    if (leveldb::Status s = state_->Check(); !s.ok()) return s;
+    const bool first_sync = !directory_synced_ && rules_.sync_directory_on_first_sync;
+    if (IsManifest(fname_) || first_sync) {
       if (absl::Status s = fs_->SyncDir(Dirname(fname_)); !s.ok()) return ToLevelDbStatus(s);
       directory_synced_ = true;
     }
@@ -110,10 +186,15 @@ class WritableFileAdapter final : public leveldb::WritableFile {
   }
 
  private:
+  bool MustSyncBeforeClose() const { return rules_.sync_log_on_close && IsWriteAheadLog(fname_); }
+
   const std::string fname_;
   std::unique_ptr<env::WritableFile> file_;
   FileSystem* const fs_;
+  const WritableFileRules rules_;
+  LevelDbFileState* const state_;
   bool directory_synced_ = false;
+  bool closed_ = false;
 };
 
 class FileLockAdapter final : public leveldb::FileLock {
@@ -124,20 +205,45 @@ class FileLockAdapter final : public leveldb::FileLock {
   std::unique_ptr<env::FileLock> lock_;  // released on destruction
 };
 
+// LevelDB logs these (DBImpl::MakeRoomForWrite) right before its foreground waits for
+// background work. With queued work and one thread, that wait never ends: abort with a
+// reason instead of hanging (the owner failed to run it first; see kv::WriteCouldWaitForQueuedWork).
+void CheckNotWaitingOnQueuedWork(bool queued, const char* format) {
+  if (!queued) return;
+  const absl::string_view f(format);
+  const bool waits = absl::StartsWith(f, "Current memtable full; waiting") ||
+                     absl::StartsWith(f, "Too many L0 files; waiting");
+  if (waits) {
+    std::fprintf(stderr,
+                 "LevelDbEnv(kQueued): LevelDB's foreground is about to wait for queued "
+                 "background work that only this thread can run (%s)\n",
+                 format);
+  }
+  KEEL_ENV_CHECK(!waits);
+}
+
 class DiscardLogger final : public leveldb::Logger {
  public:
-  void Logv(const char* format, std::va_list ap) override {}
+  explicit DiscardLogger(bool queued) : queued_(queued) {}
+  void Logv(const char* format, std::va_list ap) override {
+    CheckNotWaitingOnQueuedWork(queued_, format);
+  }
+
+ private:
+  const bool queued_;
 };
 
 // One line per message: "<now_micros> <message>\n". No thread id (LevelDB's PosixLogger
 // prints one), so that simulated runs produce identical LOG files.
 class FileLogger final : public leveldb::Logger {
  public:
-  FileLogger(std::unique_ptr<env::WritableFile> file, std::function<uint64_t()> now_micros)
-      : file_(std::move(file)), now_micros_(std::move(now_micros)) {}
+  FileLogger(std::unique_ptr<env::WritableFile> file, std::function<uint64_t()> now_micros,
+             bool queued)
+      : file_(std::move(file)), now_micros_(std::move(now_micros)), queued_(queued) {}
   ~FileLogger() override { file_->Close().IgnoreError(); }
 
   void Logv(const char* format, std::va_list ap) override {
+    CheckNotWaitingOnQueuedWork(queued_, format);
     // Messages longer than this are cut: a log line is for humans, not for data.
     constexpr size_t kMaxMessageBytes = 4096;
     char message[kMaxMessageBytes];
@@ -157,6 +263,7 @@ class FileLogger final : public leveldb::Logger {
   absl::Mutex mu_;  // LevelDB logs from the foreground and the background thread
   std::unique_ptr<env::WritableFile> file_;
   const std::function<uint64_t()> now_micros_;
+  const bool queued_;
 };
 
 }  // namespace
@@ -202,7 +309,8 @@ absl::StatusOr<std::unique_ptr<LevelDbEnv>> LevelDbEnv::Create(Options options) 
   return env;
 }
 
-LevelDbEnv::LevelDbEnv(Options options) : options_(std::move(options)) {}
+LevelDbEnv::LevelDbEnv(Options options)
+    : options_(std::move(options)), file_state_(std::make_unique<internal::LevelDbFileState>()) {}
 
 LevelDbEnv::~LevelDbEnv() {
   std::vector<std::thread> started;
@@ -273,44 +381,61 @@ void LevelDbEnv::StartThread(void (*function)(void*), void* arg) {
 
 leveldb::Status LevelDbEnv::NewSequentialFile(const std::string& fname,
                                               leveldb::SequentialFile** result) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   *result = nullptr;
   auto file = options_.fs->NewSequentialFile(fname);
   if (!file.ok()) return ToLevelDbStatus(file.status());
-  *result = new SequentialFileAdapter(*std::move(file));
+  *result = new SequentialFileAdapter(*std::move(file), file_state_.get());
   return leveldb::Status::OK();
 }
 
 leveldb::Status LevelDbEnv::NewRandomAccessFile(const std::string& fname,
                                                 leveldb::RandomAccessFile** result) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   *result = nullptr;
   auto file = options_.fs->NewRandomAccessFile(fname);
   if (!file.ok()) return ToLevelDbStatus(file.status());
-  *result = new RandomAccessFileAdapter(*std::move(file));
+  *result = new RandomAccessFileAdapter(*std::move(file), file_state_.get());
   return leveldb::Status::OK();
 }
 
 leveldb::Status LevelDbEnv::NewWritableFile(const std::string& fname,
                                             leveldb::WritableFile** result) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   *result = nullptr;
   auto file = options_.fs->NewWritableFile(fname);
   if (!file.ok()) return ToLevelDbStatus(file.status());
-  *result = new WritableFileAdapter(fname, *std::move(file), options_.fs);
+  *result = NewWritableFileAdapter(fname, *std::move(file));
   return leveldb::Status::OK();
 }
 
 leveldb::Status LevelDbEnv::NewAppendableFile(const std::string& fname,
                                               leveldb::WritableFile** result) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   *result = nullptr;
   auto file = options_.fs->NewAppendableFile(fname);
   if (!file.ok()) return ToLevelDbStatus(file.status());
-  *result = new WritableFileAdapter(fname, *std::move(file), options_.fs);
+  *result = NewWritableFileAdapter(fname, *std::move(file));
   return leveldb::Status::OK();
 }
 
-bool LevelDbEnv::FileExists(const std::string& fname) { return options_.fs->FileExists(fname); }
+leveldb::WritableFile* LevelDbEnv::NewWritableFileAdapter(const std::string& fname,
+                                                          std::unique_ptr<env::WritableFile> file) {
+  const bool complete = options_.sync_rule == SyncRule::kComplete;
+  const WritableFileRules rules{.sync_directory_on_first_sync = complete,
+                                .sync_log_on_close = complete};
+  return new WritableFileAdapter(fname, std::move(file), options_.fs, rules, file_state_.get());
+}
+
+bool LevelDbEnv::FileExists(const std::string& fname) {
+  return !file_state_->fenced.load() && options_.fs->FileExists(fname);
+}
+
+void LevelDbEnv::Fence() { file_state_->fenced.store(true); }
 
 leveldb::Status LevelDbEnv::GetChildren(const std::string& dir,
                                         std::vector<std::string>* result) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   result->clear();
   auto children = options_.fs->GetChildren(dir);
   if (!children.ok()) return ToLevelDbStatus(children.status());
@@ -319,18 +444,22 @@ leveldb::Status LevelDbEnv::GetChildren(const std::string& dir,
 }
 
 leveldb::Status LevelDbEnv::RemoveFile(const std::string& fname) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   return ToLevelDbStatus(options_.fs->RemoveFile(fname));
 }
 
 leveldb::Status LevelDbEnv::CreateDir(const std::string& dirname) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   return ToLevelDbStatus(options_.fs->CreateDir(dirname));
 }
 
 leveldb::Status LevelDbEnv::RemoveDir(const std::string& dirname) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   return ToLevelDbStatus(options_.fs->RemoveDir(dirname));
 }
 
 leveldb::Status LevelDbEnv::GetFileSize(const std::string& fname, uint64_t* file_size) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   *file_size = 0;
   auto size = options_.fs->GetFileSize(fname);
   if (!size.ok()) return ToLevelDbStatus(size.status());
@@ -339,10 +468,12 @@ leveldb::Status LevelDbEnv::GetFileSize(const std::string& fname, uint64_t* file
 }
 
 leveldb::Status LevelDbEnv::RenameFile(const std::string& src, const std::string& target) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   return ToLevelDbStatus(options_.fs->Rename(src, target));
 }
 
 leveldb::Status LevelDbEnv::LockFile(const std::string& fname, leveldb::FileLock** lock) {
+  if (file_state_->fenced.load()) return file_state_->Check();
   *lock = nullptr;
   auto held = options_.fs->LockFile(fname);
   if (!held.ok()) return ToLevelDbStatus(held.status());
@@ -363,12 +494,13 @@ leveldb::Status LevelDbEnv::GetTestDirectory(std::string* path) {
 leveldb::Status LevelDbEnv::NewLogger(const std::string& fname, leveldb::Logger** result) {
   *result = nullptr;
   if (options_.log == LogMode::kDiscard) {
-    *result = new DiscardLogger();
+    *result = new DiscardLogger(options_.background == BackgroundMode::kQueued);
     return leveldb::Status::OK();
   }
   auto file = options_.fs->NewWritableFile(fname);
   if (!file.ok()) return ToLevelDbStatus(file.status());
-  *result = new FileLogger(*std::move(file), options_.now_micros);
+  *result = new FileLogger(*std::move(file), options_.now_micros,
+                           options_.background == BackgroundMode::kQueued);
   return leveldb::Status::OK();
 }
 

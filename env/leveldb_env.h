@@ -14,9 +14,21 @@
 //     scheduled work). Draining after every call keeps MakeRoomForWrite from ever waiting
 //     on background work: one Write switches memtables at most once.
 //
-// Durability follows LevelDB's PosixEnv: syncing a file whose name starts with
-// "MANIFEST" first syncs its directory (making new table and MANIFEST entries durable);
-// RenameFile (CURRENT) syncs the directory through FileSystem::Rename.
+// Durability is stricter than LevelDB's PosixEnv (env/README.md, "LevelDB durability"):
+//   * the first Sync of every new file first syncs its directory (PosixEnv does this only
+//     for MANIFEST files), so a synced write to a freshly switched-to log is durable with
+//     its directory entry;
+//   * a write-ahead log ("*.log") is synced before it is closed or, since LevelDB 1.23
+//     (Debian 12's) switches logs by deleting the old log's file object without calling
+//     Close, before that object is destroyed (PosixEnv does neither), so the log LevelDB
+//     switched away from keeps every write that preceded the switch, including unsynced
+//     ones a later synced write vouches for. A sync that fails in the destructor cannot
+//     be reported there: it fails every later write and sync through this Env instead
+//     (never a silent success).
+// Without both, a crash after a log switch but before the background flush writes the
+// next MANIFEST loses writes acknowledged as synced. RenameFile (CURRENT) syncs the
+// directory through FileSystem::Rename. SyncRule::kPosixEnv restores PosixEnv's rule for
+// tests and the bug zoo only (to prove they can see the gap).
 //
 // Errors: absl::Status codes become leveldb::Status NotFound (kNotFound) or IOError
 // whose message starts with the code name ("IO error: RESOURCE_EXHAUSTED: ..."), so that
@@ -46,6 +58,10 @@
 
 namespace keel::env {
 
+namespace internal {
+struct LevelDbFileState;  // leveldb_env.cc
+}  // namespace internal
+
 // absl -> LevelDB, as described above.
 leveldb::Status ToLevelDbStatus(const absl::Status& status);
 // LevelDB -> absl: NotFound -> kNotFound, Corruption -> kDataLoss, InvalidArgument ->
@@ -57,6 +73,10 @@ class LevelDbEnv final : public leveldb::Env {
  public:
   enum class BackgroundMode { kThread, kQueued };
   enum class LogMode { kDiscard, kFile };
+  // kComplete: the rule above. kPosixEnv: LevelDB's PosixEnv rule (directory synced only
+  // for MANIFEST files, logs closed without a sync): loses synced writes on power loss.
+  // Test-only (sim/leveldb_crash_test, the bug zoo's "leveldb-log-switch-gap").
+  enum class SyncRule { kComplete, kPosixEnv };
 
   struct Options {
     FileSystem* fs = nullptr;  // required; outlives this Env
@@ -71,6 +91,7 @@ class LevelDbEnv final : public leveldb::Env {
     // at most one compaction scheduled per DB, so reaching either is a bug: it aborts.
     size_t max_queued_work = 1024;
     size_t max_started_threads = 16;
+    SyncRule sync_rule = SyncRule::kComplete;
   };
 
   static absl::StatusOr<std::unique_ptr<LevelDbEnv>> Create(Options options);
@@ -83,6 +104,12 @@ class LevelDbEnv final : public leveldb::Env {
   size_t RunQueuedWork();
   // Work waiting to run (kQueued) or not yet picked up by the thread (kThread).
   size_t QueuedWork() const;
+
+  // From now on every file operation through this Env, and through every file it opened,
+  // fails with an IOError that names the fence: the simulator's model of a process killed
+  // while LevelDB work was pending (keelsim's deferred timing). The owner still has to run
+  // the queue and delete the DB, and none of that reaches the disk. Irreversible.
+  void Fence();
 
   leveldb::Status NewSequentialFile(const std::string& fname,
                                     leveldb::SequentialFile** result) override;
@@ -119,9 +146,14 @@ class LevelDbEnv final : public leveldb::Env {
 
   explicit LevelDbEnv(Options options);
   void BackgroundThreadMain();
+  leveldb::WritableFile* NewWritableFileAdapter(const std::string& fname,
+                                                std::unique_ptr<env::WritableFile> file);
 
   const Options options_;
   std::thread background_thread_;  // kThread only
+  // Shared with every file this Env opened: the fence and a failed sync that LevelDB
+  // could not be told about (leveldb_env.cc).
+  const std::unique_ptr<internal::LevelDbFileState> file_state_;
 
   mutable absl::Mutex mu_;
   absl::CondVar work_changed_;

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "kv/check.h"
 #include "leveldb/write_batch.h"
@@ -36,32 +37,59 @@ absl::Status FromLevelDb(const leveldb::Status& s, std::string_view context) {
   return absl::InternalError(msg);
 }
 
+bool WriteCouldWaitForQueuedWork(leveldb::DB* db, const leveldb::Cache* block_cache,
+                                 size_t write_buffer_size) {
+  std::string usage;
+  KEEL_KV_CHECK(db->GetProperty("leveldb.approximate-memory-usage", &usage));
+  uint64_t total = 0;
+  KEEL_KV_CHECK(absl::SimpleAtoi(usage, &total));
+  const uint64_t cache = block_cache->TotalCharge();
+  const uint64_t memtables = total >= cache ? total - cache : 0;
+  return memtables > 2 * static_cast<uint64_t>(write_buffer_size);
+}
+
 absl::StatusOr<std::unique_ptr<Backend>> Backend::Open(BackendOptions options) {
   leveldb::Options opts;
   opts.create_if_missing = true;
   opts.paranoid_checks = true;  // refuse to open over corruption instead of skipping it
   opts.write_buffer_size = options.write_buffer_size_bytes;
   if (options.env != nullptr) opts.env = options.env;
+  // LevelDB's default block cache size.
+  constexpr size_t kBlockCacheBytes = 8 << 20;
+  std::unique_ptr<leveldb::Cache> block_cache(leveldb::NewLRUCache(kBlockCacheBytes));
+  opts.block_cache = block_cache.get();
   leveldb::DB* raw = nullptr;
   const leveldb::Status s = leveldb::DB::Open(opts, options.path, &raw);
   if (options.after_db_call) options.after_db_call();
   if (!s.ok()) return FromLevelDb(s, absl::StrCat("open ", options.path));
   std::unique_ptr<leveldb::DB> db(raw);
-  return std::unique_ptr<Backend>(new Backend(std::move(options), std::move(db)));
+  return std::unique_ptr<Backend>(
+      new Backend(std::move(options), std::move(block_cache), std::move(db)));
 }
 
-Backend::Backend(BackendOptions options, std::unique_ptr<leveldb::DB> db)
-    : options_(std::move(options)), db_(std::move(db)) {}
+Backend::Backend(BackendOptions options, std::unique_ptr<leveldb::Cache> block_cache,
+                 std::unique_ptr<leveldb::DB> db)
+    : options_(std::move(options)), block_cache_(std::move(block_cache)), db_(std::move(db)) {}
 
 Backend::~Backend() {
   // Queued background work must run before the DB waits for it in its destructor.
-  AfterDbCall();
+  const std::function<void()>& drain =
+      options_.run_queued_work ? options_.run_queued_work : options_.after_db_call;
+  if (drain) drain();
   db_.reset();
-  AfterDbCall();
+  if (drain) drain();
 }
 
 void Backend::AfterDbCall() const {
   if (options_.after_db_call) options_.after_db_call();
+}
+
+void Backend::BeforeDbWrite() const {
+  if (!options_.run_queued_work) return;
+  if (WriteCouldWaitForQueuedWork(db_.get(), block_cache_.get(),
+                                       options_.write_buffer_size_bytes)) {
+    options_.run_queued_work();
+  }
 }
 
 absl::StatusOr<std::optional<std::string>> Backend::Get(std::string_view bucket,
@@ -100,6 +128,7 @@ absl::Status Backend::Commit() {
   }
   leveldb::WriteOptions wo;
   wo.sync = options_.sync;
+  BeforeDbWrite();
   const leveldb::Status s = db_->Write(wo, &batch);
   AfterDbCall();
   staged_.clear();
@@ -116,6 +145,7 @@ absl::Status Backend::Sync() {
   leveldb::WriteBatch empty;
   leveldb::WriteOptions wo;
   wo.sync = true;
+  BeforeDbWrite();
   const leveldb::Status s = db_->Write(wo, &empty);
   AfterDbCall();
   if (!s.ok()) sticky_error_ = FromLevelDb(s, "sync");
@@ -161,6 +191,7 @@ absl::Status Backend::ReplaceAll(const std::vector<std::pair<std::string, std::s
   // Durable before the snapshot that carried it is acknowledged to Raft: the WAL does not
   // hold these records, so nothing could replay them.
   wo.sync = true;
+  BeforeDbWrite();
   const leveldb::Status s = db_->Write(wo, &batch);
   AfterDbCall();
   if (!s.ok()) sticky_error_ = FromLevelDb(s, "replace all");
@@ -168,6 +199,8 @@ absl::Status Backend::ReplaceAll(const std::vector<std::pair<std::string, std::s
 }
 
 void Backend::CompactAll() {
+  // CompactRange waits for the compactions it schedules: with queued background work
+  // (simulation) it would wait on this very thread forever, so keelsim never defragments.
   db_->CompactRange(nullptr, nullptr);
   AfterDbCall();
 }

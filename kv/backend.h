@@ -17,8 +17,16 @@
 // intent and continuing would build on it.
 //
 // Determinism (simulation): `env` lets the simulator supply a leveldb::Env whose Schedule
-// only queues background work; `after_db_call` runs after every LevelDB call (and before
-// closing) so the simulator can drain that queue on this thread (see DESIGN.md).
+// only queues background work (env::LevelDbEnv kQueued), and two hooks let it decide when
+// that queue runs, on this thread (see DESIGN.md):
+//   after_db_call    after every LevelDB call: run the queue now (keelsim's "drained"
+//                    timing), or schedule a later run (its "deferred" timing, which
+//                    models keeld's background thread);
+//   run_queued_work  deferred timing only: runs the whole queue now. The backend calls it
+//                    before a write LevelDB could otherwise wait for queued work in
+//                    (WriteCouldWaitForQueuedWork below: one thread waiting on itself never
+//                    wakes) and before closing the DB (its destructor waits for the
+//                    queue). Unset: after_db_call serves before closing.
 #ifndef KEEL_KV_BACKEND_H_
 #define KEEL_KV_BACKEND_H_
 
@@ -35,6 +43,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "leveldb/cache.h"
 #include "leveldb/db.h"
 #include "leveldb/env.h"
 
@@ -43,10 +52,26 @@ namespace keel::kv {
 inline constexpr std::string_view kKeyBucket = "key";
 inline constexpr std::string_view kMetaBucket = "meta";
 
+// For owners of queued LevelDB background work (env::LevelDbEnv kQueued) that defer the
+// queue instead of running it after every call
+// (keelsim's "deferred" timing, which models keeld's background thread): whether the next
+// write to `db` could wait for queued background work, so the owner must run the queue
+// first (one thread waiting on itself never wakes). LevelDB's foreground waits only in
+// MakeRoomForWrite, when the current memtable exceeds write_buffer_size while the
+// previous (immutable) one is unflushed, or level 0 is at its stop trigger (checked only
+// after the same "memtable full" test). A memtable is made immutable only once it
+// exceeds write_buffer_size, so while both memtables together use at most twice that,
+// the current one cannot be full. `block_cache` must be the DB's Options::block_cache
+// (LevelDB's memory-usage property includes its charge). If this were ever wrong, the
+// LevelDbEnv's info logger aborts on LevelDB's "waiting" message rather than hang.
+bool WriteCouldWaitForQueuedWork(leveldb::DB* db, const leveldb::Cache* block_cache,
+                                 size_t write_buffer_size);
+
 struct BackendOptions {
   std::string path;                        // LevelDB directory; created if missing
   leveldb::Env* env = nullptr;             // not owned; nullptr = leveldb::Env::Default()
-  std::function<void()> after_db_call;     // optional; see file comment
+  std::function<void()> after_db_call;     // optional hooks; see file comment
+  std::function<void()> run_queued_work;
   bool sync = false;                       // fsync every Commit (the WAL usually suffices)
   size_t write_buffer_size_bytes = 4 << 20;
 };
@@ -105,10 +130,15 @@ class Backend {
   const std::string& path() const { return options_.path; }
 
  private:
-  Backend(BackendOptions options, std::unique_ptr<leveldb::DB> db);
+  Backend(BackendOptions options, std::unique_ptr<leveldb::Cache> block_cache,
+          std::unique_ptr<leveldb::DB> db);
   void AfterDbCall() const;
+  void BeforeDbWrite() const;
 
   const BackendOptions options_;
+  // Ours, not LevelDB's default, so that BeforeDbWrite can tell its charge from the
+  // memtables' in LevelDB's memory-usage property. Outlives db_.
+  std::unique_ptr<leveldb::Cache> block_cache_;
   std::unique_ptr<leveldb::DB> db_;
   // Full LevelDB key -> value (nullopt = delete). Ordered so that the WriteBatch, and thus
   // LevelDB's files, are byte-identical across replays.

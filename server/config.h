@@ -78,9 +78,14 @@ struct ServerConfig {
   int64_t request_timeout_ms = 7000;
 
   // LevelDB under the Env seam: keeld passes the adapter over the real FileSystem, keelsim
-  // one over the simulated disk with queued background work drained by after_db_call.
+  // one over the simulated disk with queued background work, run when these hooks say
+  // (kv/backend.h: drained after every call, or deferred like keeld's thread).
   leveldb::Env* leveldb_env = nullptr;
   std::function<void()> after_db_call;
+  std::function<void()> run_queued_db_work;
+  // LevelDB's write_buffer_size (memtable) for the backend; 0 = the default, 4 MiB.
+  // keelsim draws small ones so memtable switches and flushes happen within a run.
+  size_t backend_write_buffer_bytes = 0;
 
   // Called once, on the Loop, when the member cannot go on safely (a failed WAL fsync or
   // write, a failed backend commit): keeld exits non-zero, keelsim records a crash. The

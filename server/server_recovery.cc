@@ -126,9 +126,13 @@ absl::Status ServerImpl::OpenBackend() {
   options.backend.path = db_dir_;
   options.backend.env = config_.leveldb_env;
   options.backend.after_db_call = config_.after_db_call;
+  options.backend.run_queued_work = config_.run_queued_db_work;
   options.max_txn_ops = static_cast<int>(config_.max_txn_ops);
   options.max_request_bytes = static_cast<int64_t>(config_.max_request_bytes);
   if (config_.quota_backend_bytes > 0) options.quota_bytes = config_.quota_backend_bytes;
+  if (config_.backend_write_buffer_bytes > 0) {
+    options.backend.write_buffer_size_bytes = config_.backend_write_buffer_bytes;
+  }
   // BUGGIFY: a tiny LevelDB memtable, so flushes and compactions (and their files on the
   // simulated disk) happen every few applies instead of every few thousand.
   if (KEEL_BUGGIFY) options.backend.write_buffer_size_bytes = 16 << 10;

@@ -43,6 +43,11 @@ const std::vector<BugInfo>& BugZoo() {
       {"server-watch-skip-event",  // first failing seed: 3
        "a watch response carrying several events loses its last one",
        "watch-reliable / watch-resumable / watch-atomic", 50},
+      {"leveldb-log-switch-gap",  // first failing seed: MEASURE
+       "LevelDB's PosixEnv sync rule: a switched-to log's directory entry is not synced and "
+       "the old log is closed unsynced, so power loss before the memtable flush loses "
+       "synced backend writes (visible only with deferred LevelDB timing)",
+       "durability-lost-write / replica-divergence / state-machine-safety", 300},
   };
   return *zoo;
 }

@@ -31,6 +31,7 @@ absl::Status SwitchOnBug(std::string_view bug, server::ServerConfig* c) {
   else if (bug == "server-read-before-apply") c->bugs.read_before_apply = true;
   else if (bug == "server-lease-revoke-keeps-key") c->bugs.lease_revoke_keeps_keys = true;
   else if (bug == "server-watch-skip-event") c->bugs.watch_skip_event = true;
+  else if (bug == "leveldb-log-switch-gap") {}  // an env::LevelDbEnv option: StartNode
   else return absl::InvalidArgumentError(absl::StrCat("unknown bug ", std::string(bug)));
   return absl::OkStatus();
 }
@@ -50,6 +51,7 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
                                                                const Scenario& scenario,
                                                                std::string_view bug) {
   std::unique_ptr<SimCluster> cluster(new SimCluster(world, scenario));
+  cluster->bug_ = std::string(bug);
   cluster->network_ = std::make_unique<SimNetwork>(world, scenario.network, world->NewRng("net"));
   std::vector<server::PeerConfig> initial;
   for (int i = 0; i < scenario.nodes; ++i) {
@@ -59,6 +61,7 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
   for (int i = 0; i < scenario.nodes; ++i) {
     Node& n = cluster->nodes_[i];
     n.member_id = server::ComputeMemberId({PeerUrl(i)}, kClusterToken);
+    n.leveldb_rng.emplace(world->NewRng(absl::StrCat("leveldb.n", i + 1)));
     SimEnvOptions options;
     options.disk = scenario.disk;
     const bool faulty = std::find(scenario.faulty_disk_nodes.begin(), scenario.faulty_disk_nodes.end(),
@@ -88,6 +91,7 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
     c.request_timeout_ms = std::max<int64_t>(2000, 5 * scenario.election_ms);
     c.pre_vote = scenario.pre_vote;
     c.sim_max_size_per_msg = scenario.max_msg_bytes;
+    c.backend_write_buffer_bytes = scenario.leveldb_write_buffer_bytes;
     absl::Status switched = SwitchOnBug(bug, &c);
     if (!switched.ok()) return switched;
   }
@@ -105,17 +109,24 @@ absl::Status SimCluster::StartNode(int i) {
   env::LevelDbEnv::Options ldb;
   ldb.fs = n.env->fs();
   ldb.background = env::LevelDbEnv::BackgroundMode::kQueued;
+  if (bug_ == "leveldb-log-switch-gap") ldb.sync_rule = env::LevelDbEnv::SyncRule::kPosixEnv;
   env::Loop* loop = n.env->loop();
   ldb.now_micros = [loop]() { return static_cast<uint64_t>(loop->NowNanos() / 1000); };
   auto leveldb = env::LevelDbEnv::Create(std::move(ldb));
   if (!leveldb.ok()) return leveldb.status();
   n.leveldb = *std::move(leveldb);
+  n.drain_scheduled = false;  // a pending drain died with the previous incarnation's loop
   server::ServerConfig config = n.config;
   config.leveldb_env = n.leveldb.get();
   env::LevelDbEnv* raw = n.leveldb.get();
-  // LevelDB's background work runs on this thread right after each DB call, in a fixed
-  // order: compactions become part of the deterministic schedule (DESIGN.md).
-  config.after_db_call = [raw]() { raw->RunQueuedWork(); };
+  // LevelDB's background work runs on this thread, at points of the deterministic
+  // schedule (DESIGN.md): right after each DB call, or deferred like keeld's thread.
+  if (scenario_.leveldb_timing == LevelDbTiming::kDrained) {
+    config.after_db_call = [raw]() { raw->RunQueuedWork(); };
+  } else {
+    config.after_db_call = [this, i]() { ScheduleDeferredDrain(i); };
+    config.run_queued_db_work = [raw]() { raw->RunQueuedWork(); };
+  }
   config.on_fatal = [this, i](const absl::Status& s) { OnFatal(i, s); };
   config.on_apply = [this, i](const raftpb::Entry& e) {
     if (on_apply) on_apply(i, e);
@@ -138,10 +149,40 @@ int SimCluster::IndexOf(uint64_t member_id) const {
   return -1;
 }
 
+void SimCluster::ScheduleDeferredDrain(int i) {
+  Node& n = nodes_[i];
+  if (n.drain_scheduled || n.leveldb->QueuedWork() == 0) return;
+  n.drain_scheduled = true;
+  const int64_t delay_ns = n.leveldb_rng->UniformRange(0, scenario_.leveldb_deferral_max_ns);
+  // On the member's own loop: a pause holds it back and a crash discards it, as they
+  // would keeld's background thread.
+  n.env->loop()->RunAfter(delay_ns, [this, i, raw = n.leveldb.get()]() mutable {
+    Node& node = nodes_[i];
+    if (node.leveldb.get() != raw) return;  // another incarnation's timer
+    node.drain_scheduled = false;
+    // Power lost before the background thread got to the work: the worst moment of the
+    // window (every write since the switch is at stake).
+    if (leveldb_power_cuts_ && raw->QueuedWork() > 0 &&
+        node.leveldb_rng->Chance(scenario_.leveldb_power_cut_probability)) {
+      world_->trace().Record(world_->now_ns(), node.member_id, "leveldb.power_cut",
+                             {{"queued", raw->QueuedWork()}});
+      world_->ScheduleAfter(0, [this, i]() mutable { Crash(i); });
+      world_->ScheduleAfter(scenario_.election_ms * 1'000'000,
+                            [this, i]() mutable { (void)Restart(i); });
+      return;
+    }
+    const size_t ran = raw->RunQueuedWork();
+    world_->trace().Record(world_->now_ns(), node.member_id, "leveldb.drain", {{"ran", ran}});
+  });
+}
+
 void SimCluster::Crash(int i) {
   Node& n = nodes_[i];
   if (n.server == nullptr) return;
   world_->trace().Record(world_->now_ns(), n.member_id, "node.crash", {});
+  // LevelDB work still queued (deferred timing: keeld's background thread, killed with
+  // the process) must not complete when the server is torn down: it fails instead.
+  n.leveldb->Fence();
   n.server.reset();
   n.leveldb.reset();
   n.env->Crash();

@@ -6,12 +6,18 @@
 // gone), then the disk drops whatever was not synced; Restart builds a fresh server from
 // what the disk kept, exactly as keeld would after `kill -9` or power loss. A member that
 // refuses to start (detected corruption) stays down, and the refusal is recorded.
+//
+// LevelDB's background work runs as the scenario's LevelDbTiming says: drained right after
+// each DB call, or deferred like keeld's background thread (a crash can then fall between
+// a write and the memtable flush it queued; a crash fences LevelDB first, so the pending
+// work fails instead of reaching the disk, as in a killed keeld).
 #ifndef KEEL_SIM_CLUSTER_CLUSTER_H_
 #define KEEL_SIM_CLUSTER_CLUSTER_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +63,11 @@ class SimCluster {
   // crashed members (those whose disks still hold a valid state).
   void HealAll();
 
+  // kDeferred LevelDB timing: whether a member may lose power at the end of a deferred
+  // window (Scenario::leveldb_power_cut_probability); the run turns it off for the
+  // liveness phase, like every other fault.
+  void set_leveldb_power_cuts(bool on) { leveldb_power_cuts_ = on; }
+
   // Member index believed leader by a quorum of live members at the highest term, or -1.
   int Leader() const;
 
@@ -71,14 +82,20 @@ class SimCluster {
     std::unique_ptr<server::ServerImpl> server;
     server::ServerConfig config;
     std::string refusal;
+    std::optional<env::Rng> leveldb_rng;  // kDeferred: drain delays
+    bool drain_scheduled = false;         // kDeferred: a drain timer is pending
   };
 
   SimCluster(World* world, const Scenario& scenario);
   absl::Status StartNode(int i);
   void OnFatal(int i, const absl::Status& status);
+  // kDeferred: after a DB call, runs member i's queued LevelDB work after a random delay.
+  void ScheduleDeferredDrain(int i);
 
   World* const world_;
   const Scenario scenario_;
+  std::string bug_;
+  bool leveldb_power_cuts_ = true;
   std::unique_ptr<SimNetwork> network_;
   std::vector<Node> nodes_;
 };

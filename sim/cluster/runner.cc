@@ -456,6 +456,7 @@ RunResult RunSeed(const RunOptions& options) {
     cluster->env(i).disk().set_faults(quiet);
   }
   triggers.Stop();
+  cluster->set_leveldb_power_cuts(false);
   cluster->HealAll();
   world.trace().Record(world.now_ns(), kWorldNode, "phase.liveness", {});
   const int64_t deadline = world.now_ns() + scenario.liveness_bound_ns;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "env/rng.h"
 
@@ -33,6 +34,17 @@ void DrawNetwork(env::Rng rng, Scenario* s) {
   s->network.tail_base_ns = Pick<int64_t>(rng, {10 * kMs, 50 * kMs, 200 * kMs});
   s->network.drop_probability = Pick<double>(rng, {0.0, 0.0, 0.01, 0.05, 0.2});
   s->network.duplicate_probability = Pick<double>(rng, {0.0, 0.0, 0.01, 0.05});
+}
+
+// Half the seeds run LevelDB's background work deferred, like keeld's thread; the delay
+// bound spans a tiny memtable's flush to a 4 MiB one's on a slow disk. Small memtables
+// make the switches (and so the windows) happen within a run's few hundred writes.
+void DrawLevelDbTiming(env::Rng rng, Scenario* s) {
+  if (!rng.Chance(0.5)) return;
+  s->leveldb_timing = LevelDbTiming::kDeferred;
+  s->leveldb_deferral_max_ns = Pick<int64_t>(rng, {2 * kMs, 20 * kMs, 200 * kMs});
+  s->leveldb_power_cut_probability = Pick<double>(rng, {0.0, 0.05, 0.2});
+  s->leveldb_write_buffer_bytes = Pick<size_t>(rng, {16 << 10, 64 << 10, 0});
 }
 
 void DrawDisks(env::Rng rng, Scenario* s) {
@@ -216,6 +228,8 @@ Scenario GenerateScenario(uint64_t seed) {
   DrawWorkload(root.Stream("scenario.workload"), &s);
   s.workload.client_timeout_ns = client_timeout_ns;
   DrawFaults(root.Stream("scenario.faults"), &s);
+  // Its own stream, added after the others: every other choice stays as it was.
+  DrawLevelDbTiming(root.Stream("scenario.leveldb"), &s);
   // The family is drawn last, from its own stream, so "mixed" seeds keep the scenario they
   // had before families existed.
   env::Rng family = root.Stream("scenario.family");
@@ -260,14 +274,31 @@ void KeepFaults(Scenario* scenario, const std::vector<int>& indices) {
   scenario->faults = std::move(kept);
 }
 
+std::string_view LevelDbTimingName(LevelDbTiming timing) {
+  switch (timing) {
+    case LevelDbTiming::kDrained: return "drained";
+    case LevelDbTiming::kDeferred: return "deferred";
+  }
+  return "unknown";
+}
+
 std::string Scenario::Summary() const {
+  std::string leveldb(LevelDbTimingName(leveldb_timing));
+  if (leveldb_timing == LevelDbTiming::kDeferred) {
+    absl::StrAppendFormat(&leveldb, "<=%dms,cut=%.2f,memtable=%s", leveldb_deferral_max_ns / kMs,
+                          leveldb_power_cut_probability,
+                          leveldb_write_buffer_bytes == 0
+                              ? std::string("default")
+                              : absl::StrCat(leveldb_write_buffer_bytes >> 10, "KiB"));
+  }
   return absl::StrFormat(
       "family=%s nodes=%d heartbeat_ms=%d election_ms=%d snapshot_count=%d prevote=%d "
-      "max_msg=%d clients=%d keys=%d faults=%d drop=%.2f dup=%.2f faulty_disks=%d safety_s=%d",
+      "max_msg=%d clients=%d keys=%d faults=%d drop=%.2f dup=%.2f faulty_disks=%d "
+      "leveldb=%s safety_s=%d",
       family, nodes, heartbeat_ms, election_ms, snapshot_count, pre_vote ? 1 : 0,
       max_msg_bytes, workload.clients, workload.keys,
       faults.size(), network.drop_probability, network.duplicate_probability,
-      faulty_disk_nodes.size(), safety_phase_ns / kSec);
+      faulty_disk_nodes.size(), leveldb, safety_phase_ns / kSec);
 }
 
 }  // namespace keel::sim

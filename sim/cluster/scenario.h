@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/disk.h"
@@ -78,6 +79,21 @@ struct WorkloadMix {
 //  leader-churn:   fresh leaders isolated right after they append or commit, one MsgApp
 //                  entry per message (tiny batches): old-term entries re-replicated by a
 //                  returning leader while another leader holds conflicting entries.
+// When a member's LevelDB background work (memtable flushes, compactions) runs.
+enum class LevelDbTiming {
+  // Right after the DB call that queued it: compactions are part of the call, and a
+  // crash (which falls between events) never finds work pending.
+  kDrained,
+  // Later, like keeld's background thread: a drain event a random delay after the call
+  // (up to Scenario::leveldb_deferral_max_ns), or earlier when a write could otherwise
+  // wait for it (kv::WriteCouldWaitForQueuedWork). A crash in between
+  // loses the pending work, as a kill -9 loses keeld's thread; with
+  // Scenario::leveldb_power_cut_probability the member loses power right at the end of
+  // the window instead of running the work (restarted one election timeout later).
+  kDeferred,
+};
+std::string_view LevelDbTimingName(LevelDbTiming timing);
+
 struct Scenario {
   uint64_t seed = 0;
   std::string family = "mixed";
@@ -94,6 +110,10 @@ struct Scenario {
   // Nodes whose disks may misbehave beyond crashes (EIO, bit flips): at most a minority,
   // so the cluster can always recover without them.
   std::vector<int> faulty_disk_nodes;
+  LevelDbTiming leveldb_timing = LevelDbTiming::kDrained;
+  int64_t leveldb_deferral_max_ns = 0;  // kDeferred only
+  double leveldb_power_cut_probability = 0;  // kDeferred only, per deferred run of the queue
+  size_t leveldb_write_buffer_bytes = 0;     // the backend's memtable; 0 = server default
   WorkloadMix workload;
   std::vector<Fault> faults;
   int64_t safety_phase_ns = 20'000'000'000;
