@@ -35,6 +35,7 @@ constexpr int64_t kJoinQueryTimeoutMs = 3000;
 
 // Failpoints (keeld.h).
 constexpr char kLoseUnsyncedVar[] = "KEEL_FAILPOINT_LOSE_UNSYNCED";
+constexpr char kLevelDbPosixEnvSyncVar[] = "KEEL_FAILPOINT_LEVELDB_POSIXENV_SYNC";
 
 // An Env that is `base` with other files: what the server core sees under the
 // lose-unsynced failpoint.
@@ -109,6 +110,13 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
 
   env::LevelDbEnv::Options leveldb_options;
   leveldb_options.fs = keeld->core_env()->fs();
+  if (std::optional<std::string> setting = Failpoint(kLevelDbPosixEnvSyncVar)) {
+    std::fprintf(stderr,
+                 "keeld: WARNING: failpoint %s=%s: LevelDB uses PosixEnv's sync rule, which "
+                 "loses synced writes on power loss (test only)\n",
+                 kLevelDbPosixEnvSyncVar, setting->c_str());
+    leveldb_options.sync_rule = env::LevelDbEnv::SyncRule::kPosixEnv;
+  }
   leveldb_options.background = env::LevelDbEnv::BackgroundMode::kThread;
   env::Loop* loop = keeld->env_->loop();
   leveldb_options.now_micros = [loop] { return static_cast<uint64_t>(loop->NowNanos() / 1000); };

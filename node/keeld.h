@@ -19,6 +19,9 @@
 //       loss (unsynced bytes dropped; with a seed, a seeded random prefix of them kept:
 //       torn writes), then journals what this life makes durable. Wraps the file system
 //       of both the server core and LevelDbEnv. The journal must live outside the data dir.
+//   KEEL_FAILPOINT_LEVELDB_POSIXENV_SYNC=1
+//       LevelDbEnv uses LevelDB PosixEnv's sync rule (SyncRule::kPosixEnv), which loses
+//       synced writes on power loss after a log switch. Only to prove a test sees that gap.
 #ifndef KEEL_NODE_KEELD_H_
 #define KEEL_NODE_KEELD_H_
 
