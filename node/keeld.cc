@@ -2,9 +2,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -31,6 +34,32 @@ constexpr int64_t kGrpcShutdownGraceMs = 1000;
 // How long a joining member waits for each running member's answer to its membership
 // query (etcd allows 10 s for the whole round; we ask peers one after another).
 constexpr int64_t kJoinQueryTimeoutMs = 3000;
+
+// Failpoints (keeld.h).
+constexpr char kLoseUnsyncedVar[] = "KEEL_FAILPOINT_LOSE_UNSYNCED";
+constexpr char kLevelDbPosixEnvSyncVar[] = "KEEL_FAILPOINT_LEVELDB_POSIXENV_SYNC";
+
+// An Env that is `base` with other files: what the server core sees under the
+// lose-unsynced failpoint.
+class FileSystemOverrideEnv final : public env::Env {
+ public:
+  FileSystemOverrideEnv(env::Env* base, env::FileSystem* fs) : base_(base), fs_(fs) {}
+  env::Loop* loop() override { return base_->loop(); }
+  env::FileSystem* fs() override { return fs_; }
+  env::Transport* transport() override { return base_->transport(); }
+  env::Rng NewRng(std::string_view purpose) override { return base_->NewRng(purpose); }
+  int64_t WallClockMillis() override { return base_->WallClockMillis(); }
+
+ private:
+  env::Env* const base_;
+  env::FileSystem* const fs_;
+};
+
+std::optional<std::string> Failpoint(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || value[0] == '\0') return std::nullopt;
+  return std::string(value);
+}
 
 }  // namespace
 
@@ -87,9 +116,20 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   absl::StatusOr<std::unique_ptr<env::PosixEnv>> env = env::PosixEnv::Create(env_options);
   if (!env.ok()) return env.status();
   keeld->env_ = *std::move(env);
+  if (std::optional<std::string> setting = Failpoint(kLoseUnsyncedVar)) {
+    absl::Status started = keeld->StartLoseUnsyncedFailpoint(*setting);
+    if (!started.ok()) return started;
+  }
 
   env::LevelDbEnv::Options leveldb_options;
-  leveldb_options.fs = keeld->env_->fs();
+  leveldb_options.fs = keeld->core_env()->fs();
+  if (std::optional<std::string> setting = Failpoint(kLevelDbPosixEnvSyncVar)) {
+    std::fprintf(stderr,
+                 "keeld: WARNING: failpoint %s=%s: LevelDB uses PosixEnv's sync rule, which "
+                 "loses synced writes on power loss (test only)\n",
+                 kLevelDbPosixEnvSyncVar, setting->c_str());
+    leveldb_options.sync_rule = env::LevelDbEnv::SyncRule::kPosixEnv;
+  }
   leveldb_options.background = env::LevelDbEnv::BackgroundMode::kThread;
   env::Loop* loop = keeld->env_->loop();
   leveldb_options.now_micros = [loop] { return static_cast<uint64_t>(loop->NowNanos() / 1000); };
@@ -118,6 +158,38 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   return keeld;
 }
 
+absl::Status Keeld::StartLoseUnsyncedFailpoint(const std::string& setting) {
+  // "<journal path>[:<seed>]": a trailing ":<digits>" is the torn-write seed.
+  std::string journal = setting;
+  std::optional<uint64_t> seed;
+  const size_t colon = setting.rfind(':');
+  uint64_t parsed = 0;
+  if (colon != std::string::npos && absl::SimpleAtoi(setting.substr(colon + 1), &parsed)) {
+    journal = setting.substr(0, colon);
+    seed = parsed;
+  }
+  std::fprintf(stderr,
+               "keeld: WARNING: failpoint %s=%s: unsynced writes are dropped at the next "
+               "start, as after power loss (test only)\n",
+               kLoseUnsyncedVar, setting.c_str());
+  // Before anything opens the data directory.
+  absl::StatusOr<env::UnsyncedLossFileSystem::RecoveryReport> report =
+      env::UnsyncedLossFileSystem::Recover(env_->fs(), journal, seed);
+  if (!report.ok()) return report.status();
+  std::fprintf(stderr,
+               "keeld: failpoint %s: replayed %zu records: %zu files removed (entry not "
+               "durable), %zu truncated, %llu unsynced bytes dropped%s\n",
+               kLoseUnsyncedVar, report->records, report->files_removed,
+               report->files_truncated, static_cast<unsigned long long>(report->bytes_dropped),
+               seed.has_value() ? " (torn tails kept)" : "");
+  absl::StatusOr<std::unique_ptr<env::UnsyncedLossFileSystem>> fs =
+      env::UnsyncedLossFileSystem::Create(env_->fs(), journal);
+  if (!fs.ok()) return fs.status();
+  lose_unsynced_fs_ = *std::move(fs);
+  core_env_ = std::make_unique<FileSystemOverrideEnv>(env_.get(), lose_unsynced_fs_.get());
+  return absl::OkStatus();
+}
+
 absl::Status Keeld::OpenServer(const KeeldConfig& config,
                                std::function<void(const absl::Status&)> on_fatal) {
   server::ServerConfig server_config = MakeServerConfig(config);
@@ -126,7 +198,7 @@ absl::Status Keeld::OpenServer(const KeeldConfig& config,
   absl::Status status;
   RunOnLoop([this, &status, server_config = std::move(server_config)]() mutable {
     absl::StatusOr<std::unique_ptr<server::Server>> server =
-        server::Server::Open(env_.get(), std::move(server_config));
+        server::Server::Open(core_env(), std::move(server_config));
     if (server.ok()) {
       server_ = *std::move(server);
       // In the same Loop task: peer messages may arrive (and Raft answer them) as soon as
@@ -242,6 +314,8 @@ void Keeld::Shutdown() {
   http_.reset();
   client_listener_.reset();
   leveldb_env_.reset();
+  core_env_.reset();
+  lose_unsynced_fs_.reset();
   env_.reset();
 }
 

@@ -10,6 +10,18 @@
 //
 // Shutdown reverses it (see Shutdown). Every step that can fail returns the failing
 // component's status, whose message keeld prints as its one-line error.
+//
+// Failpoints (etcd's gofail style: environment variables read once at start; unset means
+// no behaviour change at all; each one prints a warning line on stderr when on):
+//   KEEL_FAILPOINT_LOSE_UNSYNCED=<journal path>[:<seed>]
+//       Power loss for a SIGKILLed keeld (env/unsynced_loss_fs.h): first replays the
+//       journal left by the previous life, making the data directory look as after power
+//       loss (unsynced bytes dropped; with a seed, a seeded random prefix of them kept:
+//       torn writes), then journals what this life makes durable. Wraps the file system
+//       of both the server core and LevelDbEnv. The journal must live outside the data dir.
+//   KEEL_FAILPOINT_LEVELDB_POSIXENV_SYNC=1
+//       LevelDbEnv uses LevelDB PosixEnv's sync rule (SyncRule::kPosixEnv), which loses
+//       synced writes on power loss after a log switch. Only to prove a test sees that gap.
 #ifndef KEEL_NODE_KEELD_H_
 #define KEEL_NODE_KEELD_H_
 
@@ -23,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "env/leveldb_env.h"
 #include "env/posix_env.h"
+#include "env/unsynced_loss_fs.h"
 #include "grpcpp/grpcpp.h"
 #include "node/client_listener.h"
 #include "node/http_endpoints.h"
@@ -60,8 +73,15 @@ class Keeld {
   void AnswerQuery(std::string request, env::TcpTransport::QueryReply reply);
   // Runs `fn` on the Loop and waits for it.
   void RunOnLoop(absl::AnyInvocable<void() &&> fn);
+  // KEEL_FAILPOINT_LOSE_UNSYNCED: recovers the data dir and wraps env_'s file system.
+  absl::Status StartLoseUnsyncedFailpoint(const std::string& setting);
+  // The Env the server core and LevelDB see: env_, or env_ with the failpoint's files.
+  env::Env* core_env() { return core_env_ != nullptr ? core_env_.get() : env_.get(); }
 
   std::unique_ptr<env::PosixEnv> env_;
+  // Failpoint only (null otherwise): destroyed after everything that writes files.
+  std::unique_ptr<env::UnsyncedLossFileSystem> lose_unsynced_fs_;
+  std::unique_ptr<env::Env> core_env_;
   std::unique_ptr<env::LevelDbEnv> leveldb_env_;
   std::unique_ptr<server::Server> server_;  // created, used and destroyed on the Loop
   std::vector<std::unique_ptr<grpc::Service>> services_;

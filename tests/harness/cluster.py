@@ -154,7 +154,7 @@ class Cluster:
     """N members of `binary` (keeld or etcd) under `workdir`. Use as a context manager."""
 
     def __init__(self, binary, size, workdir, prefix="m", token="keel-test",
-                 heartbeat_ms=50, election_ms=500, extra_flags=()):
+                 heartbeat_ms=50, election_ms=500, extra_flags=(), env_for=None):
         assert 1 <= size <= 7, size
         self.binary = binary
         self.workdir = workdir
@@ -162,6 +162,9 @@ class Cluster:
         self.heartbeat_ms = heartbeat_ms
         self.election_ms = election_ms
         self.extra_flags = list(extra_flags)
+        # env_for(member) -> extra environment variables for that member's process
+        # (keeld's failpoints), or None.
+        self.env_for = env_for
         ports = free_ports(3 * size)
         self.members = []
         for i in range(size):
@@ -204,9 +207,13 @@ class Cluster:
         member = self.members[index]
         assert not member.running(), member.name
         log = open(member.log_path, "ab")
+        env = None
+        extra_env = self.env_for(member) if self.env_for else None
+        if extra_env:
+            env = dict(os.environ, **extra_env)
         member.proc = subprocess.Popen(
             [self.binary] + self.flags(member), stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
+            stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         log.close()
         _LIVE_PROCESSES.add(member.proc)
 
