@@ -93,6 +93,12 @@ struct ServerConfig {
   // state-machine-safety checker compares what every member applied at each index).
   std::function<void(const raftpb::Entry&)> on_apply;
 
+  // Observation only: called on the Loop each time a Ready's HardState and entries are
+  // durable and visible in raft_log(), before the votes and acks that depend on them leave.
+  // What raft_log() holds then is what the member may never forget across a restart (the
+  // simulator's restart-amnesia check).
+  std::function<void()> on_persisted;
+
 #ifdef KEEL_SIMULATION
   // keelsim's bug zoo (sim/cluster/bug_zoo.h): deliberate etcd-class bugs the simulator
   // must catch. Only in simulation builds (:server_sim); keeld has neither field nor code.

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,12 @@ class SimCluster {
   // Called after every applied entry of every member (for the state-machine checker).
   std::function<void(int node, const raftpb::Entry&)> on_apply;
 
+  // The first restart that came back without state the member had persisted and acted on
+  // (a vote, a term, acknowledged entries): "n2 restarted at term 7 with vote 0, but
+  // persisted a vote for 3 in term 7". A member that lost such state must refuse to start
+  // (sim/README.md, "Disk faults and the server's contract").
+  const std::optional<std::string>& amnesia() const { return amnesia_; }
+
  private:
   struct Node {
     uint64_t member_id = 0;
@@ -87,6 +94,11 @@ class SimCluster {
     std::unique_ptr<server::ServerImpl> server;
     server::ServerConfig config;
     std::string refusal;
+    // What the member persisted and acted on last (ServerConfig::on_persisted).
+    struct Promise {
+      bool valid = false;
+      uint64_t term = 0, vote = 0, last_index = 0, last_term = 0;
+    } promise;
     std::string last_fatal;
     int fatals = 0;
     int refusals = 0;
@@ -95,11 +107,16 @@ class SimCluster {
   SimCluster(World* world, const Scenario& scenario);
   absl::Status StartNode(int i);
   void OnFatal(int i, const absl::Status& status);
+  void Refused(int i, const absl::Status& status);
+  void RecordPromise(int i);
+  // After a successful restart: the recovered state against the last promise.
+  void CheckPromise(int i);
 
   World* const world_;
   const Scenario scenario_;
   std::unique_ptr<SimNetwork> network_;
   std::vector<Node> nodes_;
+  std::optional<std::string> amnesia_;
 };
 
 }  // namespace keel::sim

@@ -385,6 +385,7 @@ std::map<std::string, uint64_t> Coverage(SimCluster& c, size_t excused) {
     add("eio_read", d.read_errors);
     add("eio_write", d.write_errors);
     add("eio_sync", d.sync_errors);
+    add("eio_dir_sync", d.dir_sync_errors);
     add("enospc", d.full_errors);
     add("bit_flip", d.bit_flips);
     add("misdirected_write", d.misdirected_writes);
@@ -479,6 +480,7 @@ RunResult RunSeed(const RunOptions& options) {
     if (!world.Step()) break;
     raft_trace.AfterStep();
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
+    if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     triggers.AfterEvent();
     if (world.now_ns() >= next_watch_revive) {
       workload.ReviveWatchers();  // outside any event: observe everyone after it
@@ -495,6 +497,7 @@ RunResult RunSeed(const RunOptions& options) {
   for (int i = 0; i < cluster->size(); ++i) {
     DiskFaults quiet = cluster->env(i).disk().faults();
     quiet.read_error_probability = quiet.write_error_probability = quiet.sync_error_probability = 0;
+    quiet.dir_sync_error_probability = 0;
     quiet.read_bit_flip_probability = quiet.misdirected_write_probability = 0;
     quiet.slow_sync_probability = 0;
     quiet.capacity_bytes = 0;  // the operator made room
@@ -511,6 +514,7 @@ RunResult RunSeed(const RunOptions& options) {
     if (!world.Step()) break;
     raft_trace.AfterStep();
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
+    if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     if (world.now_ns() >= next_watch_revive) {
       workload.ReviveWatchers();  // outside any event: observe everyone after it
       if (auto v = observer.ObserveAll()) return finish(false, v->property, v->message);
