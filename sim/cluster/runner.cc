@@ -230,6 +230,13 @@ std::string DescribeFault(const Fault& f, const SimCluster& c) {
     return absl::StrFormat("t=%.3fs vote_crash armed crash_after=%.4fs restart_after=%.4fs", f.at_ns / 1e9,
                            f.amount / 1e9, f.duration_ns / 1e9);
   }
+  if (f.kind == FaultKind::kFlap) {
+    return absl::StrFormat("t=%.3fs flap n%d blocked=%.3fs open=%.3fs duration=%.3fs", f.at_ns / 1e9,
+                           f.node + 1, f.amount / 1e9, f.open_ns / 1e9, f.duration_ns / 1e9);
+  }
+  if (f.kind == FaultKind::kClockJump) {
+    return absl::StrFormat("t=%.3fs clock_jump n%d forward=%.3fs", f.at_ns / 1e9, f.node + 1, f.amount / 1e9);
+  }
   return absl::StrFormat("t=%.3fs %s n%d%s duration=%.3fs", f.at_ns / 1e9, FaultKindName(f.kind),
                          f.node + 1, f.kind == FaultKind::kAsymmetric ? absl::StrCat("->n", f.other + 1) : "",
                          f.duration_ns / 1e9);
@@ -264,6 +271,17 @@ void ScheduleFault(World* world, SimCluster* c, const Fault& f) {
         if (other == id) break;
         c->network().Block(id, other);
         world->ScheduleAfter(f.duration_ns, [c, id, other]() mutable { c->network().Unblock(id, other); });
+        break;
+      }
+      case FaultKind::kFlap: {
+        std::vector<Link> links;
+        for (int k = 0; k < c->size(); ++k) {
+          if (k == f.node) continue;
+          links.push_back({id, c->member_id(k)});
+          links.push_back({c->member_id(k), id});
+        }
+        c->network().StartFlapping(std::move(links), f.amount, f.open_ns);
+        world->ScheduleAfter(f.duration_ns, [c]() mutable { c->network().Heal(); });
         break;
       }
       case FaultKind::kClockDrift:

@@ -127,6 +127,43 @@ void DrawFaults(env::Rng rng, Scenario* s) {
                    [](const Fault& a, const Fault& b) { return a.at_ns < b.at_ns; });
 }
 
+// Flapping links and large clock steps, drawn from a stream of their own after the family
+// settled the cluster, so every earlier draw of every seed stays as it was. Clock steps are
+// forward only: the Env's clock is monotonic by contract (env.h, "never decreases"; keeld
+// reads CLOCK_MONOTONIC), Keel reads no wall clock, and a backward step of a wall clock is
+// invisible to it. Forward steps of seconds (a VM paused and migrated, a suspended host)
+// go past lease TTLs and election timeouts at once.
+void DrawFlapsAndSteps(env::Rng rng, Scenario* s) {
+  if (s->nodes < 2) return;
+  const int64_t election_ns = s->election_ms * kMs;
+  std::vector<Fault> drawn;
+  if (rng.Chance(0.3)) {
+    const int flaps = 1 + static_cast<int>(rng.Uniform(3));
+    for (int i = 0; i < flaps; ++i) {
+      Fault f;
+      f.kind = FaultKind::kFlap;
+      f.at_ns = static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(s->safety_phase_ns)));
+      f.node = static_cast<int>(rng.Uniform(s->nodes));
+      f.amount = election_ns * Pick<int64_t>(rng, {1, 2, 4}) / 2;
+      f.open_ns = election_ns * Pick<int64_t>(rng, {1, 2, 4}) / 2;
+      f.duration_ns = election_ns * (5 + static_cast<int64_t>(rng.Uniform(16)));
+      drawn.push_back(f);
+    }
+  }
+  if (rng.Chance(0.2)) {
+    Fault f;
+    f.kind = FaultKind::kClockJump;
+    f.at_ns = static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(s->safety_phase_ns)));
+    f.node = static_cast<int>(rng.Uniform(s->nodes));
+    f.amount = Pick<int64_t>(rng, {1, 5, 30}) * kSec;
+    drawn.push_back(f);
+  }
+  if (drawn.empty()) return;
+  s->faults.insert(s->faults.end(), drawn.begin(), drawn.end());
+  std::stable_sort(s->faults.begin(), s->faults.end(),
+                   [](const Fault& a, const Fault& b) { return a.at_ns < b.at_ns; });
+}
+
 // Election storm: contested elections (timeouts close to a heavy-tailed latency, PreVote
 // often off) with voters killed right after they vote and restarted at once, so a vote
 // request delayed in the network can reach a voter that restarted within the same term.
@@ -217,6 +254,7 @@ const char* FaultKindName(FaultKind kind) {
     case FaultKind::kClockDrift: return "clock_drift";
     case FaultKind::kClockJump: return "clock_jump";
     case FaultKind::kDiskSlow: return "disk_slow";
+    case FaultKind::kFlap: return "flap";
     case FaultKind::kVoteCrash: return "vote_crash";
     case FaultKind::kLeaderChurn: return "leader_churn";
   }
@@ -276,6 +314,7 @@ Scenario GenerateScenario(uint64_t seed) {
                      [](const Fault& a, const Fault& b) { return a.at_ns < b.at_ns; });
   }
   DrawDiskFaults(root.Stream("scenario.disk_faults"), &s);
+  DrawFlapsAndSteps(root.Stream("scenario.flaps_and_steps"), &s);
   return s;
 }
 
