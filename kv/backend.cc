@@ -178,7 +178,12 @@ absl::Status Backend::ReplaceAll(const std::vector<std::pair<std::string, std::s
   KEEL_KV_CHECK(staged_.empty());
   leveldb::WriteBatch batch;
   {
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
+    // Verified like every other read: a bit flip in an unverified block could name a key
+    // that does not exist (and leave the real one behind) and would stay in the cache.
+    leveldb::ReadOptions ro;
+    ro.verify_checksums = true;
+    ro.fill_cache = false;
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
     for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(it->key());
     if (!it->status().ok()) {
       sticky_error_ = FromLevelDb(it->status(), "replace all");

@@ -650,9 +650,14 @@ bool MvccStore::CompareOne(const etcdserverpb::Compare& c) {
   }
   for (const auto& [key, rev] : pairs) {
     auto kv = ReadValue(rev);
-    // A read failure makes the comparison false (etcd: any Range error); the failure
-    // itself resurfaces on the next backend access.
-    if (!kv.ok() || !CompareKv(c, *kv)) return false;
+    if (!kv.ok()) {
+      // Never "false": a transient read error (EIO, a bit flip caught by a checksum) would
+      // send this replica down the other branch while every other one takes this branch.
+      // The store is poisoned and Txn returns the error (the member must fail-stop).
+      (void)Poison(kv.status());
+      return false;
+    }
+    if (!CompareKv(c, *kv)) return false;
   }
   return true;
 }
@@ -752,6 +757,7 @@ absl::StatusOr<etcdserverpb::TxnResponse> MvccStore::Txn(const etcdserverpb::Txn
   }
   std::vector<bool> path;
   CompareToPath(r, &path);
+  if (!poisoned_.ok()) return poisoned_;  // a compare could not read its key
   if (!IsReadOnly(r)) {
     size_t pos = 0;
     if (absl::Status s = CheckTxnOps(r, path, &pos, /*check_puts=*/true); !s.ok()) return s;

@@ -114,6 +114,9 @@ class MvccStore {
   absl::Status RestoreFromRecords(const std::vector<std::pair<std::string, std::string>>& records);
   uint64_t consistent_index() const { return consistent_index_; }
   uint64_t consistent_term() const { return consistent_term_; }
+  // OK, or the I/O failure that left the in-memory state apart from the backend (every
+  // later call returns it). A server must fail-stop on it, never answer from this store.
+  const absl::Status& poisoned() const { return poisoned_; }
 
   int64_t current_revision() const { return current_rev_; }
   // -1 until the first compaction (etcd's convention).

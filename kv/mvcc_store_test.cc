@@ -348,5 +348,83 @@ TEST(MvccStoreTest, RunsOnAnyLevelDbEnvAndCallsTheHook) {
   EXPECT_EQ((*again)->current_revision(), 2);
 }
 
+// A MemEnv whose reads fail while `fail_reads` is set: a transient EIO (or a bit flip that
+// a checksum caught) under one replica's apply. Background work runs when drained, as in
+// the simulator, so a memtable flush is done before the next call.
+class FlakyReadEnv final : public leveldb::EnvWrapper {
+ public:
+  explicit FlakyReadEnv(leveldb::Env* base) : leveldb::EnvWrapper(base) {}
+  bool fail_reads = false;
+
+  leveldb::Status NewRandomAccessFile(const std::string& name, leveldb::RandomAccessFile** result) override {
+    leveldb::RandomAccessFile* file = nullptr;
+    leveldb::Status s = target()->NewRandomAccessFile(name, &file);
+    if (s.ok()) *result = new File(this, file);
+    return s;
+  }
+  void Schedule(void (*function)(void*), void* arg) override { queue_.emplace_back(function, arg); }
+  void Drain() {
+    for (int round = 0; round < 1000 && !queue_.empty(); ++round) {
+      auto [function, arg] = queue_.front();
+      queue_.erase(queue_.begin());
+      function(arg);
+    }
+  }
+
+ private:
+  class File final : public leveldb::RandomAccessFile {
+   public:
+    File(FlakyReadEnv* env, leveldb::RandomAccessFile* base) : env_(env), base_(base) {}
+    leveldb::Status Read(uint64_t offset, size_t n, leveldb::Slice* result, char* scratch) const override {
+      if (env_->fail_reads) return leveldb::Status::IOError("injected EIO on read");
+      return base_->Read(offset, n, result, scratch);
+    }
+
+   private:
+    FlakyReadEnv* const env_;
+    std::unique_ptr<leveldb::RandomAccessFile> base_;
+  };
+  std::vector<std::pair<void (*)(void*), void*>> queue_;
+};
+
+// Regression (keelsim with EIO and bit flips on read): a compare that could not read its key
+// counted as false, so this replica took the failure branch while the others took the
+// success branch, and the next (working) read hid the difference. It must poison the store.
+TEST(MvccStoreTest, TxnCompareThatCannotReadPoisonsInsteadOfTakingTheOtherBranch) {
+  std::unique_ptr<leveldb::Env> mem(leveldb::NewMemEnv(leveldb::Env::Default()));
+  FlakyReadEnv env(mem.get());
+  MvccStoreOptions o;
+  o.backend.path = "/db";
+  o.backend.env = &env;
+  o.backend.after_db_call = [&env] { env.Drain(); };
+  o.backend.write_buffer_size_bytes = 64 << 10;
+  auto store = MvccStore::Open(o);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Put(PutReq("k", "v")).ok());
+  ASSERT_TRUE((*store)->Commit().ok());
+  // Enough writes to flush "k" into a table file: its block is in no cache.
+  const std::string filler(1024, 'x');
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE((*store)->Put(PutReq("filler" + std::to_string(i), filler)).ok());
+    ASSERT_TRUE((*store)->Commit().ok());
+  }
+  const int64_t revision = (*store)->current_revision();
+  etcdserverpb::TxnRequest txn;
+  etcdserverpb::Compare* c = txn.add_compare();
+  c->set_key("k");
+  c->set_target(etcdserverpb::Compare::VALUE);
+  c->set_result(etcdserverpb::Compare::EQUAL);
+  c->set_value("v");
+  txn.add_success()->mutable_request_put()->set_key("then");
+  txn.add_failure()->mutable_request_put()->set_key("else");
+  env.fail_reads = true;
+  absl::StatusOr<etcdserverpb::TxnResponse> r = (*store)->Txn(txn);
+  env.fail_reads = false;
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_FALSE((*store)->poisoned().ok());
+  EXPECT_FALSE((*store)->Range(RangeReq("else")).ok());  // never served after the failure
+  EXPECT_EQ((*store)->current_revision(), revision);
+}
+
 }  // namespace
 }  // namespace keel::kv

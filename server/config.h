@@ -103,6 +103,11 @@ struct ServerConfig {
   // forwarded proposals dropped and why), one line per call without a newline, on the
   // Loop. Unset = off (keeld sets it for --log-level=debug).
   std::function<void(std::string_view)> debug_log;
+  // Observation only: called on the Loop each time a Ready's HardState and entries are
+  // durable and visible in raft_log(), before the votes and acks that depend on them leave.
+  // What raft_log() holds then is what the member may never forget across a restart (the
+  // simulator's restart-amnesia check).
+  std::function<void()> on_persisted;
 
 #ifdef KEEL_SIMULATION
   // keelsim's bug zoo (sim/cluster/bug_zoo.h): deliberate etcd-class bugs the simulator

@@ -77,5 +77,32 @@ TEST(ServerBootstrapCrashTest, AMemberCrashedMidBootstrapStartsAgainAndElectsIts
   EXPECT_GT(nothing_kept_cases, 0);
 }
 
+// Regression (keelsim seeds 831 and 876 once disk faults were on): a received snapshot's
+// WAL marker was durable but the HardState saved after it in the same Ready was not; the
+// WAL's HardState (commit 15) lay below the snapshot (279) and Raft refused it at every
+// restart, so the member could never come back. Recovery raises it to what the snapshot
+// implies, and never invents a vote.
+TEST(RecoveryTest, HardStateBelowAnInstalledSnapshotIsRaisedToIt) {
+  raftpb::Snapshot snapshot;
+  snapshot.mutable_metadata()->set_index(279);
+  snapshot.mutable_metadata()->set_term(9);
+  raftpb::HardState stale;
+  stale.set_term(4);
+  stale.set_vote(7);
+  stale.set_commit(15);
+  raftpb::HardState hs = server::ServerImpl::HardStateCoveringSnapshot(stale, snapshot);
+  EXPECT_EQ(hs.commit(), 279u);
+  EXPECT_EQ(hs.term(), 9u);
+  EXPECT_EQ(hs.vote(), 0u);  // a vote of term 4 says nothing about term 9
+  raftpb::HardState ahead;
+  ahead.set_term(12);
+  ahead.set_vote(3);
+  ahead.set_commit(300);
+  hs = server::ServerImpl::HardStateCoveringSnapshot(ahead, snapshot);
+  EXPECT_EQ(hs.SerializeAsString(), ahead.SerializeAsString());  // nothing to raise
+  hs = server::ServerImpl::HardStateCoveringSnapshot(stale, raftpb::Snapshot());
+  EXPECT_EQ(hs.SerializeAsString(), stale.SerializeAsString());  // no snapshot: as is
+}
+
 }  // namespace
 }  // namespace keel::server

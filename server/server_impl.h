@@ -115,6 +115,10 @@ class ServerImpl final : public Server, public env::TransportHandler {
   kv::MvccStore& store() { return *store_; }
   const raft::RawNode& raft_node() const { return *raft_; }
   const raft::MemoryStorage& raft_log() const { return raft_storage_; }
+  // Recovery: the WAL's HardState raised to what the recovered snapshot implies (its index
+  // committed, its term reached, no vote in a raised term). See server_recovery.cc.
+  static raftpb::HardState HardStateCoveringSnapshot(raftpb::HardState hs,
+                                                     const raftpb::Snapshot& snapshot);
   uint64_t applied_index() const { return applied_index_; }
   // Index of the newest snapshot this member took or installed (0: none).
   uint64_t snapshot_index() const { return snapshot_index_; }

@@ -140,6 +140,7 @@ void ServerImpl::OnReadyPersisted(raft::Ready rd, absl::Status status) {
     absl::Status appended = raft_storage_.Append(std::move(rd.entries));
     if (!appended.ok()) return Fatal(appended);
   }
+  if (config_.on_persisted) config_.on_persisted();
   SendRaftMessages(rd.messages_after_persist);
   // BUGGIFY: a slow state machine. Applying later is legal: Raft waits for Advance, and
   // reads, new Readies and snapshots wait with it.
@@ -432,6 +433,14 @@ void ServerImpl::ApplyNormalEntry(const raftpb::Entry& e) {
 #endif
   counters_.proposals_applied++;
   ApplyResult result = applier_->Apply(request, loop_->NowNanos(), Header());
+  if (!store_->poisoned().ok()) {
+    // A read the entry needed failed (EIO, or a checksum caught a bit flip): this replica
+    // cannot know the entry's effect, so it answers nothing and applies nothing after it.
+    // Its waiter hears "unavailable" (outcome unknown), never the read error as a refusal.
+    return Fatal(absl::Status(store_->poisoned().code(),
+                              absl::StrFormat("apply of committed entry %d failed: %s", e.index(),
+                                              store_->poisoned().message())));
+  }
   // etcd's applyEntryNormal: a write that fails the quota when it applies (the front-end
   // check passed on a smaller store) makes every member that applies it raise NOSPACE.
   // Proposed from the loop, not from inside the apply of this Ready.

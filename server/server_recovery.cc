@@ -327,12 +327,31 @@ absl::Status ServerImpl::Recover() {
   }
   absl::Status appended = raft_storage_.Append(std::move(contents->entries));
   if (!appended.ok()) return appended;
-  raft_storage_.SetHardState(contents->hard_state);
+  raft_storage_.SetHardState(HardStateCoveringSnapshot(contents->hard_state, snapshot));
 
   absl::Status state = ReloadStateFromBackend();
   if (!state.ok()) return state;
   applied_index_ = snapshot_index_;
   return CreateRaftNode(/*applied=*/snapshot_index_);
+}
+
+// A received snapshot is installed (snapshot file, WAL installed marker) before the Save of
+// the Ready that carried it, whose HardState (the leader's term, commit at the snapshot)
+// may be lost in a crash between the two: the WAL then holds a HardState older than the
+// snapshot (keelsim seeds 831 and 876: "hard state commit 15 is out of range [279, 279]",
+// a member that could never restart). The snapshot is committed state from a leader of
+// at least its term, so its index is committed and its term was reached; a term raised
+// here carries no vote (a vote in that term would have been durable before it was sent).
+raftpb::HardState ServerImpl::HardStateCoveringSnapshot(raftpb::HardState hs,
+                                                        const raftpb::Snapshot& snapshot) {
+  if (raft::IsEmptySnapshot(snapshot)) return hs;
+  const raftpb::SnapshotMetadata& m = snapshot.metadata();
+  if (hs.term() < m.term()) {
+    hs.set_term(m.term());
+    hs.set_vote(0);
+  }
+  if (hs.commit() < m.index()) hs.set_commit(m.index());
+  return hs;
 }
 
 // Removes the segments of a WAL whose bootstrap never became durable, so that Bootstrap

@@ -397,8 +397,8 @@ absl::Status SimDisk::SyncDir(std::string_view dir) {
   dir = Clean(dir);
   if (!IsDir(dir)) return absl::NotFoundError(Msg(dir, ": no such directory"));
   ++counters_.dir_syncs;
-  if (rng_.Chance(options_.faults.sync_error_probability)) {
-    ++counters_.sync_errors;
+  if (rng_.Chance(options_.faults.dir_sync_error_probability)) {
+    ++counters_.dir_sync_errors;
     return Fault("syncdir", dir, absl::DataLossError(Msg(dir, ": EIO on fsync")));
   }
   // The directory's durable entries become exactly its live entries.

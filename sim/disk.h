@@ -19,7 +19,7 @@
 //    kFailedPrecondition): the process that held them is gone.
 //
 // Faults (DiskFaults, drawn from this disk's own Rng stream):
-//   read/write/sync error  -> kDataLoss (EIO)
+//   read/write/sync/dir sync error -> kDataLoss (EIO)
 //   capacity exceeded      -> kResourceExhausted (ENOSPC); nothing is written
 //   bit flip on read       -> OK, but one bit of the returned bytes is flipped (the stored
 //                             data is intact: a transient bus/cache error)
@@ -60,6 +60,9 @@ struct DiskFaults {
   double read_error_probability = 0;
   double write_error_probability = 0;
   double sync_error_probability = 0;
+  // EIO on a directory fsync: SyncDir, and the syncs CreateDir and Rename do themselves
+  // (after which the new name is visible but of unknown durability, as env/posix_fs).
+  double dir_sync_error_probability = 0;
   // 0 = unlimited. Counts the current bytes of every linked file.
   uint64_t capacity_bytes = 0;
   double read_bit_flip_probability = 0;
@@ -92,6 +95,7 @@ struct DiskCounters {
   uint64_t read_errors = 0;
   uint64_t write_errors = 0;
   uint64_t sync_errors = 0;
+  uint64_t dir_sync_errors = 0;
   uint64_t full_errors = 0;
   uint64_t bit_flips = 0;
   uint64_t misdirected_writes = 0;

@@ -257,6 +257,16 @@ TEST_F(DiskTest, SyncErrorIsDataLossStickyAndMakesNothingDurable) {
   EXPECT_EQ(disk_->counters().sync_errors, 1u);
 }
 
+TEST_F(DiskTest, DirectorySyncErrorsHaveTheirOwnKnobAndCounter) {
+  auto file = Create("/d/f");
+  ASSERT_TRUE(file->Append("abc").ok());
+  disk_->set_faults(DiskFaults{.dir_sync_error_probability = 1.0});
+  EXPECT_EQ(disk_->SyncDir("/d").code(), absl::StatusCode::kDataLoss);
+  EXPECT_TRUE(file->Sync().ok());  // files are not directories
+  EXPECT_EQ(disk_->counters().dir_sync_errors, 1u);
+  EXPECT_EQ(disk_->counters().sync_errors, 0u);
+}
+
 TEST_F(DiskTest, DiskFullIsResourceExhaustedAndWritesNothing) {
   Reset(DiskOptions{.faults = {.capacity_bytes = 10}});
   auto file = Create("/d/f");

@@ -112,6 +112,7 @@ class Harness {
       options.disk.faults.read_error_probability = 0.01;
       options.disk.faults.write_error_probability = 0.01;
       options.disk.faults.sync_error_probability = 0.01;
+      options.disk.faults.dir_sync_error_probability = 0.01;
       options.disk.faults.read_bit_flip_probability = 0.02;
       options.disk.faults.misdirected_write_probability = 0.005;
       options.disk.faults.slow_sync_probability = 0.05;

@@ -74,10 +74,14 @@
 //
 // Recovery rules (Wal::ReadAll):
 //   * last segment: the first record that is incomplete (fewer than 16 header bytes, or
-//     a valid header whose payload+padding runs past end of file), or whose bytes from
-//     its start to end of file are all zero (a file extended but never written), is a
-//     torn write: the file is truncated at that record's offset and appending resumes
-//     there. Everything before it was fully written.
+//     a valid header whose payload+padding runs past end of file) is a torn write: the
+//     file is truncated at that record's offset and appending resumes there. Everything
+//     before it was fully written. Zero bytes from a record's start to end of file are
+//     torn only up to kRecordTypeOffset + 1 bytes (they could begin a header; its type
+//     byte is never zero). More zeros are no prefix of any record: a write that was
+//     fsync'd but never landed (misdirected or lost; no Keel writer leaves zeros, there is
+//     no preallocation). Truncating them would forget an acknowledged vote or entries, so
+//     they are corruption (below).
 //   * anything else that fails (bad header_crc, bad data_crc, unknown type, non-zero
 //     padding, bad magic, a torn record in a non-last segment, a seq gap after the segment
 //     replay starts from, a name that disagrees with its header, entry index gaps) is
@@ -185,6 +189,8 @@ inline constexpr size_t kBackupAlignmentBytes = 512;
 inline constexpr std::string_view kWalMagic = "KEELWAL1";
 inline constexpr size_t kWalMagicBytes = 8;
 inline constexpr size_t kRecordHeaderBytes = 16;
+// Offset of the type byte in a record header (never zero in a valid record).
+inline constexpr size_t kRecordTypeOffset = 8;
 inline constexpr size_t kRecordAlignmentBytes = 8;
 // Large enough for any raft entry we accept (etcd's default request limit is 1.5 MiB;
 // 64 MiB leaves room for big conf changes), small enough that a corrupt length cannot

@@ -68,12 +68,20 @@ DecodedRecord DecodeRecord(std::string_view data, uint64_t offset) {
     r.outcome = DecodedRecord::Outcome::kEnd;
     return r;
   }
-  // A file that was extended but whose blocks never got written reads back as zeros; no
-  // valid record is all zeros (type 0 is invalid), so an all-zero tail is an unfinished
-  // write, not damage to finished ones.
+  // An all-zero tail is a torn write only while it could still be the start of a record
+  // header: the type byte (offset 8) is never zero. A longer one is no prefix of anything
+  // the writer wrote: an fsync'd write that never landed (a misdirected or lost write), so
+  // the member would forget a vote or entries it acknowledged. Refused, never truncated.
   if (AllZero(rest)) {
-    r.outcome = DecodedRecord::Outcome::kTorn;
-    r.reason = absl::StrFormat("%d zero bytes at end of data", rest.size());
+    if (rest.size() <= kRecordTypeOffset) {
+      r.outcome = DecodedRecord::Outcome::kTorn;
+      r.reason = absl::StrFormat("%d zero bytes at end of data", rest.size());
+    } else {
+      r.outcome = DecodedRecord::Outcome::kCorrupt;
+      r.reason = absl::StrFormat(
+          "%d zero bytes at end of data where a record should be (an acknowledged write that "
+          "did not land)", rest.size());
+    }
     return r;
   }
   if (rest.size() < kRecordHeaderBytes) {
@@ -89,7 +97,7 @@ DecodedRecord DecodeRecord(std::string_view data, uint64_t offset) {
     return r;
   }
   const uint32_t length = GetFixed32(h + 4);
-  const uint8_t type = static_cast<uint8_t>(h[8]);
+  const uint8_t type = static_cast<uint8_t>(h[kRecordTypeOffset]);
   const uint8_t pad = static_cast<uint8_t>(h[9]);
   if (type == 0 || type > kMaxRecordType) {
     r.outcome = DecodedRecord::Outcome::kCorrupt;

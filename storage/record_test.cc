@@ -79,8 +79,16 @@ TEST(RecordTest, EveryProperPrefixIsTornNeverCorrupt) {
   }
 }
 
-TEST(RecordTest, ZeroTailIsTornButZerosBeforeDataAreCorrupt) {
-  EXPECT_EQ(DecodeRecord(std::string(64, '\0'), 0).outcome, DecodedRecord::Outcome::kTorn);
+// A zero tail is torn only while it could be the start of a header (up to the type byte,
+// never zero); a longer one is a write that did not land (keelsim: a misdirected final Save
+// was truncated as "torn", and the member restarted without a vote it had cast).
+TEST(RecordTest, ShortZeroTailIsTornLongerZeroTailAndZerosBeforeDataAreCorrupt) {
+  for (size_t n = 1; n <= kRecordTypeOffset; ++n) {
+    EXPECT_EQ(DecodeRecord(std::string(n, '\0'), 0).outcome, DecodedRecord::Outcome::kTorn) << n;
+  }
+  EXPECT_EQ(DecodeRecord(std::string(kRecordTypeOffset + 1, '\0'), 0).outcome,
+            DecodedRecord::Outcome::kCorrupt);
+  EXPECT_EQ(DecodeRecord(std::string(64, '\0'), 0).outcome, DecodedRecord::Outcome::kCorrupt);
   std::string data(32, '\0');
   AppendRecord(RecordType::kEntry, "after", 0, &data);
   EXPECT_EQ(DecodeRecord(data, 0).outcome, DecodedRecord::Outcome::kCorrupt);

@@ -185,12 +185,22 @@ TEST_F(WalCorruptionTest, AppendingContinuesCleanlyAfterATornTail) {
   EXPECT_EQ(contents->hard_state.term(), 2u);
 }
 
-TEST_F(WalCorruptionTest, ZeroFilledTailIsAnUnfinishedWrite) {
+TEST_F(WalCorruptionTest, ZeroFilledTailIsRefusedNamingFileAndOffset) {
+  // What a misdirected final Save leaves: the file grew, its bytes read zeros. Truncating
+  // it would forget an acknowledged vote or entries.
   const std::string path = PathOf(segments_.size() - 1);
-  Overwrite(path, Contents(path) + std::string(4096, '\0'));
+  const std::string original = Contents(path);
+  Overwrite(path, original + std::string(4096, '\0'));
   absl::StatusOr<WalContents> contents = Replay();
+  EXPECT_EQ(contents.status().code(), absl::StatusCode::kDataLoss) << contents.status();
+  EXPECT_TRUE(absl::StrContains(contents.status().message(), segments_.back()));
+  EXPECT_TRUE(absl::StrContains(contents.status().message(), absl::StrCat(original.size())))
+      << contents.status();
+  // A few zero bytes could still be the start of a torn header: truncated, as any torn tail.
+  Overwrite(path, original + std::string(kRecordTypeOffset, '\0'));
+  contents = Replay();
   ASSERT_TRUE(contents.ok()) << contents.status();
-  EXPECT_EQ(contents->truncated_tail_bytes, 4096u);
+  EXPECT_EQ(contents->truncated_tail_bytes, kRecordTypeOffset);
   EXPECT_TRUE(SameEntries(contents->entries, expected_));
 }
 

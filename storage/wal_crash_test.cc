@@ -196,7 +196,7 @@ TEST(WalCrashTest, PowerCutBeforeAnyFileSystemCallRecoversAnAcknowledgedPrefix) 
 // Misdirected writes (the bytes land elsewhere, the intended range reads zeros) corrupt
 // what is on the medium. Replay must either refuse (kDataLoss) or return a state that is
 // a record prefix of what was issued: never a state that was not written. (A misdirected
-// final write looks like an unfinished one and is truncated: see README, "Known limits".)
+// final write leaves a zero-filled tail, which replay refuses too: format.h.)
 TEST(WalCrashTest, MisdirectedWritesAreRefusedOrTruncatedNeverServed) {
   int refused = 0;
   int served = 0;

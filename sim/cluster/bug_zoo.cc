@@ -18,7 +18,7 @@ const std::vector<BugInfo>& BugZoo() {
        "leader-completeness / state-machine-safety", 50},
       {"raft-forget-vote",  // first failing seed: 3 (29 of seeds 1-300, election-storm)
        "the vote is not persisted: a restarted member votes twice in one term",
-       "election-safety", 100},
+       "restart-amnesia / election-safety", 100},
       {"server-ack-before-commit",  // first failing seed: 1
        "writes are acknowledged once proposed, before a quorum stores them",
        "duplicate-revision / linearizability / durability-lost-write", 50},
@@ -33,7 +33,7 @@ const std::vector<BugInfo>& BugZoo() {
        "replica-divergence", 50},
       {"server-skip-wal",  // first failing seed: 3
        "entries are reported durable (acknowledged to the leader) without being written",
-       "liveness / durability-lost-write / state-machine-safety", 50},
+       "restart-amnesia / liveness / durability-lost-write / state-machine-safety", 50},
       {"server-read-before-apply",  // first failing seed: 7
        "a ReadIndex read is answered before this member applied up to the read index",
        "revision-real-time / stale-read / linearizability", 50},

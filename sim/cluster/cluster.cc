@@ -71,6 +71,7 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
       options.disk.faults.read_error_probability = 0;
       options.disk.faults.write_error_probability = 0;
       options.disk.faults.sync_error_probability = 0;
+      options.disk.faults.dir_sync_error_probability = 0;
       options.disk.faults.read_bit_flip_probability = 0;
       options.disk.faults.misdirected_write_probability = 0;
       options.disk.faults.capacity_bytes = 0;
@@ -98,10 +99,10 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
     if (!switched.ok()) return switched;
   }
   for (int i = 0; i < scenario.nodes; ++i) {
+    // A first start can fail like any other (a faulty disk's EIO while bootstrapping): the
+    // member stays down until the liveness phase retries it, and must then come back.
     absl::Status started = cluster->StartNode(i);
-    if (!started.ok()) {
-      return absl::Status(started.code(), absl::StrCat("n", i + 1, ": ", started.message()));
-    }
+    if (!started.ok()) cluster->Refused(i, started);
   }
   return cluster;
 }
@@ -133,12 +134,14 @@ absl::Status SimCluster::StartNode(int i) {
   config.on_apply = [this, i](const raftpb::Entry& e) {
     if (on_apply) on_apply(i, e);
   };
+  config.on_persisted = [this, i]() { RecordPromise(i); };
   auto server = server::Server::Open(n.env.get(), std::move(config));
   if (!server.ok()) {
     n.leveldb.reset();
     return server.status();
   }
   n.server.reset(static_cast<server::ServerImpl*>(server->release()));
+  CheckPromise(i);
   n.server->Start();
   world_->trace().Record(world_->now_ns(), n.member_id, "node.start", {});
   return absl::OkStatus();
@@ -203,15 +206,18 @@ absl::Status SimCluster::Restart(int i) {
   // A refused start left the process up without a server (HealAll retries it).
   if (!n.env->node_loop().up()) n.env->Restart();
   absl::Status started = StartNode(i);
-  if (!started.ok()) {
-    // Detected corruption (or another refusal): the member stays down, as keeld would
-    // refuse to start. Never silently served.
-    n.refusal = std::string(started.message());
-    ++n.refusals;
-    world_->trace().Record(world_->now_ns(), n.member_id, "node.refused",
-                           {{"reason", std::string_view(n.refusal)}});
-  }
+  if (!started.ok()) Refused(i, started);
   return started;
+}
+
+void SimCluster::Refused(int i, const absl::Status& status) {
+  // Detected corruption (or another refusal): the member stays down, as keeld would
+  // refuse to start. Never silently served.
+  Node& n = nodes_[i];
+  n.refusal = std::string(status.message());
+  ++n.refusals;
+  world_->trace().Record(world_->now_ns(), n.member_id, "node.refused",
+                         {{"reason", std::string_view(n.refusal)}});
 }
 
 void SimCluster::Pause(int i) {
@@ -237,6 +243,36 @@ void SimCluster::OnFatal(int i, const absl::Status& status) {
   world_->ScheduleAfter(scenario_.election_ms * 1'000'000, [this, i]() mutable { (void)Restart(i); });
 }
 
+void SimCluster::RecordPromise(int i) {
+  Node& n = nodes_[i];
+  const raft::MemoryStorage& log = n.server->raft_log();
+  n.promise.valid = true;
+  n.promise.term = log.hard_state().term();
+  n.promise.vote = log.hard_state().vote();
+  n.promise.last_index = log.LastIndex().value_or(0);
+  n.promise.last_term = log.Term(n.promise.last_index).value_or(0);
+}
+
+void SimCluster::CheckPromise(int i) {
+  const Node& n = nodes_[i];
+  const Node::Promise& p = n.promise;
+  if (!p.valid || amnesia_.has_value()) return;
+  const raft::MemoryStorage& log = n.server->raft_log();
+  const raftpb::HardState& hs = log.hard_state();
+  std::string lost;
+  if (hs.term() < p.term || (hs.term() == p.term && p.vote != 0 && hs.vote() != p.vote)) {
+    lost = absl::StrFormat("recovered term %d vote %x, but it had persisted term %d vote %x", hs.term(),
+                           hs.vote(), p.term, p.vote);
+  } else if (const uint64_t snapshot_index = log.FirstIndex().value_or(1) - 1;
+             p.last_index > snapshot_index && log.Term(p.last_index).value_or(0) != p.last_term) {
+    // An entry under the recovered snapshot is in the state the snapshot stands for; one
+    // above it must be in the log, with the same term.
+    lost = absl::StrFormat("recovered log ends at %d (snapshot %d), but it had persisted entry %d of term %d",
+                           log.LastIndex().value_or(0), snapshot_index, p.last_index, p.last_term);
+  }
+  if (!lost.empty()) amnesia_ = absl::StrFormat("n%d restarted without what it acknowledged: %s", i + 1, lost);
+}
+
 void SimCluster::HealAll() {
   network_->Heal();
   for (int i = 0; i < size(); ++i) {
@@ -258,6 +294,7 @@ std::string SimCluster::DiskFaultSummary(int i) const {
   for (const auto& [name, count] :
        {std::pair<const char*, uint64_t>{"misdirected_write", c.misdirected_writes},
         {"eio_read", c.read_errors}, {"eio_write", c.write_errors}, {"eio_sync", c.sync_errors},
+        {"eio_dir_sync", c.dir_sync_errors},
         {"enospc", c.full_errors}, {"bit_flip", c.bit_flips}}) {
     if (count > 0) absl::StrAppend(&out, out.empty() ? "" : " ", name, "=", count);
   }

@@ -90,6 +90,12 @@ class SimCluster {
   // Called after every applied entry of every member (for the state-machine checker).
   std::function<void(int node, const raftpb::Entry&)> on_apply;
 
+  // The first restart that came back without state the member had persisted and acted on
+  // (a vote, a term, acknowledged entries): "n2 restarted at term 7 with vote 0, but
+  // persisted a vote for 3 in term 7". A member that lost such state must refuse to start
+  // (sim/README.md, "Disk faults and the server's contract").
+  const std::optional<std::string>& amnesia() const { return amnesia_; }
+
  private:
   struct Node {
     uint64_t member_id = 0;
@@ -101,6 +107,11 @@ class SimCluster {
     std::optional<env::Rng> leveldb_rng;  // kDeferred: drain delays
     bool drain_scheduled = false;         // kDeferred: a drain timer is pending
     uint64_t snapshot_index_at_queue = 0;  // kDeferred: when the pending drain was scheduled
+    // What the member persisted and acted on last (ServerConfig::on_persisted).
+    struct Promise {
+      bool valid = false;
+      uint64_t term = 0, vote = 0, last_index = 0, last_term = 0;
+    } promise;
     std::string last_fatal;
     int fatals = 0;
     int refusals = 0;
@@ -111,6 +122,10 @@ class SimCluster {
   void OnFatal(int i, const absl::Status& status);
   // kDeferred: after a DB call, runs member i's queued LevelDB work after a random delay.
   void ScheduleDeferredDrain(int i);
+  void Refused(int i, const absl::Status& status);
+  void RecordPromise(int i);
+  // After a successful restart: the recovered state against the last promise.
+  void CheckPromise(int i);
 
   World* const world_;
   const Scenario scenario_;
@@ -118,6 +133,7 @@ class SimCluster {
   bool leveldb_power_cuts_ = true;
   std::unique_ptr<SimNetwork> network_;
   std::vector<Node> nodes_;
+  std::optional<std::string> amnesia_;
 };
 
 }  // namespace keel::sim

@@ -230,6 +230,13 @@ std::string DescribeFault(const Fault& f, const SimCluster& c) {
     return absl::StrFormat("t=%.3fs vote_crash armed crash_after=%.4fs restart_after=%.4fs", f.at_ns / 1e9,
                            f.amount / 1e9, f.duration_ns / 1e9);
   }
+  if (f.kind == FaultKind::kFlap) {
+    return absl::StrFormat("t=%.3fs flap n%d blocked=%.3fs open=%.3fs duration=%.3fs", f.at_ns / 1e9,
+                           f.node + 1, f.amount / 1e9, f.open_ns / 1e9, f.duration_ns / 1e9);
+  }
+  if (f.kind == FaultKind::kClockJump) {
+    return absl::StrFormat("t=%.3fs clock_jump n%d forward=%.3fs", f.at_ns / 1e9, f.node + 1, f.amount / 1e9);
+  }
   return absl::StrFormat("t=%.3fs %s n%d%s duration=%.3fs", f.at_ns / 1e9, FaultKindName(f.kind),
                          f.node + 1, f.kind == FaultKind::kAsymmetric ? absl::StrCat("->n", f.other + 1) : "",
                          f.duration_ns / 1e9);
@@ -264,6 +271,17 @@ void ScheduleFault(World* world, SimCluster* c, const Fault& f) {
         if (other == id) break;
         c->network().Block(id, other);
         world->ScheduleAfter(f.duration_ns, [c, id, other]() mutable { c->network().Unblock(id, other); });
+        break;
+      }
+      case FaultKind::kFlap: {
+        std::vector<Link> links;
+        for (int k = 0; k < c->size(); ++k) {
+          if (k == f.node) continue;
+          links.push_back({id, c->member_id(k)});
+          links.push_back({c->member_id(k), id});
+        }
+        c->network().StartFlapping(std::move(links), f.amount, f.open_ns);
+        world->ScheduleAfter(f.duration_ns, [c]() mutable { c->network().Heal(); });
         break;
       }
       case FaultKind::kClockDrift:
@@ -385,6 +403,7 @@ std::map<std::string, uint64_t> Coverage(SimCluster& c, size_t excused) {
     add("eio_read", d.read_errors);
     add("eio_write", d.write_errors);
     add("eio_sync", d.sync_errors);
+    add("eio_dir_sync", d.dir_sync_errors);
     add("enospc", d.full_errors);
     add("bit_flip", d.bit_flips);
     add("misdirected_write", d.misdirected_writes);
@@ -479,6 +498,7 @@ RunResult RunSeed(const RunOptions& options) {
     if (!world.Step()) break;
     raft_trace.AfterStep();
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
+    if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     triggers.AfterEvent();
     if (world.now_ns() >= next_watch_revive) {
       workload.ReviveWatchers();  // outside any event: observe everyone after it
@@ -495,6 +515,7 @@ RunResult RunSeed(const RunOptions& options) {
   for (int i = 0; i < cluster->size(); ++i) {
     DiskFaults quiet = cluster->env(i).disk().faults();
     quiet.read_error_probability = quiet.write_error_probability = quiet.sync_error_probability = 0;
+    quiet.dir_sync_error_probability = 0;
     quiet.read_bit_flip_probability = quiet.misdirected_write_probability = 0;
     quiet.slow_sync_probability = 0;
     quiet.capacity_bytes = 0;  // the operator made room
@@ -512,6 +533,7 @@ RunResult RunSeed(const RunOptions& options) {
     if (!world.Step()) break;
     raft_trace.AfterStep();
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
+    if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     if (world.now_ns() >= next_watch_revive) {
       workload.ReviveWatchers();  // outside any event: observe everyone after it
       if (auto v = observer.ObserveAll()) return finish(false, v->property, v->message);

@@ -31,6 +31,9 @@ enum class FaultKind {
   // moment after it, which a fixed time would almost never hit.
   kVoteCrash,      // the next member to grant a vote crashes `amount` ns later and restarts
                    // `duration_ns` after that (kill -9 between the vote and the next one)
+  kFlap,           // node's links to every other member (both directions) flap: blocked
+                   // for `amount` ns, open for `open_ns`, again and again, healed after
+                   // `duration_ns` (a bad switch port, a NIC renegotiating)
   kLeaderChurn,    // rolling isolation of fresh leaders, `other` steps: at step i the
                    // current leader is isolated right after it appends (bit i of `amount`
                    // clear) or right after its commit index advances (bit i set), and the
@@ -50,7 +53,9 @@ struct Fault {
                        // kLeaderChurn: number of steps
   int64_t duration_ns = 0;  // how long until restart / resume / heal
   int64_t amount = 0;  // kClockDrift: rate in ppm; kClockJump: ns; kVoteCrash: delay
-                       // before the crash; kLeaderChurn: bit mask of step triggers
+                       // before the crash; kLeaderChurn: bit mask of step triggers;
+                       // kFlap: blocked spell
+  int64_t open_ns = 0;  // kFlap: open spell
 };
 
 struct WorkloadMix {
