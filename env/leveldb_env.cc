@@ -469,7 +469,18 @@ leveldb::Status LevelDbEnv::GetFileSize(const std::string& fname, uint64_t* file
 
 leveldb::Status LevelDbEnv::RenameFile(const std::string& src, const std::string& target) {
   if (file_state_->fenced.load()) return file_state_->Check();
-  return ToLevelDbStatus(options_.fs->Rename(src, target));
+  absl::Status renamed = options_.fs->Rename(src, target);
+  // NotFound: nothing was renamed (LevelDB renames a LOG that may not exist, and ignores
+  // that).
+  if (!renamed.ok() && !absl::IsNotFound(renamed)) {
+    // FileSystem::Rename can fail after rename(2) took effect (its directory fsync), so
+    // `target` may already name `src`'s file. LevelDB's only rename installs CURRENT, and
+    // when that fails it deletes the new MANIFEST, which CURRENT may name by now: the DB
+    // could never open again. Fence instead: the DB fails (the owner fail-stops) and every
+    // file stays for the next start, which finds CURRENT naming a MANIFEST that exists.
+    Fence();
+  }
+  return ToLevelDbStatus(renamed);
 }
 
 leveldb::Status LevelDbEnv::LockFile(const std::string& fname, leveldb::FileLock** lock) {
