@@ -1,6 +1,7 @@
 #include "env/leveldb_env.h"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdarg>
 #include <cstdlib>
 #include <fstream>
@@ -265,6 +266,62 @@ TEST(LevelDbEnvLoggerTest, FileLoggerWritesTimestampedLinesAndDiscardWritesNothi
     delete logger;
     EXPECT_FALSE(world.fs->FileExists(dir + "/LOG2"));
   }
+}
+
+// LevelDB installs CURRENT by renaming a temp file over it. If the rename took effect but
+// the directory fsync after it failed (FileSystem::Rename reports that as a failed rename),
+// LevelDB 1.23's LogAndApply deletes the new MANIFEST, which CURRENT names by then: the DB
+// could never open again (sim seed 221). LevelDbEnv fences itself instead, so the failed
+// open leaves every file, and the next start opens the DB with its data.
+TEST(LevelDbEnvRenameTest, AFailedDirectorySyncAfterInstallingCurrentLeavesAnOpenableDb) {
+  const std::string dir = FreshDir("rename_fence") + "/db";
+  std::atomic<bool> inject{false};
+  std::atomic<bool> armed{false};
+  std::unique_ptr<PosixLoop> loop = *PosixLoop::Create();
+  PosixFileSystem::Options fs_options;
+  fs_options.loop = loop.get();
+  fs_options.syscall_hook = [&](std::string_view call, std::string_view path) -> int {
+    if (call == "rename" && inject.load() && path.find("/CURRENT") != std::string_view::npos) {
+      armed.store(true);
+      return 0;  // the rename itself happens
+    }
+    if (call == "fsync_dir" && armed.exchange(false)) return EIO;
+    return 0;
+  };
+  std::unique_ptr<PosixFileSystem> fs = *PosixFileSystem::Create(fs_options);
+  const auto open = [&](bool fail_current) -> std::pair<leveldb::Status, std::string> {
+    inject.store(fail_current);
+    LevelDbEnv::Options options;
+    options.fs = fs.get();
+    options.background = LevelDbEnv::BackgroundMode::kThread;
+    options.now_micros = [] { return uint64_t{0}; };
+    std::unique_ptr<LevelDbEnv> env = *LevelDbEnv::Create(options);
+    leveldb::Options db_options = SmallDbOptions(env.get());
+    leveldb::DB* raw = nullptr;
+    leveldb::Status s = leveldb::DB::Open(db_options, dir, &raw);
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::string value;
+    if (s.ok() && !fail_current) {
+      leveldb::WriteOptions sync;
+      sync.sync = true;
+      if (leveldb::Status put = db->Put(sync, "k", "v1"); !put.ok()) return {put, ""};
+      leveldb::Status got = db->Get(leveldb::ReadOptions(), "k", &value);
+      if (!got.ok()) return {got, ""};
+    }
+    return {s, value};
+  };
+  auto [created, v1] = open(false);
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  ASSERT_EQ(v1, "v1");
+  // Recovery writes a new MANIFEST and installs it with a rename whose directory fsync
+  // fails: the open fails (the member would fail-stop)...
+  auto [failed, unused] = open(true);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_FALSE(armed.load()) << "the injected directory fsync never ran";
+  // ...and the next start opens the DB with its data.
+  auto [reopened, again] = open(false);
+  ASSERT_TRUE(reopened.ok()) << reopened.ToString();
+  EXPECT_EQ(again, "v1");
 }
 
 TEST(LevelDbStatusTest, CodesSurviveARoundTripThroughLevelDb) {
