@@ -123,18 +123,12 @@ class RandomAccessFileAdapter final : public leveldb::RandomAccessFile {
   LevelDbFileState* const state_;
 };
 
-// What the adapter does beyond forwarding (LevelDbEnv::SyncRule).
-struct WritableFileRules {
-  bool sync_directory_on_first_sync;  // every new file, not only MANIFEST
-  bool sync_log_on_close;             // "*.log"
-};
-
 class WritableFileAdapter final : public leveldb::WritableFile {
  public:
   WritableFileAdapter(std::string fname, std::unique_ptr<env::WritableFile> file,
-                      FileSystem* fs, WritableFileRules rules, LevelDbFileState* state)
-      : fname_(std::move(fname)), file_(std::move(file)), fs_(fs), rules_(rules),
-        state_(state) {}
+                      FileSystem* fs, LevelDbEnv::SyncRule rule, LevelDbFileState* state)
+      : fname_(std::move(fname)), file_(std::move(file)), fs_(fs),
+        complete_rule_(rule == LevelDbEnv::SyncRule::kComplete), state_(state) {}
 
   // LevelDB 1.23 (Debian 12's) switches logs by deleting the old log's file object
   // without calling Close (DBImpl::MakeRoomForWrite; Close arrived upstream in 2023), so
@@ -153,12 +147,11 @@ class WritableFileAdapter final : public leveldb::WritableFile {
     if (leveldb::Status s = state_->Check(); !s.ok()) return s;
     return ToLevelDbStatus(file_->Append(View(data)));
   }
-  // A write-ahead log is synced before it is closed. LevelDB closes the old log when it
-  // switches to a new one (DBImpl::MakeRoomForWrite) and recovery replays every log from
-  // the MANIFEST's log number on. Until the background flush of the old memtable writes
-  // the next MANIFEST, the old log is the only copy of its writes; a later synced write
-  // to the new log vouches for them, so they must be on disk by then. (Found by
-  // sim/leveldb_crash_test with KEEL_SIM_LEVELDB_CRASH_BEFORE_DRAIN=1.)
+  // A write-ahead log is synced before it is closed (or destroyed, above). When LevelDB
+  // switches to a new log (DBImpl::MakeRoomForWrite), recovery replays every log from the
+  // MANIFEST's log number on: until the background flush of the old memtable writes the
+  // next MANIFEST, the old log is the only copy of its writes, and a later synced write
+  // to the new log vouches for them, so they must be on disk by then.
   leveldb::Status Close() override {
     if (leveldb::Status s = state_->Check(); !s.ok()) return s;
     closed_ = true;
@@ -177,7 +170,7 @@ class WritableFileAdapter final : public leveldb::WritableFile {
   // A MANIFEST syncs its directory on every Sync: it names table files created since.
   leveldb::Status Sync() override {
     if (leveldb::Status s = state_->Check(); !s.ok()) return s;
-    const bool first_sync = !directory_synced_ && rules_.sync_directory_on_first_sync;
+    const bool first_sync = !directory_synced_ && complete_rule_;
     if (IsManifest(fname_) || first_sync) {
       if (absl::Status s = fs_->SyncDir(Dirname(fname_)); !s.ok()) return ToLevelDbStatus(s);
       directory_synced_ = true;
@@ -186,12 +179,14 @@ class WritableFileAdapter final : public leveldb::WritableFile {
   }
 
  private:
-  bool MustSyncBeforeClose() const { return rules_.sync_log_on_close && IsWriteAheadLog(fname_); }
+  bool MustSyncBeforeClose() const { return complete_rule_ && IsWriteAheadLog(fname_); }
 
   const std::string fname_;
   std::unique_ptr<env::WritableFile> file_;
   FileSystem* const fs_;
-  const WritableFileRules rules_;
+  // SyncRule::kComplete: the directory on every new file's first Sync, a log before it
+  // is closed; kPosixEnv does neither (the MANIFEST's directory sync stays in both).
+  const bool complete_rule_;
   LevelDbFileState* const state_;
   bool directory_synced_ = false;
   bool closed_ = false;
@@ -421,10 +416,8 @@ leveldb::Status LevelDbEnv::NewAppendableFile(const std::string& fname,
 
 leveldb::WritableFile* LevelDbEnv::NewWritableFileAdapter(const std::string& fname,
                                                           std::unique_ptr<env::WritableFile> file) {
-  const bool complete = options_.sync_rule == SyncRule::kComplete;
-  const WritableFileRules rules{.sync_directory_on_first_sync = complete,
-                                .sync_log_on_close = complete};
-  return new WritableFileAdapter(fname, std::move(file), options_.fs, rules, file_state_.get());
+  return new WritableFileAdapter(fname, std::move(file), options_.fs, options_.sync_rule,
+                                 file_state_.get());
 }
 
 bool LevelDbEnv::FileExists(const std::string& fname) {

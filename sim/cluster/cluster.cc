@@ -178,9 +178,7 @@ void SimCluster::ScheduleDeferredDrain(int i) {
     if (leveldb_power_cuts_ && raw->QueuedWork() > 0 && node.leveldb_rng->Chance(cut)) {
       world_->trace().Record(world_->now_ns(), node.member_id, "leveldb.power_cut",
                              {{"queued", raw->QueuedWork()}});
-      world_->ScheduleAfter(0, [this, i]() mutable { Crash(i); });
-      world_->ScheduleAfter(scenario_.election_ms * 1'000'000,
-                            [this, i]() mutable { (void)Restart(i); });
+      CrashNowRestartLater(i);
       return;
     }
     const size_t ran = raw->RunQueuedWork();
@@ -237,8 +235,11 @@ void SimCluster::OnFatal(int i, const absl::Status& status) {
   ++nodes_[i].fatals;
   world_->trace().Record(world_->now_ns(), nodes_[i].member_id, "node.fatal",
                          {{"reason", std::string_view(reason)}});
-  // Not from inside the server's own callback: crash on the next world event, restart
-  // one election timeout later (a supervisor restarting keeld).
+  // Not from inside the server's own callback.
+  CrashNowRestartLater(i);
+}
+
+void SimCluster::CrashNowRestartLater(int i) {
   world_->ScheduleAfter(0, [this, i]() mutable { Crash(i); });
   world_->ScheduleAfter(scenario_.election_ms * 1'000'000, [this, i]() mutable { (void)Restart(i); });
 }

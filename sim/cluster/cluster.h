@@ -120,6 +120,9 @@ class SimCluster {
   SimCluster(World* world, const Scenario& scenario);
   absl::Status StartNode(int i);
   void OnFatal(int i, const absl::Status& status);
+  // Crashes member i on the next world event and restarts it one election timeout later
+  // (a supervisor restarting keeld): after a fail-stop or a power cut.
+  void CrashNowRestartLater(int i);
   // kDeferred: after a DB call, runs member i's queued LevelDB work after a random delay.
   void ScheduleDeferredDrain(int i);
   void Refused(int i, const absl::Status& status);
