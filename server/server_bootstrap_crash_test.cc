@@ -77,6 +77,66 @@ TEST(ServerBootstrapCrashTest, AMemberCrashedMidBootstrapStartsAgainAndElectsIts
   EXPECT_GT(nothing_kept_cases, 0);
 }
 
+// Regression (keelsim seed 2330): the first Ready applies the committed bootstrap
+// ConfChanges while the WAL write holding them is in flight; that write failed (EIO), the
+// member fail-stopped, and its disk kept the backend's batch but no WAL segment. "A
+// backend but no WAL" was refused as a damaged directory at every restart, so the member
+// never came back. Bootstrap recreates those entries identically: it must start again.
+// A backend that holds more than the bootstrap entries is still refused.
+TEST(ServerBootstrapCrashTest, ABackendHoldingOnlyTheBootstrapEntriesWithoutAWalStartsAgain) {
+  sim::World world(7);
+  sim::Scenario scenario;
+  scenario.seed = 7;
+  scenario.nodes = 3;
+  scenario.heartbeat_ms = 10;
+  scenario.election_ms = 100;
+  scenario.network.drop_probability = 0;
+  scenario.network.duplicate_probability = 0;
+  auto cluster = sim::SimCluster::Create(&world, scenario);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  // Before any election: member 2 has applied the three initial ConfChanges and nothing else.
+  world.RunUntil(world.now_ns() + 20 * kMs);
+  ASSERT_EQ((*cluster)->Leader(), -1);
+  ASSERT_EQ((*cluster)->server(2)->store().consistent_index(), 3u);
+  ASSERT_TRUE((*cluster)->server(2)->store().Sync().ok());  // the backend's batch survives
+  (*cluster)->Crash(2);
+  env::FileSystem* fs = &(*cluster)->env(2).disk();  // the medium, as an operator sees it
+  auto segments = fs->GetChildren("/data/member/wal");
+  ASSERT_TRUE(segments.ok()) << segments.status();
+  ASSERT_FALSE(segments->empty());
+  for (const std::string& name : *segments) {
+    ASSERT_TRUE(fs->RemoveFile("/data/member/wal/" + name).ok());
+  }
+  absl::Status restarted = (*cluster)->Restart(2);
+  ASSERT_TRUE(restarted.ok()) << restarted;
+  for (int i = 0; i < 300 && (*cluster)->Leader() < 0; ++i) world.RunUntil(world.now_ns() + 10 * kMs);
+  ASSERT_GE((*cluster)->Leader(), 0);
+  // The restarted member takes part: it reaches the leader's commit index.
+  const int leader = (*cluster)->Leader();
+  for (int i = 0; i < 300; ++i) {
+    world.RunUntil(world.now_ns() + 10 * kMs);
+    if ((*cluster)->server(2)->store().consistent_index() >=
+        (*cluster)->server(leader)->store().consistent_index()) {
+      break;
+    }
+  }
+  EXPECT_GE((*cluster)->server(2)->store().consistent_index(),
+            (*cluster)->server(leader)->store().consistent_index());
+  EXPECT_GT((*cluster)->server(2)->store().consistent_index(), 3u);
+
+  // Now member 2's backend is past the bootstrap entries: without its WAL it is damaged.
+  ASSERT_TRUE((*cluster)->server(2)->store().Sync().ok());
+  (*cluster)->Crash(2);
+  segments = fs->GetChildren("/data/member/wal");
+  ASSERT_TRUE(segments.ok()) << segments.status();
+  for (const std::string& name : *segments) {
+    ASSERT_TRUE(fs->RemoveFile("/data/member/wal/" + name).ok());
+  }
+  restarted = (*cluster)->Restart(2);
+  EXPECT_EQ(restarted.code(), absl::StatusCode::kFailedPrecondition) << restarted;
+  EXPECT_NE(restarted.message().find("has a backend but no WAL"), std::string::npos) << restarted;
+}
+
 // Regression (keelsim seeds 831 and 876 once disk faults were on): a received snapshot's
 // WAL marker was durable but the HardState saved after it in the same Ready was not; the
 // WAL's HardState (commit 15) lay below the snapshot (279) and Raft refused it at every

@@ -153,7 +153,10 @@ class ServerImpl final : public Server, public env::TransportHandler {
   static storage::WalOptions WalOptions();
   absl::Status Bootstrap();
   absl::Status BootstrapJoining();
-  absl::Status StartFreshDataDir(absl::string_view backend_without_wal);
+  // `redoable_entries`: how many leading log entries this bootstrap recreates identically
+  // (the initial ConfChanges; 0 when joining), so a backend that already applied no more
+  // than those is an unfinished bootstrap, not a damaged directory.
+  absl::Status StartFreshDataDir(uint64_t redoable_entries, absl::string_view backend_without_wal);
   absl::Status Recover();
   // Removes the WAL segments left by a bootstrap that never became durable.
   absl::Status RemoveUnbootstrappedWal();

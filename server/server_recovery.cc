@@ -153,12 +153,33 @@ absl::Status ServerImpl::OpenBackend() {
 // member_id_ and cluster_id_ are known: an empty backend that records the membership,
 // synced before the WAL exists, so a restart finds either no WAL (and starts over) or a
 // backend that knows the cluster and whom to talk to.
-absl::Status ServerImpl::StartFreshDataDir(absl::string_view backend_without_wal) {
+//
+// A backend may also hold the apply of some initial ConfChanges with no WAL beside it: the
+// first Ready applies the committed bootstrap entries while the WAL write that holds them
+// is still in flight, and if that write fails (EIO, then a fail-stop) the WAL file may not
+// survive while the backend's batch did (keelsim seed 2330). Bootstrap recreates exactly
+// those entries, and replaying entries the backend already holds is the ordinary restart
+// path, so that is an unfinished bootstrap: start it again. Nothing was ever voted or
+// acknowledged, since every HardState and ack waits for the WAL. A backend past the
+// recreated entries, or of another cluster, is a damaged directory: refuse.
+absl::Status ServerImpl::StartFreshDataDir(uint64_t redoable_entries,
+                                           absl::string_view backend_without_wal) {
   absl::Status backend = OpenBackend();
   if (!backend.ok()) return backend;
-  if (store_->consistent_index() != 0) {
+  const uint64_t applied = store_->consistent_index();
+  if (applied > redoable_entries) {
     return absl::FailedPreconditionError(
         absl::StrCat("data directory ", config_.data_dir, backend_without_wal));
+  }
+  if (applied != 0) {
+    auto recorded = Membership::Load(store_->backend());
+    if (!recorded.ok()) return recorded.status();
+    if (recorded->cluster_id() != cluster_id_) {
+      return absl::FailedPreconditionError(absl::StrFormat(
+          "data directory %s holds a backend of cluster %x, not of %x: refusing to start "
+          "(wipe the directory)",
+          config_.data_dir, recorded->cluster_id(), cluster_id_));
+    }
   }
   membership_->SaveAll(store_->backend());
   absl::Status committed = store_->Sync();
@@ -187,7 +208,7 @@ absl::Status ServerImpl::Bootstrap() {
   membership_ = *std::move(membership);
 
   absl::Status fresh = StartFreshDataDir(
-      " has a backend but no WAL: refusing to start (restore the WAL or wipe the directory)");
+      membership_->List().size(), " has a backend but no WAL: refusing to start (restore the WAL or wipe the directory)");
   if (!fresh.ok()) return fresh;
 
   // As etcd: the log starts with one committed ConfChangeAddNode per initial member, in
@@ -244,7 +265,7 @@ absl::Status ServerImpl::BootstrapJoining() {
   membership_ = *std::move(membership);
 
   absl::Status fresh = StartFreshDataDir(
-      " already holds a member's backend but no WAL: refusing to join with it (wipe the "
+      /*redoable_entries=*/0, " already holds a member's backend but no WAL: refusing to join with it (wipe the "
       "directory to join as a new member)");
   if (!fresh.ok()) return fresh;
   return CreateRaftNode(/*applied=*/0);
