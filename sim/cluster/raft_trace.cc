@@ -137,6 +137,8 @@ std::optional<PeekedRaftMessage> PeekRaftMessage(std::string_view bytes) {
     } else if (wire == kLengthDelimited && field == 7) {
       ++m.entries;
       m.last_entry = EntryIndex(sub);
+    } else if (wire == kLengthDelimited && field == 12) {
+      m.context = sub;
     }
   }
   if (!bytes.empty() || !has_type || !IsPeerMessage(m.type)) return std::nullopt;

@@ -41,6 +41,9 @@ struct PeekedRaftMessage {
   bool reject = false;
   uint64_t entries = 0;     // count
   uint64_t last_entry = 0;  // index of the last entry carried, 0 if none
+  // The context bytes (a ReadIndex request's id on heartbeats), a view into the peeked
+  // bytes: valid only while they are.
+  std::string_view context;
 };
 
 // Nullopt unless `bytes` is a well-formed raftpb::Message of a peer-to-peer type.
