@@ -49,8 +49,21 @@ void RaftCoverage::Observe(int i) {
   if (m.server != static_cast<const void*>(s)) {
     // A new incarnation (or the first look): its restart is no transition.
     m = Member{s,         role,         r.term(),        joint,          snapshot_pending,
-               last_index, last_term, m.prevote_term, m.prevote_at_ns, m.read_context};
+               last_index, last_term, m.prevote_term, m.prevote_at_ns, m.read_context, {}};
     return;
+  }
+  if (role == static_cast<int>(raft::StateType::kLeader)) {
+    for (const auto& [id, pr] : r.tracker().progress) {
+      if (pr.state != raft::ProgressState::kSnapshot) {
+        m.snapshot_to.erase(id);
+        continue;
+      }
+      auto [it, inserted] = m.snapshot_to.emplace(id, pr.pending_snapshot);
+      if (inserted || it->second != pr.pending_snapshot) ++counts_[kSnapshotsSent];
+      it->second = pr.pending_snapshot;
+    }
+  } else {
+    m.snapshot_to.clear();
   }
   if (role != m.role || r.term() != m.term) {
     const bool leader = role == static_cast<int>(raft::StateType::kLeader);
@@ -64,7 +77,9 @@ void RaftCoverage::Observe(int i) {
   if (snapshot_pending && !m.snapshot_pending) ++counts_[kSnapshotsInstalled];
   // The tail was truncated when what was the last entry is gone or has another term,
   // unless a snapshot replaced the whole log.
-  if (!snapshot_pending && m.last_index > 0 && r.log().FirstIndex() <= m.last_index &&
+  // (A tail that was truncated and regrown ends in another index or term: look only then.)
+  if ((last_index != m.last_index || last_term != m.last_term) && !snapshot_pending &&
+      m.last_index > 0 && r.log().FirstIndex() <= m.last_index &&
       (last_index < m.last_index || r.log().TermOrZero(m.last_index) != m.last_term)) {
     ++counts_[kLogTruncations];
   }
@@ -78,6 +93,17 @@ void RaftCoverage::Observe(int i) {
 
 void RaftCoverage::OnSend(uint64_t from, uint64_t to, uint64_t id, std::string_view payload) {
   if (next_ != nullptr) next_->OnSend(from, to, id, payload);
+  // Most bytes are MsgApp entries, which nothing here counts: decide by the type first.
+  const std::optional<uint64_t> type = PeekPeerFrameType(payload);
+  if (!type.has_value()) return;
+  switch (*type) {
+    case raftpb::MsgPreVote:
+    case raftpb::MsgTimeoutNow:
+    case raftpb::MsgReadIndex:
+    case raftpb::MsgAppResp:
+    case raftpb::MsgHeartbeat: break;
+    default: return;
+  }
   std::optional<PeekedRaftMessage> msg = PeekPeerFrame(payload);
   if (!msg.has_value()) return;
   const int i = cluster_->IndexOf(from);
@@ -90,7 +116,6 @@ void RaftCoverage::OnSend(uint64_t from, uint64_t to, uint64_t id, std::string_v
         ++counts_[kPrevoteCampaigns];
       }
       break;
-    case raftpb::MsgSnap: ++counts_[kSnapshotsSent]; break;
     case raftpb::MsgTimeoutNow: ++counts_[kLeaderTransfers]; break;
     case raftpb::MsgReadIndex: ++counts_[kReadIndexForwarded]; break;
     case raftpb::MsgAppResp:

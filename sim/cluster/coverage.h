@@ -7,7 +7,9 @@
 //                             single voter that won at once)
 //   raft.elections_won        a member became leader
 //   raft.prevote_campaigns    pre-vote rounds: MsgPreVotes a member sent in one event
-//   raft.snapshots_sent       MsgSnap sent by a leader (Raft asks the server to transfer)
+//   raft.snapshots_sent       a leader's Raft put a follower into StateSnapshot (it asks
+//                             the server to send a snapshot; the server intercepts that
+//                             MsgSnap and streams chunks, so it never crosses the network)
 //   raft.snapshots_installed  a member's Raft log restored from a received snapshot
 //   raft.joint_entered        a member's configuration became joint (per member)
 //   raft.leader_transfers     MsgTimeoutNow sent (a transfer's final step)
@@ -74,6 +76,8 @@ class RaftCoverage final : public MessageObserver {
     uint64_t prevote_term = 0;
     int64_t prevote_at_ns = -1;
     std::string read_context;
+    // As leader: the followers in StateSnapshot and the snapshot index sent to each.
+    std::map<uint64_t, uint64_t> snapshot_to;
   };
 
   void Observe(int i);

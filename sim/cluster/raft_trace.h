@@ -51,6 +51,10 @@ std::optional<PeekedRaftMessage> PeekRaftMessage(std::string_view bytes);
 // The same for a frame on the peer transport: a serverpb::PeerMessage carrying a Raft
 // message (nullopt for forwarded requests, snapshot chunks and anything else).
 std::optional<PeekedRaftMessage> PeekPeerFrame(std::string_view frame);
+// Only the Raft message type of such a frame, read from its first bytes (the type is
+// field 1, serialized first), without walking the entries; nullopt when the frame is no
+// Raft message or does not start with its type.
+std::optional<uint64_t> PeekPeerFrameType(std::string_view frame);
 
 class RaftTracer final : public MessageObserver {
  public:
