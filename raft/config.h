@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "env/bug_switches.h"
 #include "raft/random_source.h"
 #include "raft/read_only.h"
 #include "raft/storage.h"
@@ -62,16 +63,12 @@ struct Config {
   // Optional debug log sink (one line per call, no trailing newline). Off when empty.
   std::function<void(std::string_view)> logger;
 
-#ifdef KEEL_SIMULATION
-  // keelsim's bug zoo (sim/cluster/bug_zoo.h): deliberate, classic Raft bugs the simulator
-  // must catch. They exist only in simulation builds (the *_sim targets); keeld's Raft
-  // has no such field and no such code.
-  struct SimulationBugs {
-    bool commit_old_term = false;    // commit earlier terms' entries by counting (Figure 8)
-    bool skip_append_check = false;  // accept appends whose previous entry does not match
-    bool vote_any_log = false;       // grant votes without the up-to-date check (§5.4.1)
-  } bugs;
-#endif
+  // keelsim's bug zoo (env/bug_switches.h): deliberate, classic Raft bugs the simulator
+  // must catch. All off unless sim/ turned one on; keeld never can. Raft reads
+  // kRaftCommitOldTerm (commit earlier terms' entries by counting, Figure 8),
+  // kRaftSkipAppendCheck (accept appends whose previous entry does not match) and
+  // kRaftVoteAnyLog (grant votes without the up-to-date check, §5.4.1).
+  env::BugSwitches bugs;
 };
 
 // Checks `c` and replaces the "0 means default" values with their effective values.

@@ -81,9 +81,7 @@ Raft::Raft(const Config& c)
       // 0 = [T, 2T); RawNode::Create validated the field, tests building Raft directly may not.
       election_timeout_max_(c.election_tick_max == 0 ? 2 * c.election_tick : c.election_tick_max),
       random_(c.random),
-#ifdef KEEL_SIMULATION
       bugs_(c.bugs),
-#endif
       logger_(c.logger),
       log_(c.storage, c.max_committed_size_per_ready),
       tracker_(static_cast<size_t>(c.max_inflight_msgs), c.max_inflight_bytes),
@@ -469,9 +467,7 @@ void Raft::HandleVoteRequest(const raftpb::Message& m) {
   resp.set_to(m.from());
   resp.set_type(VoteRespMsgType(m.type()));
   bool up_to_date = log_.IsUpToDate(m.index(), m.logterm());
-#ifdef KEEL_SIMULATION
-  if (bugs_.vote_any_log) up_to_date = true;  // KEEL_BUG_SITE vote_any_log
-#endif
+  if (bugs_.on(env::Bug::kRaftVoteAnyLog)) up_to_date = true;  // bug-zoo site
   if (can_vote && up_to_date) {
     RAFT_LOG("%x [logterm: %d, index: %d, vote: %x] cast %s for %x [logterm: %d, index: %d] "
              "at term %d", id_, log_.LastTerm(), log_.LastIndex(), vote_,
@@ -808,9 +804,8 @@ bool Raft::AppendEntries(std::vector<raftpb::Entry> entries) {
 }
 
 bool Raft::MaybeCommit() {
-#ifdef KEEL_SIMULATION
-  // KEEL_BUG_SITE commit_old_term: count replicas for entries of any term.
-  if (bugs_.commit_old_term) {
+  // Bug-zoo site raft-commit-old-term: count replicas for entries of any term.
+  if (bugs_.on(env::Bug::kRaftCommitOldTerm)) {
     const uint64_t quorum_index = tracker_.Committed();
     if (quorum_index > log_.committed()) {
       log_.CommitTo(quorum_index);
@@ -818,7 +813,6 @@ bool Raft::MaybeCommit() {
     }
     return false;
   }
-#endif
   return log_.MaybeCommit(tracker_.Committed(), term_);
 }
 
@@ -993,12 +987,12 @@ void Raft::HandleAppendEntries(raftpb::Message& m) {
   entries.reserve(m.entries_size());
   for (auto& e : *m.mutable_entries()) entries.push_back(std::move(e));
   uint64_t prev_log_term = m.logterm();
-#ifdef KEEL_SIMULATION
-  // KEEL_BUG_SITE skip_append_check: pretend the previous entry matches whenever we have one.
-  if (bugs_.skip_append_check && m.index() <= log_.LastIndex() && m.index() > log_.committed()) {
+  // Bug-zoo site raft-skip-append-check: pretend the previous entry matches whenever we
+  // have one.
+  if (bugs_.on(env::Bug::kRaftSkipAppendCheck) && m.index() <= log_.LastIndex() &&
+      m.index() > log_.committed()) {
     prev_log_term = log_.TermOrZero(m.index());
   }
-#endif
   if (auto last_new = log_.MaybeAppend(m.index(), prev_log_term, m.commit(), std::move(entries))) {
     resp.set_index(*last_new);
     Send(std::move(resp));

@@ -170,9 +170,7 @@ class Raft {
   // Exclusive upper end of randomized_election_timeout_; >= election_timeout_.
   const int election_timeout_max_;
   RandomSource* const random_;
-#ifdef KEEL_SIMULATION
-  const Config::SimulationBugs bugs_;
-#endif
+  const env::BugSwitches bugs_;  // all off outside keelsim's bug zoo
   const std::function<void(std::string_view)> logger_;
 
   // Persistent state (HardState): term_, vote_ and log_.committed().

@@ -122,9 +122,7 @@ absl::Status Applier::RevokeLease(int64_t lease_id) {
   absl::StatusOr<std::vector<std::string>> keys = lessor_->Revoke(lease_id);
   if (!keys.ok()) return keys.status();
   store_->backend().Delete(kLeaseBucket, LeaseKey(lease_id));
-#ifdef KEEL_SIMULATION
-  if (bug_revoke_keeps_keys) return absl::OkStatus();  // KEEL_BUG_SITE lease_revoke_keeps_keys
-#endif
+  if (bugs_.on(env::Bug::kServerLeaseRevokeKeepsKey)) return absl::OkStatus();  // bug-zoo site
   // All of the lease's keys go in one revision, as etcd's lessor does with one txn.
   return store_->DeleteKeys(*keys).status();
 }

@@ -15,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "api/etcdserverpb/rpc.pb.h"
+#include "env/bug_switches.h"
 #include "google/protobuf/message.h"
 #include "kv/lease/lessor.h"
 #include "kv/mvcc_store.h"
@@ -48,9 +49,8 @@ class Applier {
   // Deletes every key of a revoked lease in one revision and forgets the lease.
   absl::Status RevokeLease(int64_t lease_id);
 
-#ifdef KEEL_SIMULATION
-  bool bug_revoke_keeps_keys = false;  // keelsim bug zoo: ServerConfig::bugs.lease_revoke_keeps_keys
-#endif
+  // keelsim's bug zoo (env/bug_switches.h); all off outside it.
+  void set_bugs(env::BugSwitches bugs) { bugs_ = bugs; }
 
  private:
   ApplyResult ApplyLeaseGrant(const etcdserverpb::LeaseGrantRequest& r, int64_t now_ns);
@@ -64,6 +64,7 @@ class Applier {
   kv::Lessor* const lessor_;
   Alarms* const alarms_;
   Membership* const membership_;
+  env::BugSwitches bugs_;
 };
 
 // Reads the leases persisted by the apply path (etcd's "lease" bucket), for the lessor to

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "env/bug_switches.h"
 #include "leveldb/env.h"
 #include "raft/config.h"
 #include "raft/raftpb/raft.pb.h"
@@ -109,24 +110,13 @@ struct ServerConfig {
   // simulator's restart-amnesia check).
   std::function<void()> on_persisted;
 
-#ifdef KEEL_SIMULATION
-  // keelsim's bug zoo (sim/cluster/bug_zoo.h): deliberate etcd-class bugs the simulator
-  // must catch. Only in simulation builds (:server_sim); keeld has neither field nor code.
-  struct SimulationBugs {
-    bool forget_vote = false;            // persist HardState without the vote
-    bool ack_before_commit = false;      // answer a write once proposed, not once applied
-    bool stale_read = false;             // serve linearizable reads locally
-    bool index_before_apply = false;     // commit the consistent index before the effects
-    bool follower_lease_expiry = false;  // followers revoke leases on their own clocks
-    bool skip_wal = false;               // treat entries as durable without writing them
-    bool read_before_apply = false;      // answer ReadIndex reads before applying up to it
-    bool lease_revoke_keeps_keys = false;  // revoking a lease forgets it but keeps its keys
-    bool watch_skip_event = false;       // a watch response with several events loses its last
-  } bugs;
-  raft::Config::SimulationBugs raft_bugs;
+  // keelsim's bug zoo (env/bug_switches.h): deliberate Raft and etcd-class bugs the
+  // simulator must catch, raft's included (handed on to raft::Config::bugs). All off
+  // unless sim/ turned one on (sim::BugSwitchSetter); keeld has no flag for them.
+  env::BugSwitches bugs;
   // Swarm knob (legal behaviour, not a bug): Raft's max_size_per_msg; 0 = the default.
+  // keelsim sets it; keeld has no flag for it.
   uint64_t sim_max_size_per_msg = 0;
-#endif
 };
 
 }  // namespace keel::server

@@ -55,17 +55,15 @@ void ServerImpl::ScheduleTick() {
 void ServerImpl::OnTick() {
   raft_->Tick();
   if (is_leader_) RunLeaseDuties();
-#ifdef KEEL_SIMULATION
-  // KEEL_BUG_SITE follower_lease_expiry: a follower runs its own lease clock and revokes
-  // locally, without consensus.
-  if (!is_leader_ && config_.bugs.follower_lease_expiry) {
+  // Bug-zoo site server-follower-lease-expiry: a follower runs its own lease clock and
+  // revokes locally, without consensus.
+  if (!is_leader_ && config_.bugs.on(env::Bug::kServerFollowerLeaseExpiry)) {
     if (!lessor_->is_primary()) lessor_->Promote(loop_->NowNanos(), 0);
     for (kv::LeaseId id : lessor_->ExpiredLeases(loop_->NowNanos(), 16)) {
       (void)applier_->RevokeLease(id);
       (void)store_->Commit();
     }
   }
-#endif
   // etcd sends progress notifications every 10 minutes.
   if (loop_->NowNanos() - last_progress_tick_ns_ >= int64_t{600} * 1'000'000'000) {
     last_progress_tick_ns_ = loop_->NowNanos();
@@ -105,10 +103,8 @@ void ServerImpl::ProcessReady() {
     if (!installed.ok()) return Fatal(installed);
   }
   bool nothing_to_write = !rd.hard_state.has_value() && rd.entries.empty();
-#ifdef KEEL_SIMULATION
-  // KEEL_BUG_SITE skip_wal: acknowledge entries as durable without writing them.
-  if (config_.bugs.skip_wal) nothing_to_write = true;
-#endif
+  // Bug-zoo site server-skip-wal: acknowledge entries as durable without writing them.
+  if (config_.bugs.on(env::Bug::kServerSkipWal)) nothing_to_write = true;
   if (nothing_to_write) {
     // Nothing to persist: complete on the loop like a real write would, keeping one path.
     loop_->Post([this, rd = std::move(rd)]() mutable {
@@ -117,9 +113,7 @@ void ServerImpl::ProcessReady() {
     return;
   }
   raftpb::HardState hs = rd.hard_state.value_or(raftpb::HardState());
-#ifdef KEEL_SIMULATION
-  if (config_.bugs.forget_vote) hs.set_vote(0);  // KEEL_BUG_SITE forget_vote
-#endif
+  if (config_.bugs.on(env::Bug::kRaftForgetVote)) hs.set_vote(0);  // bug-zoo site
   counters_.wal_fsyncs++;
   // The WAL owns the callback until it runs; `rd` travels inside it. Save encodes the
   // entries before it returns, so it reads them in place (no copy).
@@ -144,7 +138,7 @@ void ServerImpl::OnReadyPersisted(raft::Ready rd, absl::Status status) {
   SendRaftMessages(rd.messages_after_persist);
   // BUGGIFY: a slow state machine. Applying later is legal: Raft waits for Advance, and
   // reads, new Readies and snapshots wait with it.
-  if (!rd.committed_entries.empty() && KEEL_BUGGIFY) {
+  if (!rd.committed_entries.empty() && KEEL_BUGGIFY("server.apply_delay_15ms")) {
     loop_->RunAfter(kBuggifyApplyDelayNs, [this, alive = std::weak_ptr<const int>(alive_),
                                            rd = std::move(rd)]() mutable {
       if (alive.expired() || failed_ || stopped_) return;
@@ -426,11 +420,10 @@ void ServerImpl::ApplyNormalEntry(const raftpb::Entry& e) {
   }
   if (already_in_backend) return;  // applied before a restart; its waiter is gone
   store_->SetConsistentIndex(e.index(), e.term());
-#ifdef KEEL_SIMULATION
-  // KEEL_BUG_SITE index_before_apply: the index reaches LevelDB in a batch of its own, so a
-  // crash can keep it while losing the effects (etcd's v3.5 data-inconsistency class).
-  if (config_.bugs.index_before_apply) (void)store_->Commit();
-#endif
+  // Bug-zoo site server-index-before-apply: the index reaches LevelDB in a batch of its
+  // own, so a crash can keep it while losing the effects (etcd's v3.5 data-inconsistency
+  // class).
+  if (config_.bugs.on(env::Bug::kServerIndexBeforeApply)) (void)store_->Commit();
   counters_.proposals_applied++;
   ApplyResult result = applier_->Apply(request, loop_->NowNanos(), Header());
   if (!store_->poisoned().ok()) {
@@ -497,7 +490,7 @@ void ServerImpl::MaybeTakeSnapshot() {
   if (applied_index_ < snapshot_index_ + config_.snapshot_count) {
     // BUGGIFY: snapshot (and compact) long before snapshot_count says, so followers need
     // InstallSnapshot and restarts replay from fresh snapshots far more often.
-    if (applied_index_ <= snapshot_index_ || !KEEL_BUGGIFY_WITH_PROB(0.02)) return;
+    if (applied_index_ <= snapshot_index_ || !KEEL_BUGGIFY_WITH_PROB("server.snapshot_early", 0.02)) return;
   }
   // The backend must hold everything up to applied_index_ durably before the snapshot
   // lets the WAL go: after this point nothing could replay those entries.

@@ -44,18 +44,14 @@ class ServerImpl::LessorHooks final : public kv::LeaseHooks {
   void Attach(int64_t lease_id, std::string_view key) override {
     // The store checked LeaseExists first; a failure here is a broken invariant.
     absl::Status attached = lessor_->Attach(lease_id, key);
-#ifdef KEEL_SIMULATION
     // With the bug-zoo entry server-lease-revoke-keeps-key, a revoked lease's keys stay
     // behind and a later put may re-attach one; the simulator's lease checker must see
     // that state instead of this assertion ending the run.
     if (tolerate_dangling_leases) return;
-#endif
     assert(attached.ok());
     (void)attached;
   }
-#ifdef KEEL_SIMULATION
-  bool tolerate_dangling_leases = false;
-#endif
+  bool tolerate_dangling_leases = false;  // only under that bug-zoo entry
   void Detach(int64_t lease_id, std::string_view key) override { lessor_->Detach(lease_id, key); }
 
  private:
@@ -121,7 +117,7 @@ storage::WalOptions ServerImpl::WalOptions() {
   storage::WalOptions options;
   // BUGGIFY: tiny segments, so segment cuts (and, after snapshots, segment removal) happen
   // every few Readies instead of every 64 MiB.
-  if (KEEL_BUGGIFY) options.segment_size_bytes = 8 << 10;
+  if (KEEL_BUGGIFY("wal.segment_8kib")) options.segment_size_bytes = 8 << 10;
   return options;
 }
 
@@ -139,7 +135,7 @@ absl::Status ServerImpl::OpenBackend() {
   }
   // BUGGIFY: a tiny LevelDB memtable, so flushes and compactions (and their files on the
   // simulated disk) happen every few applies instead of every few thousand.
-  if (KEEL_BUGGIFY) options.backend.write_buffer_size_bytes = 16 << 10;
+  if (KEEL_BUGGIFY("backend.memtable_16kib")) options.backend.write_buffer_size_bytes = 16 << 10;
   auto store = kv::MvccStore::Open(std::move(options));
   if (!store.ok()) {
     return absl::Status(store.status().code(),
@@ -431,7 +427,7 @@ void ServerImpl::CreateSnapshotTransfers() {
   // BUGGIFY: the sender cuts images into tiny chunks (many acks, stalls and duplicates per
   // transfer). Only the sender: a receiver refuses chunks far above its own size.
   SnapshotTransferOptions sender_options = options;
-  if (KEEL_BUGGIFY) sender_options.chunk_bytes = std::min<size_t>(options.chunk_bytes, 1024);
+  if (KEEL_BUGGIFY("snapshot.chunk_1kib")) sender_options.chunk_bytes = std::min<size_t>(options.chunk_bytes, 1024);
   auto send = [this](uint64_t to, const serverpb::PeerMessage& m) { SendPeer(to, m); };
   snapshot_sender_ = std::make_unique<SnapshotSender>(
       loop_, env_->fs(), snap_dir_, sender_options, send,
@@ -468,14 +464,10 @@ absl::Status ServerImpl::ReloadStateFromBackend() {
     lessor_hooks_ = std::make_unique<LessorHooks>(lessor_.get());
   }
   lessor_->Restore(*leases);
-#ifdef KEEL_SIMULATION
-  lessor_hooks_->tolerate_dangling_leases = config_.bugs.lease_revoke_keeps_keys;
-#endif
+  lessor_hooks_->tolerate_dangling_leases = config_.bugs.on(env::Bug::kServerLeaseRevokeKeepsKey);
   store_->SetLeaseHooks(lessor_hooks_.get());
   applier_ = std::make_unique<Applier>(store_.get(), lessor_.get(), &*alarms_, &*membership_);
-#ifdef KEEL_SIMULATION
-  applier_->bug_revoke_keeps_keys = config_.bugs.lease_revoke_keeps_keys;
-#endif
+  applier_->set_bugs(config_.bugs);
   return absl::OkStatus();
 }
 
@@ -488,16 +480,14 @@ absl::Status ServerImpl::CreateRaftNode(uint64_t applied) {
   c.applied = applied;
   c.max_size_per_msg = 1 << 20;
   // BUGGIFY: Raft's flow control at its tightest, one MsgApp in flight per follower.
-  c.max_inflight_msgs = KEEL_BUGGIFY ? 1 : 512;
+  c.max_inflight_msgs = KEEL_BUGGIFY("raft.max_inflight_one") ? 1 : 512;
   c.max_uncommitted_entries_size = 1 << 30;
   c.check_quorum = config_.check_quorum;
   c.pre_vote = config_.pre_vote;
   c.logger = config_.debug_log;
   raft_random_ = std::make_unique<RngRandomSource>(env_->NewRng("raft.election"));
-#ifdef KEEL_SIMULATION
-  c.bugs = config_.raft_bugs;
+  c.bugs = config_.bugs;
   if (config_.sim_max_size_per_msg > 0) c.max_size_per_msg = config_.sim_max_size_per_msg;
-#endif
   c.random = raft_random_.get();
   auto node = raft::RawNode::Create(std::move(c));
   if (!node.ok()) return node.status();

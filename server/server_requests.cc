@@ -86,7 +86,7 @@ void ServerImpl::FlushProposals() {
     std::vector<uint64_t> ids;
     size_t batch_bytes = 0;
     // BUGGIFY: tiny batches, one proposal per MsgProp (one entry per Ready when alone).
-    const size_t max_entries = KEEL_BUGGIFY ? 1 : pending.size();
+    const size_t max_entries = KEEL_BUGGIFY("server.proposal_batch_one") ? 1 : pending.size();
     while (next < pending.size() && batch.size() < max_entries &&
            (batch.empty() || batch_bytes + pending[next].data.size() <= kMaxProposalBatchBytes)) {
       batch_bytes += pending[next].data.size();
@@ -149,16 +149,15 @@ void ServerImpl::ProposeTyped(Request request,
                               Callback<Response> done) {
   serverpb::InternalRaftRequest internal;
   (internal.*set)(new Request(std::move(request)));
-#ifdef KEEL_SIMULATION
-  if (config_.bugs.ack_before_commit && leader_id_ != 0) {
-    // KEEL_BUG_SITE ack_before_commit: "OK" as soon as it is proposed, before any quorum.
+  if (config_.bugs.on(env::Bug::kServerAckBeforeCommit) && leader_id_ != 0) {
+    // Bug-zoo site server-ack-before-commit: "OK" as soon as it is proposed, before any
+    // quorum.
     Response early;
     FillHeader(Header(), store_->current_revision() + 1, &early);
     Propose(std::move(internal), [](ApplyResult) {});
     std::move(done)(std::move(early));
     return;
   }
-#endif
   Propose(std::move(internal), [done = std::move(done)](ApplyResult r) mutable {
     std::move(done)(Unwrap<Response>(std::move(r)));
   });
@@ -267,9 +266,7 @@ void ServerImpl::HandleReadStates(std::vector<raft::ReadState>& states) {
     reads_in_flight_.erase(it);
     loop_->Cancel(batch.timeout);
     uint64_t wait_for = rs.index;
-#ifdef KEEL_SIMULATION
-    if (config_.bugs.read_before_apply) wait_for = 0;  // KEEL_BUG_SITE read_before_apply
-#endif
+    if (config_.bugs.on(env::Bug::kServerReadBeforeApply)) wait_for = 0;  // bug-zoo site
     for (ReadDone& r : batch.reads) reads_waiting_apply_.emplace(wait_for, std::move(r));
   }
   ServeReadsUpTo(applied_index_);
@@ -328,9 +325,7 @@ void ServerImpl::Range(const etcdserverpb::RangeRequest& request,
     std::move(done)(std::move(response));
   };
   bool local = request.serializable();
-#ifdef KEEL_SIMULATION
-  if (config_.bugs.stale_read) local = true;  // KEEL_BUG_SITE stale_read
-#endif
+  if (config_.bugs.on(env::Bug::kServerStaleRead)) local = true;  // bug-zoo site
   if (local) {
     absl::Status why;
     if (!Serving(&why)) return serve(why);

@@ -15,10 +15,11 @@ class ServerImpl::WatchStreamImpl final : public WatchStream {
           for (etcdserverpb::WatchResponse& r : responses) {
             // Keep the hub's revision: it never exceeds what this watcher has seen.
             FillHeader(info, r.header().revision(), &r);
-#ifdef KEEL_SIMULATION
-            // KEEL_BUG_SITE watch_skip_event: a response with several events loses its last.
-            if (server_->config_.bugs.watch_skip_event && r.events_size() > 1) r.mutable_events()->RemoveLast();
-#endif
+            // Bug-zoo site server-watch-skip-event: a response with several events loses
+            // its last.
+            if (server_->config_.bugs.on(env::Bug::kServerWatchSkipEvent) && r.events_size() > 1) {
+              r.mutable_events()->RemoveLast();
+            }
           }
           return sink->Send(responses);
         });

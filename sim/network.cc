@@ -61,6 +61,7 @@ int64_t SimNetwork::Latency() {
   int64_t latency_ns =
       options_.delay_min_ns + rng_.UniformRange(0, std::max<int64_t>(0, options_.delay_jitter_ns));
   if (rng_.Chance(options_.tail_probability)) {
+    ++counters_.tail_delayed;
     int k = 0;
     while (k < kMaxTailDoublings && rng_.Chance(0.5)) ++k;
     latency_ns += options_.tail_base_ns << k;

@@ -56,6 +56,7 @@ struct NetworkCounters {
   uint64_t dropped_overflow = 0;
   uint64_t dropped_down = 0;
   uint64_t duplicated = 0;
+  uint64_t tail_delayed = 0;  // given a heavy-tail delay (tail_probability)
 };
 
 using Link = std::pair<uint64_t, uint64_t>;  // (from, to)
@@ -103,6 +104,7 @@ class SimNetwork {
 
   // Not owned; nullptr (the default) for none. Must outlive its registration.
   void set_observer(MessageObserver* observer) { observer_ = observer; }
+  MessageObserver* observer() const { return observer_; }
   void set_options(const NetworkOptions& options) { options_ = options; }
   const NetworkCounters& counters() const { return counters_; }
   size_t in_flight(uint64_t from, uint64_t to) const;

@@ -85,6 +85,12 @@ uint64_t StableHasher::Digest() const {
 void Trace::Record(int64_t t_ns, uint64_t node, std::string_view kind,
                    std::initializer_list<TraceField> detail) {
   ++record_count_;
+  if (!tally_prefix_.empty() && kind.size() >= tally_prefix_.size() &&
+      kind.compare(0, tally_prefix_.size(), tally_prefix_) == 0) {
+    auto it = tally_.find(kind);
+    if (it == tally_.end()) it = tally_.emplace(std::string(kind), 0).first;
+    ++it->second;
+  }
   hasher_.AddU64(static_cast<uint64_t>(t_ns));
   hasher_.AddU64(node);
   hasher_.AddBytes(kind);

@@ -10,11 +10,14 @@
 #define KEEL_SIM_TRACE_H_
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <map>
 #include <ostream>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include "xxhash.h"
 
@@ -110,6 +113,12 @@ class Trace {
   std::string HashHex() const;
   uint64_t record_count() const { return record_count_; }
 
+  // Counts, by kind, the later records whose kind starts with `prefix` (coverage: e.g.
+  // "fault." counts the triggered faults that fired). Empty (the default) counts none;
+  // otherwise a record costs one prefix comparison more.
+  void set_tally_prefix(std::string prefix) { tally_prefix_ = std::move(prefix); }
+  const std::map<std::string, uint64_t, std::less<>>& tally() const { return tally_; }
+
  private:
   void WriteJson(int64_t t_ns, uint64_t node, std::string_view kind,
                  std::initializer_list<TraceField> detail);
@@ -117,6 +126,8 @@ class Trace {
   StableHasher hasher_;
   uint64_t record_count_ = 0;
   std::ostream* sink_ = nullptr;
+  std::string tally_prefix_;
+  std::map<std::string, uint64_t, std::less<>> tally_;
 };
 
 }  // namespace keel::sim

@@ -1,6 +1,7 @@
 // The bug zoo: classic Raft and etcd bugs that `keelsim --bug=NAME` switches on inside the
 // real code paths, to show (and test) that the simulator catches each of them. The switches
-// exist only in simulation builds (KEEL_SIMULATION); keeld's code has none of them.
+// are run-time values in the object code keeld runs too (env/bug_switches.h), off unless
+// sim/ turns one on through sim::BugSwitchSetter, which keeld cannot reach.
 #ifndef KEEL_SIM_CLUSTER_BUG_ZOO_H_
 #define KEEL_SIM_CLUSTER_BUG_ZOO_H_
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "server/member_id.h"
+#include "sim/bug_switch_setter.h"
 
 namespace keel::sim {
 namespace {
@@ -16,24 +17,11 @@ constexpr char kClusterToken[] = "keelsim";
 std::string PeerUrl(int i) { return absl::StrFormat("http://127.0.0.1:%d", 23800 + i); }
 std::string ClientUrl(int i) { return absl::StrFormat("http://127.0.0.1:%d", 23790 + i); }
 
-// Turns a bug-zoo name into the switches of a member's configuration.
+// Turns a bug-zoo name into the switch of a member's configuration (env/bug_switches.h).
 absl::Status SwitchOnBug(std::string_view bug, server::ServerConfig* c) {
   if (bug.empty()) return absl::OkStatus();
-  if (bug == "raft-commit-old-term") c->raft_bugs.commit_old_term = true;
-  else if (bug == "raft-skip-append-check") c->raft_bugs.skip_append_check = true;
-  else if (bug == "raft-vote-any-log") c->raft_bugs.vote_any_log = true;
-  else if (bug == "raft-forget-vote") c->bugs.forget_vote = true;
-  else if (bug == "server-ack-before-commit") c->bugs.ack_before_commit = true;
-  else if (bug == "server-stale-read") c->bugs.stale_read = true;
-  else if (bug == "server-index-before-apply") c->bugs.index_before_apply = true;
-  else if (bug == "server-follower-lease-expiry") c->bugs.follower_lease_expiry = true;
-  else if (bug == "server-skip-wal") c->bugs.skip_wal = true;
-  else if (bug == "server-read-before-apply") c->bugs.read_before_apply = true;
-  else if (bug == "server-lease-revoke-keeps-key") c->bugs.lease_revoke_keeps_keys = true;
-  else if (bug == "server-watch-skip-event") c->bugs.watch_skip_event = true;
-  else if (bug == "leveldb-log-switch-gap") {}  // an env::LevelDbEnv option: StartNode
-  else return absl::InvalidArgumentError(absl::StrCat("unknown bug ", std::string(bug)));
-  return absl::OkStatus();
+  if (bug == "leveldb-log-switch-gap") return absl::OkStatus();  // an env::LevelDbEnv option: StartNode
+  return BugSwitchSetter::TurnOn(bug, &c->bugs);
 }
 
 }  // namespace

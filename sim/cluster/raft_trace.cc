@@ -111,6 +111,15 @@ std::optional<PeekedRaftMessage> PeekPeerFrame(std::string_view frame) {
   return PeekRaftMessage(sub);
 }
 
+std::optional<uint64_t> PeekPeerFrameType(std::string_view frame) {
+  uint64_t key = 0, len = 0, type = 0;
+  if (!ReadVarint(&frame, &key) || key != ((1 << 3) | kLengthDelimited)) return std::nullopt;
+  if (!ReadVarint(&frame, &len) || len != frame.size()) return std::nullopt;
+  if (!ReadVarint(&frame, &key) || key != ((1 << 3) | kVarint)) return std::nullopt;
+  if (!ReadVarint(&frame, &type)) return std::nullopt;
+  return type;
+}
+
 std::optional<PeekedRaftMessage> PeekRaftMessage(std::string_view bytes) {
   PeekedRaftMessage m;
   bool has_type = false;
@@ -137,6 +146,8 @@ std::optional<PeekedRaftMessage> PeekRaftMessage(std::string_view bytes) {
     } else if (wire == kLengthDelimited && field == 7) {
       ++m.entries;
       m.last_entry = EntryIndex(sub);
+    } else if (wire == kLengthDelimited && field == 12) {
+      m.context = sub;
     }
   }
   if (!bytes.empty() || !has_type || !IsPeerMessage(m.type)) return std::nullopt;

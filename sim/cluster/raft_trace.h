@@ -41,6 +41,9 @@ struct PeekedRaftMessage {
   bool reject = false;
   uint64_t entries = 0;     // count
   uint64_t last_entry = 0;  // index of the last entry carried, 0 if none
+  // The context bytes (a ReadIndex request's id on heartbeats), a view into the peeked
+  // bytes: valid only while they are.
+  std::string_view context;
 };
 
 // Nullopt unless `bytes` is a well-formed raftpb::Message of a peer-to-peer type.
@@ -48,6 +51,10 @@ std::optional<PeekedRaftMessage> PeekRaftMessage(std::string_view bytes);
 // The same for a frame on the peer transport: a serverpb::PeerMessage carrying a Raft
 // message (nullopt for forwarded requests, snapshot chunks and anything else).
 std::optional<PeekedRaftMessage> PeekPeerFrame(std::string_view frame);
+// Only the Raft message type of such a frame, read from its first bytes (the type is
+// field 1, serialized first), without walking the entries; nullopt when the frame is no
+// Raft message or does not start with its type.
+std::optional<uint64_t> PeekPeerFrameType(std::string_view frame);
 
 class RaftTracer final : public MessageObserver {
  public:

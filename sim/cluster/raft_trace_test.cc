@@ -81,5 +81,21 @@ TEST(PeekPeerFrame, IgnoresOtherFramesAndGarbage) {
   EXPECT_FALSE(PeekPeerFrame(frame.SerializeAsString()).has_value());
 }
 
+TEST(PeekPeerFrameType, ReadsTheTypeAloneAndAgreesWithTheFullPeek) {
+  serverpb::PeerMessage frame;
+  *frame.mutable_raft() = App();
+  EXPECT_EQ(PeekPeerFrameType(frame.SerializeAsString()), std::optional<uint64_t>(raftpb::MsgApp));
+  raftpb::Message heartbeat;
+  heartbeat.set_type(raftpb::MsgHeartbeat);
+  heartbeat.set_context("read-7");
+  *frame.mutable_raft() = heartbeat;
+  EXPECT_EQ(PeekPeerFrameType(frame.SerializeAsString()), std::optional<uint64_t>(raftpb::MsgHeartbeat));
+  EXPECT_EQ(PeekPeerFrame(frame.SerializeAsString())->context, "read-7");
+  serverpb::PeerMessage chunk;
+  chunk.mutable_snapshot_chunk()->set_transfer_id(5);
+  EXPECT_FALSE(PeekPeerFrameType(chunk.SerializeAsString()).has_value());
+  EXPECT_FALSE(PeekPeerFrameType("").has_value());
+}
+
 }  // namespace
 }  // namespace keel::sim

@@ -16,6 +16,7 @@
 #include "sim/checkers/linearizability.h"
 #include "sim/checkers/raft_safety.h"
 #include "sim/cluster/cluster.h"
+#include "sim/cluster/coverage.h"
 #include "sim/cluster/end_checks.h"
 #include "sim/cluster/log_reporter.h"
 #include "sim/cluster/raft_trace.h"
@@ -393,25 +394,46 @@ std::optional<std::string> CheckEveryMemberBack(const SimCluster& c, std::vector
   return std::nullopt;
 }
 
-std::map<std::string, uint64_t> Coverage(SimCluster& c, size_t excused) {
+// What the run exercised (sim/README.md, "Coverage"): disk faults and the servers'
+// answers, network and scheduled faults that fired, triggered faults, Raft paths and
+// BUGGIFY sites. Zero counts are omitted.
+std::map<std::string, uint64_t> Coverage(SimCluster& c, size_t excused, const Scenario& scenario,
+                                         World& world, const RaftCoverage* raft,
+                                         const env::Buggify& buggify) {
   std::map<std::string, uint64_t> out;
-  auto add = [&](const char* name, uint64_t n) {
+  auto add = [&](const std::string& name, uint64_t n) {
     if (n > 0) out[name] += n;
   };
   for (int i = 0; i < c.size(); ++i) {
     const DiskCounters& d = c.env(i).disk().counters();
-    add("eio_read", d.read_errors);
-    add("eio_write", d.write_errors);
-    add("eio_sync", d.sync_errors);
-    add("eio_dir_sync", d.dir_sync_errors);
-    add("enospc", d.full_errors);
-    add("bit_flip", d.bit_flips);
-    add("misdirected_write", d.misdirected_writes);
-    add("torn_write", d.torn_writes);
-    add("fail_stop", static_cast<uint64_t>(c.fatals(i)));
-    add("refused_start", static_cast<uint64_t>(c.refusals(i)));
+    add("disk.eio_read", d.read_errors);
+    add("disk.eio_write", d.write_errors);
+    add("disk.eio_sync", d.sync_errors);
+    add("disk.eio_dir_sync", d.dir_sync_errors);
+    add("disk.enospc", d.full_errors);
+    add("disk.bit_flip", d.bit_flips);
+    add("disk.misdirected_write", d.misdirected_writes);
+    add("disk.torn_write", d.torn_writes);
+    add("server.fail_stop", static_cast<uint64_t>(c.fatals(i)));
+    add("server.refused_start", static_cast<uint64_t>(c.refusals(i)));
   }
-  add("excused", excused);
+  add("server.excused", excused);
+  const NetworkCounters& net = c.network().counters();
+  add("net.dropped_random", net.dropped_random);
+  add("net.dropped_partition", net.dropped_partition);
+  add("net.dropped_overflow", net.dropped_overflow);
+  add("net.duplicated", net.duplicated);
+  add("net.tail_delayed", net.tail_delayed);
+  // Scheduled faults fire at their time; the safety phase runs past every one of them
+  // unless the run ended early.
+  for (const Fault& f : scenario.faults) {
+    if (!IsTriggered(f.kind) && f.at_ns <= world.now_ns()) add(absl::StrCat("fault.", FaultKindName(f.kind)), 1);
+  }
+  // Triggered faults: the trace's tally of "fault.*" records (arming, each churn step,
+  // each vote crash).
+  for (const auto& [kind, n] : world.trace().tally()) add(kind, n);
+  if (raft != nullptr) raft->AddTo(&out);
+  for (const auto& [name, n] : buggify.FiresBySite()) add(absl::StrCat("buggify.", name), n);
   return out;
 }
 
@@ -443,14 +465,18 @@ RunResult RunSeed(const RunOptions& options) {
 
   World world(options.seed);
   if (options.trace != nullptr) world.trace().set_json_sink(options.trace);
+  world.trace().set_tally_prefix("fault.");
   // Installed before the cluster starts (servers consult some sites at start-up) and
   // destroyed after it is torn down.
   env::Buggify buggify(world.NewRng("buggify"));
   std::optional<env::Buggify::Scope> buggify_scope;
   if (options.buggify) buggify_scope.emplace(&buggify);
   std::unique_ptr<SimCluster> cluster;
+  std::unique_ptr<RaftCoverage> raft_coverage;
   auto finish = [&](bool ok, std::string checker, std::string message) {
-    if (cluster != nullptr) result.coverage = Coverage(*cluster, result.excused.size());
+    if (cluster != nullptr) {
+      result.coverage = Coverage(*cluster, result.excused.size(), scenario, world, raft_coverage.get(), buggify);
+    }
     result.buggify_sites = buggify.EnabledSites();
     result.buggify_fires = buggify.fires();
     result.ok = ok;
@@ -481,6 +507,9 @@ RunResult RunSeed(const RunOptions& options) {
   absl::Cleanup teardown = [&cluster]() { cluster.reset(); };
   // raft.* events for the teaching tools, only into a --trace sink (never hashed).
   RaftTracer raft_trace(cluster.get());
+  // After the tracer, whose messages it passes on; destroyed before it.
+  raft_coverage = std::make_unique<RaftCoverage>(cluster.get());
+  absl::Cleanup coverage_off = [&raft_coverage]() { raft_coverage.reset(); };
   FaultTriggers triggers(&world, cluster.get(), scenario.election_ms * 1'000'000);
   for (const Fault& f : scenario.faults) {
     if (IsTriggered(f.kind)) {
@@ -497,6 +526,7 @@ RunResult RunSeed(const RunOptions& options) {
     if (world.events_run() >= options.max_events) return finish(false, "event-budget", "too many events");
     if (!world.Step()) break;
     raft_trace.AfterStep();
+    raft_coverage->AfterStep(world.event_node());
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
     if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     triggers.AfterEvent();
@@ -532,6 +562,7 @@ RunResult RunSeed(const RunOptions& options) {
     if (world.events_run() >= options.max_events) return finish(false, "event-budget", "too many events");
     if (!world.Step()) break;
     raft_trace.AfterStep();
+    raft_coverage->AfterStep(world.event_node());
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
     if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     if (world.now_ns() >= next_watch_revive) {

@@ -130,7 +130,7 @@ int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
     std::cout << "buggify sites enabled: " << absl::StrJoin(r.buggify_sites, ", ") << "\n";
   }
   if (!r.coverage.empty()) {
-    std::cout << "disk faults fired:";
+    std::cout << "coverage:";
     for (const auto& [name, count] : r.coverage) std::cout << " " << name << "=" << count;
     std::cout << "\n";
   }
@@ -298,7 +298,7 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
   if (tty) std::cout << "\n";
   std::cout << absl::StrFormat("speed: %.1f simulated seconds per wall second (%d jobs, %.1f sim s in %.1f s)\n",
                                report.sim_seconds() / std::max(wall, 1e-9), jobs, report.sim_seconds(), wall);
-  if (!report.CoverageLine().empty()) std::cout << report.CoverageLine() << "\n";
+  std::cout << report.CoverageTable();
   if (report.failed() > 0) std::cout << report.FailuresByChecker() << "\n";
   std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
   return report.failed() == 0 ? 0 : 1;
@@ -324,7 +324,7 @@ int Merge(const std::vector<std::string>& files) {
   }
   for (const std::string& failure : report.failures()) std::cout << failure << "\n";
   std::cout << absl::StrFormat("speed: %.1f simulated seconds in total\n", report.sim_seconds());
-  if (!report.CoverageLine().empty()) std::cout << report.CoverageLine() << "\n";
+  std::cout << report.CoverageTable();
   if (report.failed() > 0) std::cout << report.FailuresByChecker() << "\n";
   std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
   return report.failed() == 0 ? 0 : 1;

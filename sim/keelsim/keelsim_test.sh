@@ -14,6 +14,12 @@ out=$("$keelsim" sweep --seeds="1-$seeds" --jobs=2)
 echo "$out" | tail -3
 echo "$out" | grep -q "^$seeds passed, 0 failed$" || { echo "sweep failed"; exit 1; }
 echo "$out" | grep -q "^speed: " || { echo "no speed line"; exit 1; }
+# The coverage table: Raft paths every sweep must reach, counted in some seeds.
+grep -q "^coverage over $seeds seeds:" <<< "$out" || { echo "no coverage table"; exit 1; }
+for row in raft.elections_started raft.elections_won raft.append_rejected fault.crash net.dropped_random; do
+  grep -qE "^\| $row \| [1-9][0-9]* \| [1-9][0-9]* \|$" <<< "$out" || { echo "coverage: $row never fired"; exit 1; }
+done
+grep -qE "^\| raft.joint_entered \| [0-9]+ \| [0-9]+ \|$" <<< "$out" || { echo "coverage: zero rows missing"; exit 1; }
 
 hash_of() { "$keelsim" run --seed="$1" "${@:2}" | sed -n 's/.*trace_hash=\([0-9a-f]*\).*/\1/p' | head -1; }
 a=$(hash_of 7); b=$(hash_of 7 --trace="$tmp/t7.jsonl"); c=$(hash_of 8)
@@ -26,6 +32,10 @@ head -1 "$tmp/t7.jsonl" | grep -q '"t_ns"' || { echo "trace is not JSON lines"; 
 "$keelsim" sweep --seeds=1-20 --jobs=1 --shard=1/2 --results="$tmp/s1.jsonl" > /dev/null
 "$keelsim" merge "$tmp/s0.jsonl" "$tmp/s1.jsonl" | grep -q "^20 passed, 0 failed$" ||
   { echo "sharded results do not merge to 20 seeds"; exit 1; }
+# Coverage survives the JSON lines: merged shards count the same as one sweep.
+diff <("$keelsim" merge "$tmp/s0.jsonl" "$tmp/s1.jsonl" | sed -n '/^coverage over/,/^[^|c]/p' | grep '^|') \
+     <("$keelsim" sweep --seeds=1-20 --jobs=2 | sed -n '/^coverage over/,/^[^|c]/p' | grep '^|') ||
+  { echo "merged coverage differs from the sweep's"; exit 1; }
 
 # Teaching tools. The trace of seed 7 carries the raft.* events of
 # papers/viz/TRACE_SCHEMA.md: states, appends, and one send per message id before its

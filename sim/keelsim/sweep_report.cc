@@ -9,6 +9,7 @@ namespace keel::sim {
 
 void SweepReport::Record(const RunResult& r) {
   if (!seen_.insert(r.seed).second) return;
+  ++seeds_;
   sim_seconds_ += r.sim_seconds;
   for (const auto& [name, count] : r.coverage) {
     coverage_[name].first += count;
@@ -24,11 +25,34 @@ void SweepReport::Record(const RunResult& r) {
 
 void SweepReport::Add(const RunResult& r) { Record(r); }
 
-std::string SweepReport::CoverageLine() const {
-  if (coverage_.empty()) return "";
-  std::string out = "disk faults fired:";
-  for (const auto& [name, c] : coverage_) {
-    absl::StrAppend(&out, " ", name, "=", c.first, " (", c.second, " seeds)");
+std::string SweepReport::CoverageTable() const {
+  if (seeds_ == 0) return "";
+  // Rows that must show even at zero: what a sweep is expected to exercise.
+  static const char* const kExpected[] = {
+      "raft.elections_started", "raft.elections_won", "raft.prevote_campaigns",
+      "raft.snapshots_sent", "raft.snapshots_installed", "raft.joint_entered",
+      "raft.leader_transfers", "raft.read_index_batches", "raft.read_index_forwarded",
+      "raft.append_rejected", "raft.log_truncations",
+      "fault.crash", "fault.pause", "fault.isolate", "fault.split", "fault.asymmetric",
+      "fault.flap", "fault.clock_drift", "fault.clock_jump", "fault.disk_slow",
+      "fault.vote_crash", "fault.churn",
+      "net.dropped_random", "net.dropped_partition", "net.duplicated", "net.tail_delayed",
+      "disk.eio_read", "disk.eio_write", "disk.eio_sync", "disk.eio_dir_sync", "disk.enospc",
+      "disk.bit_flip", "disk.misdirected_write", "disk.torn_write",
+  };
+  absl::btree_map<std::string, std::pair<uint64_t, size_t>> rows = coverage_;
+  for (const char* name : kExpected) rows.try_emplace(name, 0, 0);
+  // Group order: Raft paths first, then faults, then the code's answers and BUGGIFY.
+  static const char* const kGroups[] = {"raft.", "fault.", "net.", "disk.", "server.", "buggify.", ""};
+  std::string out = absl::StrCat("coverage over ", seeds_, " seeds:\n",
+                                 "| what | total | seeds where it fired |\n|---|---:|---:|\n");
+  absl::btree_set<std::string> printed;
+  for (const char* group : kGroups) {
+    for (const auto& [name, c] : rows) {
+      if (printed.contains(name) || name.rfind(group, 0) != 0) continue;
+      printed.insert(name);
+      absl::StrAppend(&out, "| ", name, " | ", c.first, " | ", c.second, " |\n");
+    }
   }
   return out;
 }

@@ -34,9 +34,12 @@ class SweepReport {
   // "failures by checker: crash=3 election-safety=12", or "" without failures: what a
   // large sweep found, at a glance.
   std::string FailuresByChecker() const;
-  // "disk faults fired: bit_flip=120 (31 seeds) eio_sync=4 (3 seeds) ...", or "" when no
-  // seed fired any: the coverage of RunResult::coverage over the sweep.
-  std::string CoverageLine() const;
+  // The coverage of RunResult::coverage over the sweep, as a Markdown table: one row per
+  // name (total count, seeds in which it was non-zero), grouped by prefix (raft., fault.,
+  // net., disk., server., buggify.). The Raft paths and the fault kinds the swarm draws
+  // are listed even when nothing fired them, so a gap shows as a 0 rather than a
+  // missing row. "" for an empty report.
+  std::string CoverageTable() const;
 
  private:
   void Record(const RunResult& r);
@@ -46,6 +49,7 @@ class SweepReport {
   absl::btree_set<std::pair<uint64_t, std::string>> failures_;
   absl::btree_map<std::string, size_t> failures_by_checker_;
   double sim_seconds_ = 0;
+  size_t seeds_ = 0;
   // coverage name -> (total count, seeds in which it was non-zero)
   absl::btree_map<std::string, std::pair<uint64_t, size_t>> coverage_;
 };
