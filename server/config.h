@@ -52,6 +52,12 @@ struct ServerConfig {
   // Called once, during Server::Open, on the Loop; may block for a bounded time. keeld
   // queries the peers' transports; unset, joining fails with a clear error.
   std::function<absl::StatusOr<ExistingCluster>()> fetch_existing_cluster;
+  // --wal-dir: a dedicated WAL directory (must exist or be creatable as one directory);
+  // empty: <data_dir>/member/wal.
+  std::string wal_dir;
+  // --force-new-cluster: restarting from a WAL, become the only member of the cluster,
+  // keeping the data (server/force_new_cluster.h). Ignored without a WAL, as in etcd.
+  bool force_new_cluster = false;
 
   // --heartbeat-interval and --election-timeout, in milliseconds, as etcd: Raft ticks once
   // per heartbeat interval; the election timeout is a multiple of it.
