@@ -3,7 +3,6 @@
 // The work is server/restore.h's; this file is flags, output and exit codes.
 #include "client/keelctl/commands_backup.h"
 
-#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -24,16 +23,6 @@
 
 namespace keel::client::keelctl {
 namespace {
-
-// go-humanize's Bytes, as etcdctl prints "TOTAL SIZE": SI units, one decimal below 10.
-std::string HumanBytes(uint64_t bytes) {
-  if (bytes < 10) return absl::StrFormat("%d B", bytes);
-  static const char* const kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-  const int e = static_cast<int>(std::floor(std::log(static_cast<double>(bytes)) / std::log(1000.0)));
-  const double value = std::floor(static_cast<double>(bytes) / std::pow(1000.0, e) * 10 + 0.5) / 10;
-  return value < 10 ? absl::StrFormat("%.1f %s", value, kUnits[e])
-                    : absl::StrFormat("%.0f %s", value, kUnits[e]);
-}
 
 std::unique_ptr<env::PosixEnv> FileEnv() {
   auto env = env::PosixEnv::Create(env::PosixEnv::Options());
