@@ -87,6 +87,12 @@ server::ServerConfig MakeServerConfig(const KeeldConfig& config) {
   s.max_request_bytes = f.max_request_bytes;
   s.max_txn_ops = f.max_txn_ops;
   s.request_timeout_ms = f.request_timeout_ms;
+  s.wal_dir = f.wal_dir;
+  s.force_new_cluster = f.force_new_cluster;
+  s.pre_vote = f.pre_vote;
+  s.auto_compaction_periodic = f.auto_compaction_periodic;
+  s.auto_compaction_retention_ns = f.auto_compaction_retention_ns;
+  s.auto_compaction_retention_revisions = f.auto_compaction_retention_revisions;
   if (config.log_level == LogLevel::kDebug) {
     // --log-level=debug: the core's debug log (server/README.md), one fwrite per line on
     // unbuffered stderr so no other output splits a line.

@@ -11,7 +11,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "node/config_file.h"
+#include "node/etcd_flag_table.h"
 
 namespace keel::node {
 namespace {
@@ -23,6 +28,7 @@ struct FlagSpec {
   const char* name;
   const char* default_value;
   const char* help;
+  bool is_bool = false;  // Go bool flag: "--flag" alone means true
 };
 
 // Order = order in --help. Defaults are etcd 3.4's.
@@ -51,7 +57,29 @@ constexpr FlagSpec kFlags[] = {
      "Maximum client request size in bytes the server will accept."},
     {"max-txn-ops", "128", "Maximum number of operations permitted in a transaction."},
     {"log-level", "info", "Configures log level. Only supports debug, info, warn, error."},
+    {"debug", "false", "Enable debug-level logging (same as --log-level=debug).", true},
+    {"wal-dir", "", "Path to the dedicated wal directory."},
+    {"force-new-cluster", "false", "Force to create a new one member cluster.", true},
+    {"pre-vote", "false", "Enable to run an additional Raft election phase.", true},
+    {"auto-compaction-retention", "0",
+     "Auto compaction retention for mvcc key value store. 0 means disable auto compaction."},
+    {"auto-compaction-mode", "periodic",
+     "interpret 'auto-compaction-retention' one of: periodic|revision. 'periodic' for duration "
+     "based retention, defaulting to hours if no time unit is provided (e.g. '5m'). 'revision' "
+     "for revision number based retention."},
+    {"config-file", "",
+     "Path to the server configuration file. Note that if a configuration file is provided, "
+     "other command line flags and environment variables will be ignored."},
 };
+
+// etcd's etcdmain flag set also holds every flag of node/etcd_flag_table.h.
+bool IsBoolFlag(absl::string_view name) {
+  for (const FlagSpec& spec : kFlags) {
+    if (name == spec.name) return spec.is_bool;
+  }
+  const EtcdFlag* other = FindUnservedFlag(name);
+  return other != nullptr && other->kind == FlagKind::kBool;
+}
 
 const FlagSpec* FindFlag(absl::string_view name) {
   for (const FlagSpec& spec : kFlags) {
@@ -66,12 +94,10 @@ absl::Status InvalidValue(absl::string_view flag, absl::string_view value, absl:
       absl::StrCat("invalid value \"", value, "\" for flag -", flag, ": ", why));
 }
 
-// Splits argv into flag -> value (last one wins, like Go), applying defaults.
+// Splits argv into flag -> value (last one wins, like Go): only what the command line sets.
 absl::StatusOr<std::map<std::string, std::string>> SplitArgs(const std::vector<std::string>& args,
-                                                             std::map<std::string, bool>* given,
                                                              bool* help, bool* version) {
   std::map<std::string, std::string> values;
-  for (const FlagSpec& spec : kFlags) values[spec.name] = spec.default_value;
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view arg = args[i];
     if (!absl::ConsumePrefix(&arg, "-") || arg.empty()) {
@@ -94,19 +120,171 @@ absl::StatusOr<std::map<std::string, std::string>> SplitArgs(const std::vector<s
       *version = true;
       continue;
     }
-    if (FindFlag(name) == nullptr) {
+    if (FindFlag(name) == nullptr && FindUnservedFlag(name) == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("flag provided but not defined: -", name));
     }
-    if (!has_value) {
+    if (!has_value && IsBoolFlag(name)) {
+      value = "true";  // Go: a bool flag never takes the next argument
+    } else if (!has_value) {
       if (i + 1 >= args.size()) {
         return absl::InvalidArgumentError(absl::StrCat("flag needs an argument: -", name));
       }
       value = args[++i];
     }
     values[std::string(name)] = value;
-    (*given)[std::string(name)] = true;
   }
   return values;
+}
+
+// Go's strconv.ParseBool.
+bool ParseGoBool(absl::string_view value, bool* out) {
+  static const char* const kTrue[] = {"1", "t", "T", "TRUE", "true", "True"};
+  static const char* const kFalse[] = {"0", "f", "F", "FALSE", "false", "False"};
+  for (const char* t : kTrue) {
+    if (value == t) return *out = true, true;
+  }
+  for (const char* f : kFalse) {
+    if (value == f) return *out = false, true;
+  }
+  return false;
+}
+
+absl::StatusOr<bool> ParseBoolFlag(absl::string_view flag, const std::string& value) {
+  bool parsed = false;
+  if (!ParseGoBool(value, &parsed)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid boolean value \"", value, "\" for -", flag, ": parse error"));
+  }
+  return parsed;
+}
+
+std::string EnvName(absl::string_view flag) {
+  std::string name = absl::StrCat("ETCD_", flag);
+  for (char& c : name) c = c == '-' ? '_' : absl::ascii_toupper(c);
+  return name;
+}
+
+// Every flag name etcd's flag set knows, in one list.
+std::vector<std::string> AllFlagNames() {
+  std::vector<std::string> names;
+  for (const FlagSpec& spec : kFlags) names.emplace_back(spec.name);
+  for (const EtcdFlag& f : UnservedEtcdFlags()) names.emplace_back(f.name);
+  for (const EtcdFlag& f : TlsEtcdFlags()) names.emplace_back(f.name);
+  return names;
+}
+
+// The command line plus ETCD_* variables (etcd's pkg/flags SetFlagsFromEnv + verifyEnv).
+// `from_env` collects the flags set from a variable (for error messages).
+absl::Status AddEnvironment(const std::vector<std::string>& environ,
+                            std::map<std::string, std::string>* set,
+                            std::map<std::string, std::string>* from_env, KeeldConfig* config) {
+  std::map<std::string, std::string> env;
+  for (const std::string& entry : environ) {
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  std::map<std::string, bool> handled;
+  for (const std::string& flag : AllFlagNames()) {
+    const std::string key = EnvName(flag);
+    auto it = env.find(key);
+    if (it == env.end()) continue;
+    handled[key] = true;
+    if (set->count(flag) > 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "conflicting environment variable \"", key,
+          "\" is shadowed by corresponding command-line flag (either unset environment "
+          "variable or disable flag)"));
+    }
+    if (it->second.empty()) continue;
+    (*set)[flag] = it->second;
+    (*from_env)[flag] = key;
+    config->notices.push_back(
+        absl::StrCat("recognized and used environment variable ", key, "=", it->second));
+  }
+  for (const auto& [key, value] : env) {
+    if (!handled[key] && absl::StartsWith(key, "ETCD_")) {
+      config->warnings.push_back(absl::StrCat("unrecognized environment variable ", key, "=", value));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddConfigFile(const std::string& path, const FlagSources& sources,
+                           std::map<std::string, std::string>* set, KeeldConfig* config) {
+  if (!sources.read_file) return absl::FailedPreconditionError("cannot read --config-file");
+  absl::StatusOr<std::string> text = sources.read_file(path);
+  if (!text.ok()) return text.status();
+  auto entries = ParseEtcdConfigYaml(*text);
+  if (!entries.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("error loading config file ", path, ": ", entries.status().message()));
+  }
+  for (const auto& [key, value] : *entries) {
+    if (FindFlag(key) == nullptr && FindUnservedFlag(key) == nullptr) {
+      config->warnings.push_back(
+          absl::StrCat("config file ", path, ": unknown key \"", key, "\" ignored"));
+      continue;
+    }
+    (*set)[key] = value;
+  }
+  set->erase("config-file");
+  config->notices.push_back(absl::StrCat(
+      "loaded server configuration from ", path,
+      "; other configuration command line flags and environment variables will be ignored "
+      "if provided"));
+  return absl::OkStatus();
+}
+
+// Warnings for accepted-and-ignored flags, errors for refused ones (etcd_flag_table.h).
+absl::Status ApplyDispositions(const std::map<std::string, std::string>& set,
+                               KeeldConfig* config) {
+  for (const auto& [name, value] : set) {
+    const EtcdFlag* flag = FindUnservedFlag(name);
+    if (flag == nullptr) continue;
+    if (flag->disposition == Disposition::kWarn) {
+      config->warnings.push_back(absl::StrCat("--", name, " is accepted and ignored: ", flag->why));
+      continue;
+    }
+    bool is_default = value == flag->default_value;
+    if (flag->kind == FlagKind::kBool) {
+      absl::StatusOr<bool> parsed = ParseBoolFlag(name, value);
+      if (!parsed.ok()) return parsed.status();
+      is_default = *parsed == (std::string(flag->default_value) == "true");
+    }
+    if (!is_default) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, "=", value, " is not supported by keeld: ", flag->why));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// etcd 3.4's parseCompactionRetention and Config.Validate's mode check.
+absl::Status ParseAutoCompaction(const std::string& mode, const std::string& retention,
+                                 ServerFlags* s) {
+  if (mode != "periodic" && mode != "revision" && !mode.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown auto-compaction-mode \"", mode, "\""));
+  }
+  s->auto_compaction_periodic = mode != "revision";
+  int64_t count = 0;
+  int64_t ns = 0;
+  if (absl::SimpleAtoi(retention, &count) && count >= 0) {
+    ns = s->auto_compaction_periodic ? count * 3600 * int64_t{1'000'000'000} : count;
+  } else {
+    absl::Duration d;
+    if (!absl::ParseDuration(retention, &d)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "error parsing CompactionRetention: time: invalid duration \"", retention, "\""));
+    }
+    ns = absl::ToInt64Nanoseconds(d);
+  }
+  if (s->auto_compaction_periodic) {
+    s->auto_compaction_retention_ns = ns;
+  } else {
+    s->auto_compaction_retention_revisions = ns;  // etcd: time.Duration used as a count
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> ParseInt(absl::string_view flag, const std::string& value) {
@@ -218,16 +396,49 @@ absl::Status Validate(const KeeldConfig& config, bool listen_client_given,
   return absl::OkStatus();
 }
 
-}  // namespace
+absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>& set,
+                                        bool from_file, KeeldConfig config);
 
-absl::StatusOr<KeeldConfig> ParseKeeldFlags(const std::vector<std::string>& args) {
-  std::map<std::string, bool> given;
-  KeeldConfig config;
-  absl::StatusOr<std::map<std::string, std::string>> values =
-      SplitArgs(args, &given, &config.help, &config.version);
-  if (!values.ok()) return values.status();
-  if (config.help || config.version) return config;
-  std::map<std::string, std::string>& v = *values;
+absl::StatusOr<KeeldConfig> ParseResolved(const std::map<std::string, std::string>& given,
+                                          const FlagSources& sources, KeeldConfig config) {
+  // Sources, with etcd's precedence (FlagSources).
+  std::map<std::string, std::string> set;
+  std::map<std::string, std::string> from_env;
+  std::string config_file = given.count("config-file") > 0 ? given.at("config-file") : "";
+  if (config_file.empty()) {
+    for (const std::string& entry : sources.environ) {
+      if (absl::StartsWith(entry, "ETCD_CONFIG_FILE=")) config_file = entry.substr(17);
+    }
+  }
+  const bool from_file = !config_file.empty();
+  if (!from_file) set = given;
+  absl::Status sourced = from_file ? AddConfigFile(config_file, sources, &set, &config)
+                                   : AddEnvironment(sources.environ, &set, &from_env, &config);
+  if (!sourced.ok()) return sourced;
+  absl::StatusOr<KeeldConfig> parsed = ParseValues(set, from_file, std::move(config));
+  if (parsed.ok()) return parsed;
+  // etcd names the variable a bad value came from: "invalid value "x" for ETCD_NAME: ...".
+  std::string message(parsed.status().message());
+  for (const auto& [flag, key] : from_env) {
+    for (const std::string& flag_ref :
+         {absl::StrCat(" for flag -", flag, ":"), absl::StrCat(" for -", flag, ":")}) {
+      if (size_t at = message.find(flag_ref); at != std::string::npos) {
+        message.replace(at, flag_ref.size(), absl::StrCat(" for ", key, ":"));
+      }
+    }
+  }
+  return absl::Status(parsed.status().code(), message);
+}
+
+absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>& set,
+                                        bool from_file, KeeldConfig config) {
+  absl::Status dispositions = ApplyDispositions(set, &config);
+  if (!dispositions.ok()) return dispositions;
+  std::map<std::string, std::string> v;
+  for (const FlagSpec& spec : kFlags) v[spec.name] = spec.default_value;
+  for (const auto& [name, value] : set) {
+    if (FindFlag(name) != nullptr) v[name] = value;
+  }
   ServerFlags& s = config.server;
 
   s.name = v["name"];
@@ -294,11 +505,44 @@ absl::StatusOr<KeeldConfig> ParseKeeldFlags(const std::vector<std::string>& args
   absl::StatusOr<LogLevel> level = ParseLogLevel(v["log-level"]);
   if (!level.ok()) return level.status();
   config.log_level = *level;
+  struct BoolFlag {
+    const char* name;
+    bool* out;
+  };
+  bool debug = false;
+  const BoolFlag bool_flags[] = {{"debug", &debug},
+                                 {"force-new-cluster", &s.force_new_cluster},
+                                 {"pre-vote", &s.pre_vote}};
+  for (const BoolFlag& flag : bool_flags) {
+    absl::StatusOr<bool> parsed = ParseBoolFlag(flag.name, v[flag.name]);
+    if (!parsed.ok()) return parsed.status();
+    *flag.out = *parsed;
+  }
+  if (debug) config.log_level = LogLevel::kDebug;  // etcd 3.4: --debug = --log-level=debug
+  s.wal_dir = v["wal-dir"];
+  absl::Status compaction =
+      ParseAutoCompaction(v["auto-compaction-mode"], v["auto-compaction-retention"], &s);
+  if (!compaction.ok()) return compaction;
 
-  absl::Status valid = Validate(config, given.count("listen-client-urls") > 0,
-                                given.count("advertise-client-urls") > 0);
+  // etcd's "--listen-client-urls without --advertise-client-urls" rule is a command-line
+  // rule (etcdmain's missingAC); a configuration file keeps the advertise default.
+  absl::Status valid = Validate(config, !from_file && set.count("listen-client-urls") > 0,
+                                from_file || set.count("advertise-client-urls") > 0);
   if (!valid.ok()) return valid;
   return config;
+}
+
+}  // namespace
+
+absl::StatusOr<KeeldConfig> ParseKeeldFlags(const std::vector<std::string>& args,
+                                            const FlagSources& sources) {
+  KeeldConfig config;
+  absl::StatusOr<std::map<std::string, std::string>> given =
+      SplitArgs(args, &config.help, &config.version);
+  if (!given.ok()) return given.status();
+  if (config.help || config.version) return config;
+  absl::StatusOr<KeeldConfig> parsed = ParseResolved(*given, sources, std::move(config));
+  return parsed;
 }
 
 std::string KeeldUsage() {
@@ -306,6 +550,15 @@ std::string KeeldUsage() {
   for (const FlagSpec& spec : kFlags) {
     absl::StrAppend(&usage, "  --", spec.name, " '", spec.default_value, "'\n      ", spec.help,
                     "\n");
+  }
+  absl::StrAppend(&usage, "\nAccepted for etcd compatibility (ignored with a warning, or refused "
+                          "unless left at the default):\n");
+  for (absl::Span<const EtcdFlag> table : {UnservedEtcdFlags(), TlsEtcdFlags()}) {
+    for (const EtcdFlag& flag : table) {
+      absl::StrAppend(&usage, "  --", flag.name, " '", flag.default_value, "'  ",
+                      flag.disposition == Disposition::kWarn ? "ignored: " : "refused: ",
+                      flag.why, "\n");
+    }
   }
   return usage;
 }

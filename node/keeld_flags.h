@@ -7,6 +7,7 @@
 #define KEEL_NODE_KEELD_FLAGS_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,18 @@ struct ServerFlags {
   uint32_t max_txn_ops = 0;
   // etcd: 5s + 2 * election timeout.
   int64_t request_timeout_ms = 0;
+  // --wal-dir: a dedicated WAL directory (empty: <data-dir>/member/wal).
+  std::string wal_dir;
+  // --force-new-cluster (server/force_new_cluster.h).
+  bool force_new_cluster = false;
+  // --pre-vote (etcd 3.4 default false).
+  bool pre_vote = false;
+  // --auto-compaction-mode / --auto-compaction-retention with etcd 3.4's parsing: periodic
+  // keeps `retention_ns` of history; revision keeps the last `retention_revisions`.
+  // Both zero: no auto-compaction.
+  bool auto_compaction_periodic = true;
+  int64_t auto_compaction_retention_ns = 0;
+  int64_t auto_compaction_retention_revisions = 0;
 };
 
 struct KeeldConfig {
@@ -54,10 +67,28 @@ struct KeeldConfig {
   // --help or --version was given: print and exit 0 without starting.
   bool help = false;
   bool version = false;
+  // What main prints before starting: warnings ("keeld: WARNING: <line>") for accepted
+  // but ignored flags and unrecognized ETCD_* variables, notices ("keeld: <line>") for
+  // ETCD_* variables used and a configuration file loaded (etcd logs both).
+  std::vector<std::string> warnings;
+  std::vector<std::string> notices;
+};
+
+// Where flags come from besides the command line (etcd's precedence):
+//   --config-file (or ETCD_CONFIG_FILE): the YAML file alone; every other flag and
+//     ETCD_* variable is ignored, as etcd does;
+//   otherwise the command line, then ETCD_<FLAG> variables (upper case, '-' -> '_') for
+//     flags not on it; a variable naming a flag that is also on the command line is
+//     etcd's fatal "conflicting environment variable" error.
+struct FlagSources {
+  std::vector<std::string> environ;  // "NAME=value" entries, e.g. from ::environ
+  // Reads the configuration file; unset: --config-file fails.
+  std::function<absl::StatusOr<std::string>(const std::string& path)> read_file;
 };
 
 // `args` excludes the program name.
-absl::StatusOr<KeeldConfig> ParseKeeldFlags(const std::vector<std::string>& args);
+absl::StatusOr<KeeldConfig> ParseKeeldFlags(const std::vector<std::string>& args,
+                                            const FlagSources& sources = {});
 
 // Usage text listing every flag with its default.
 std::string KeeldUsage();

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -140,6 +141,168 @@ TEST(KeeldFlagsTest, HelpAndVersionStopParsing) {
   ASSERT_TRUE(config.ok());
   EXPECT_TRUE(config->help);
   EXPECT_THAT(KeeldUsage(), HasSubstr("--initial-cluster-token 'etcd-cluster'"));
+}
+
+
+// ---- Every etcd 3.4 flag, ETCD_* variables, --config-file ----
+
+// `etcd --help` of etcd 3.4.23, every flag it lists.
+constexpr const char* kEtcdHelpFlags[] = {
+    "name", "data-dir", "wal-dir", "snapshot-count", "heartbeat-interval", "election-timeout",
+    "initial-election-tick-advance", "listen-peer-urls", "listen-client-urls", "max-snapshots",
+    "max-wals", "quota-backend-bytes", "backend-batch-interval", "backend-batch-limit",
+    "max-txn-ops", "max-request-bytes", "max-concurrent-streams", "grpc-keepalive-min-time",
+    "grpc-keepalive-interval", "grpc-keepalive-timeout", "initial-advertise-peer-urls",
+    "initial-cluster", "initial-cluster-state", "initial-cluster-token", "advertise-client-urls",
+    "discovery", "discovery-fallback", "discovery-proxy", "discovery-srv", "discovery-srv-name",
+    "strict-reconfig-check", "pre-vote", "auto-compaction-retention", "auto-compaction-mode",
+    "enable-v2", "cert-file", "key-file", "client-cert-auth", "client-crl-file",
+    "client-cert-allowed-hostname", "trusted-ca-file", "auto-tls", "peer-cert-file",
+    "peer-key-file", "peer-client-cert-auth", "peer-trusted-ca-file", "peer-cert-allowed-cn",
+    "peer-cert-allowed-hostname", "peer-auto-tls", "peer-crl-file", "cipher-suites", "cors",
+    "host-whitelist", "auth-token", "bcrypt-cost", "auth-token-ttl", "enable-pprof", "metrics",
+    "listen-metrics-urls", "logger", "log-outputs", "log-level", "proxy", "proxy-failure-wait",
+    "proxy-refresh-interval", "proxy-dial-timeout", "proxy-write-timeout", "proxy-read-timeout",
+    "experimental-initial-corrupt-check", "experimental-corrupt-check-time",
+    "experimental-enable-v2v3", "experimental-backend-bbolt-freelist-type",
+    "experimental-enable-lease-checkpoint", "experimental-compaction-batch-limit",
+    "experimental-peer-skip-client-san-verification",
+    "experimental-watch-progress-notify-interval", "experimental-warning-apply-duration",
+    "force-new-cluster", "debug", "log-package-levels",
+    // In etcdmain's flag set but not in --help.
+    "config-file", "log-output", "enable-grpc-gateway", "unsafe-no-fsync",
+    "experimental-enable-lease-checkpoint-persist"};
+
+TEST(KeeldFlagsTest, EveryEtcdFlagIsKnown) {
+  for (const char* flag : kEtcdHelpFlags) {
+    absl::StatusOr<KeeldConfig> config = ParseKeeldFlags({absl::StrCat("--", flag, "=x")});
+    if (!config.ok()) {
+      EXPECT_THAT(std::string(config.status().message()),
+                  ::testing::Not(HasSubstr("flag provided but not defined")))
+          << flag;
+    }
+  }
+}
+
+TEST(KeeldFlagsTest, GoRuntimeFlagsWarnAndFeatureFlagsAreRefusedUnlessDefault) {
+  std::vector<std::string> args = ThreeMemberArgs();
+  args.push_back("--enable-pprof");
+  args.push_back("--logger=zap");
+  args.push_back("--log-outputs=stderr");
+  args.push_back("--enable-v2=false");  // etcd's default: harmless
+  args.push_back("--cert-file=");
+  absl::StatusOr<KeeldConfig> config = ParseKeeldFlags(args);
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->warnings.size(), 3u);
+  EXPECT_THAT(config->warnings[0], HasSubstr("--enable-pprof is accepted and ignored"));
+  args = ThreeMemberArgs();
+  args.push_back("--discovery=https://discovery.etcd.io/x");
+  EXPECT_EQ(ErrorOf(args),
+            "--discovery=https://discovery.etcd.io/x is not supported by keeld: discovery "
+            "bootstrap is not implemented; use --initial-cluster");
+  args = ThreeMemberArgs();
+  args.push_back("--client-cert-auth");
+  EXPECT_THAT(ErrorOf(args), HasSubstr("--client-cert-auth=true is not supported by keeld: TLS"));
+  // Go bool flags never take the next argument.
+  EXPECT_EQ(ErrorOf({"--force-new-cluster", "true"}), "'true' is not a valid flag");
+  EXPECT_EQ(ErrorOf({"--pre-vote=maybe"}), "invalid boolean value \"maybe\" for -pre-vote: parse error");
+}
+
+TEST(KeeldFlagsTest, ImplementedOpsFlags) {
+  std::vector<std::string> args = ThreeMemberArgs();
+  args.push_back("--force-new-cluster");
+  args.push_back("--wal-dir=/w");
+  args.push_back("--pre-vote=true");
+  args.push_back("--auto-compaction-retention=5m");
+  absl::StatusOr<KeeldConfig> config = ParseKeeldFlags(args);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->server.force_new_cluster);
+  EXPECT_TRUE(config->server.pre_vote);
+  EXPECT_EQ(config->server.wal_dir, "/w");
+  EXPECT_TRUE(config->server.auto_compaction_periodic);
+  EXPECT_EQ(config->server.auto_compaction_retention_ns, int64_t{300} * 1'000'000'000);
+  config = ParseKeeldFlags({"--auto-compaction-retention=2"});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->server.auto_compaction_retention_ns, int64_t{7200} * 1'000'000'000);  // hours
+  config = ParseKeeldFlags({"--auto-compaction-mode=revision", "--auto-compaction-retention=1000"});
+  ASSERT_TRUE(config.ok());
+  EXPECT_FALSE(config->server.auto_compaction_periodic);
+  EXPECT_EQ(config->server.auto_compaction_retention_revisions, 1000);
+  EXPECT_EQ(ErrorOf({"--auto-compaction-mode=daily"}), "unknown auto-compaction-mode \"daily\"");
+  EXPECT_THAT(ErrorOf({"--auto-compaction-retention=soon"}),
+              HasSubstr("error parsing CompactionRetention"));
+  ParseKeeldFlags({"--debug"}).value();
+  EXPECT_EQ(ParseKeeldFlags({"--debug"})->log_level, LogLevel::kDebug);
+}
+
+TEST(KeeldFlagsTest, EtcdEnvironmentVariables) {
+  FlagSources sources;
+  sources.environ = {"ETCD_NAME=b", "ETCD_INITIAL_CLUSTER=b=http://localhost:2380",
+                     "ETCD_SNAPSHOT_COUNT=77", "ETCD_FOO_BAR=1", "ETCDCTL_API=3", "PATH=/bin",
+                     "ETCD_ENABLE_PPROF=true"};
+  absl::StatusOr<KeeldConfig> config = ParseKeeldFlags({"--heartbeat-interval=50"}, sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.name, "b");
+  EXPECT_EQ(config->server.snapshot_count, 77u);
+  EXPECT_EQ(config->server.heartbeat_interval_ms, 50);
+  EXPECT_THAT(config->notices, ::testing::Contains("recognized and used environment variable ETCD_NAME=b"));
+  EXPECT_THAT(config->warnings, ::testing::Contains("unrecognized environment variable ETCD_FOO_BAR=1"));
+  EXPECT_THAT(config->warnings, ::testing::Contains(HasSubstr("--enable-pprof is accepted")));
+  // A flag given both ways is etcd's fatal conflict, not "the command line wins".
+  absl::StatusOr<KeeldConfig> conflict = ParseKeeldFlags({"--name=c"}, sources);
+  EXPECT_EQ(conflict.status().message(),
+            "conflicting environment variable \"ETCD_NAME\" is shadowed by corresponding "
+            "command-line flag (either unset environment variable or disable flag)");
+  sources.environ = {"ETCD_HEARTBEAT_INTERVAL=abc"};
+  EXPECT_EQ(ParseKeeldFlags({}, sources).status().message(),
+            "invalid value \"abc\" for ETCD_HEARTBEAT_INTERVAL: parse error");
+}
+
+TEST(KeeldFlagsTest, ConfigFileIgnoresFlagsAndEnvironment) {
+  FlagSources sources;
+  sources.environ = {"ETCD_NAME=from-env", "ETCD_CONFIG_FILE=/etc/keel.yml"};
+  sources.read_file = [](const std::string& path) -> absl::StatusOr<std::string> {
+    if (path != "/etc/keel.yml") return absl::NotFoundError("open " + path + ": no such file");
+    return std::string(
+        "name: m1\n"
+        "data-dir: /var/lib/m1\n"
+        "listen-client-urls: http://127.0.0.1:2379\n"
+        "initial-cluster: m1=http://127.0.0.1:2380\n"
+        "initial-advertise-peer-urls: http://127.0.0.1:2380\n"
+        "initial-cluster-state: new\n"
+        "snapshot-count: 500\n"
+        "heartbeat-interval: 20\n"
+        "election-timeout: 200\n"
+        "force-new-cluster: false\n"
+        "auto-compaction-mode: revision\n"
+        "auto-compaction-retention: \"10\"\n"
+        "logger: zap\n"
+        "log-outputs: [stderr]\n"
+        "client-transport-security:\n  cert-file:\n  client-cert-auth: false\n");
+  };
+  // The environment names the file; the command-line flag is ignored, as etcd does.
+  absl::StatusOr<KeeldConfig> config = ParseKeeldFlags({"--snapshot-count=9"}, sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.name, "m1");
+  EXPECT_EQ(config->server.data_dir, "/var/lib/m1");
+  EXPECT_EQ(config->server.snapshot_count, 500u);
+  EXPECT_EQ(config->server.heartbeat_interval_ms, 20);
+  EXPECT_EQ(config->server.auto_compaction_retention_revisions, 10);
+  EXPECT_EQ(config->listen_client_urls[0].HostPort(), "127.0.0.1:2379");
+  EXPECT_THAT(config->notices, ::testing::Contains(HasSubstr("loaded server configuration from /etc/keel.yml")));
+  EXPECT_THAT(config->warnings, ::testing::Contains(HasSubstr("--logger is accepted")));
+  // TLS in the file is refused like the flag.
+  sources.read_file = [](const std::string&) -> absl::StatusOr<std::string> {
+    return std::string("peer-transport-security:\n  cert-file: /p.crt\n");
+  };
+  EXPECT_EQ(ParseKeeldFlags({"--config-file=/x.yml"}, sources).status().message(),
+            "--peer-cert-file=/p.crt is not supported by keeld: TLS is not supported yet (only "
+            "http:// URLs are served)");
+  sources.read_file = [](const std::string&) -> absl::StatusOr<std::string> {
+    return std::string("name: [unclosed\n");
+  };
+  EXPECT_THAT(std::string(ParseKeeldFlags({"--config-file=/x.yml"}, sources).status().message()),
+              HasSubstr("error loading config file /x.yml: invalid YAML"));
 }
 
 }  // namespace

@@ -7,11 +7,15 @@
 
 #include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "node/keeld.h"
 #include "node/keeld_flags.h"
@@ -33,6 +37,15 @@ void OnFatal(const absl::Status& status) {
   kill(getpid(), SIGUSR1);
 }
 
+// --config-file: the whole file (etcd reads it with ioutil.ReadFile; Go's error wording).
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("open ", path, ": no such file or directory"));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 int Fail(const std::string& message) {
   std::fprintf(stderr, "keeld: %s\n", message.c_str());
   return 1;
@@ -48,8 +61,15 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 #endif
   std::vector<std::string> args(argv + 1, argv + argc);
-  absl::StatusOr<keel::node::KeeldConfig> config = keel::node::ParseKeeldFlags(args);
+  keel::node::FlagSources sources;
+  for (char** entry = environ; *entry != nullptr; ++entry) sources.environ.emplace_back(*entry);
+  sources.read_file = ReadConfigFile;
+  absl::StatusOr<keel::node::KeeldConfig> config = keel::node::ParseKeeldFlags(args, sources);
   if (!config.ok()) return Fail(std::string(config.status().message()));
+  for (const std::string& line : config->notices) std::fprintf(stderr, "keeld: %s\n", line.c_str());
+  for (const std::string& line : config->warnings) {
+    std::fprintf(stderr, "keeld: WARNING: %s\n", line.c_str());
+  }
   if (config->help) {
     std::fputs(keel::node::KeeldUsage().c_str(), stdout);
     return 0;

@@ -53,6 +53,18 @@ struct ServerConfig {
   // Called once, during Server::Open, on the Loop; may block for a bounded time. keeld
   // queries the peers' transports; unset, joining fails with a clear error.
   std::function<absl::StatusOr<ExistingCluster>()> fetch_existing_cluster;
+  // --auto-compaction-mode / --auto-compaction-retention (server/auto_compactor.h):
+  // periodic keeps auto_compaction_retention_ns of history, revision mode the last
+  // auto_compaction_retention_revisions revisions; the active one zero = off.
+  bool auto_compaction_periodic = true;
+  int64_t auto_compaction_retention_ns = 0;
+  int64_t auto_compaction_retention_revisions = 0;
+  // --wal-dir: a dedicated WAL directory (must exist or be creatable as one directory);
+  // empty: <data_dir>/member/wal.
+  std::string wal_dir;
+  // --force-new-cluster: restarting from a WAL, become the only member of the cluster,
+  // keeping the data (server/force_new_cluster.h). Ignored without a WAL, as in etcd.
+  bool force_new_cluster = false;
 
   // --heartbeat-interval and --election-timeout, in milliseconds, as etcd: Raft ticks once
   // per heartbeat interval; the election timeout is a multiple of it.

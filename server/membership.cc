@@ -149,6 +149,11 @@ absl::StatusOr<Membership> Membership::Bootstrap(const std::vector<PeerConfig>& 
   return m;
 }
 
+bool Membership::IsMembershipBucket(std::string_view bucket) {
+  return bucket == kMembersBucket || bucket == kRemovedBucket || bucket == kClusterBucket ||
+         bucket == kJoinRemotesBucket || bucket == kRefusedChangesBucket;
+}
+
 absl::StatusOr<Membership> Membership::Load(const kv::Backend& backend) {
   Membership m;
   auto cluster_id = backend.Get(kClusterBucket, kClusterIdKey);

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/btree_map.h"
@@ -44,6 +45,9 @@ class Membership {
                                          const std::string& name,
                                          const std::vector<std::string>& advertise_peer_urls,
                                          const ExistingCluster& existing, uint64_t* member_id);
+  // Whether backend bucket `bucket` holds membership state (what a restore from a backup
+  // drops and writes anew for the new cluster).
+  static bool IsMembershipBucket(std::string_view bucket);
   // Reads what an earlier run persisted. kDataLoss if nothing is there.
   static absl::StatusOr<Membership> Load(const kv::Backend& backend);
 

@@ -39,6 +39,7 @@
 #include "raft/storage.h"
 #include "server/alarms.h"
 #include "server/applier.h"
+#include "server/auto_compactor.h"
 #include "server/membership.h"
 #include "server/request_id.h"
 #include "server/server.h"
@@ -174,6 +175,8 @@ class ServerImpl final : public Server, public env::TransportHandler {
   // ---- the Ready loop (server_raft.cc)
   void ScheduleTick();
   void OnTick();
+  // --auto-compaction-*: steps the AutoCompactor on the Loop clock (leader compacts).
+  void MaybeAutoCompact();
   void MaybeProcessReady();
   void ProcessReady();
   void OnReadyPersisted(raft::Ready rd, absl::Status status);
@@ -283,6 +286,9 @@ class ServerImpl final : public Server, public env::TransportHandler {
   bool ready_in_flight_ = false;
   bool ready_scheduled_ = false;
   env::TimerId tick_timer_ = 0;
+  // Set in Start when --auto-compaction-retention is non-zero; stepped from OnTick.
+  std::optional<AutoCompactor> auto_compactor_;
+  int64_t next_auto_compaction_ns_ = 0;
   uint64_t leader_id_ = 0;
   uint64_t term_ = 0;
   bool is_leader_ = false;

@@ -28,8 +28,33 @@ void ServerImpl::Start() {
   if (conf_state_.voters_size() <= 1 && membership_->voter_count() == 1) {
     (void)raft_->Campaign();
   }
+  const bool periodic = config_.auto_compaction_periodic;
+  const int64_t retention = periodic ? config_.auto_compaction_retention_ns
+                                     : config_.auto_compaction_retention_revisions;
+  if (retention > 0) {
+    auto_compactor_.emplace(periodic, retention, loop_->NowNanos(), store_->current_revision());
+    next_auto_compaction_ns_ = loop_->NowNanos() + auto_compactor_->interval_ns();
+  }
   ScheduleTick();
   MaybeProcessReady();
+}
+
+void ServerImpl::MaybeAutoCompact() {
+  const int64_t now = loop_->NowNanos();
+  if (!auto_compactor_ || now < next_auto_compaction_ns_) return;
+  next_auto_compaction_ns_ = now + auto_compactor_->interval_ns();
+  std::optional<int64_t> target =
+      auto_compactor_->Tick(now, store_->current_revision(), is_leader_);
+  if (!target) return;
+  etcdserverpb::CompactionRequest request;
+  request.set_revision(*target);
+  Compact(request, [this, alive = std::weak_ptr<const int>(alive_)](
+                       absl::StatusOr<etcdserverpb::CompactionResponse> r) {
+    if (alive.expired()) return;
+    // etcd's compactor counts ErrCompacted as done: someone compacted past it already.
+    const bool ok = r.ok() || r.status().message() == kv::kMsgCompacted;
+    auto_compactor_->Done(loop_->NowNanos(), ok);
+  });
 }
 
 void ServerImpl::Stop() {
@@ -54,6 +79,7 @@ void ServerImpl::ScheduleTick() {
 
 void ServerImpl::OnTick() {
   raft_->Tick();
+  MaybeAutoCompact();
   if (is_leader_) RunLeaseDuties();
   // Bug-zoo site server-follower-lease-expiry: a follower runs its own lease clock and
   // revokes locally, without consensus.

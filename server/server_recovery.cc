@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "env/buggify.h"
 #include "raft/entry_util.h"
+#include "server/force_new_cluster.h"
 #include "server/member_id.h"
 #include "server/server_impl.h"
 #include "storage/backend_image.h"
@@ -68,7 +69,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Open(env::Env* env, ServerConfig
 ServerImpl::ServerImpl(env::Env* env, ServerConfig config)
     : env_(env), loop_(env->loop()), config_(std::move(config)) {
   const std::string member_dir = config_.data_dir + "/member";
-  wal_dir_ = member_dir + "/wal";
+  wal_dir_ = config_.wal_dir.empty() ? member_dir + "/wal" : config_.wal_dir;
   snap_dir_ = member_dir + "/snap";
   db_dir_ = member_dir + "/db";
   election_ticks_ = static_cast<int>(
@@ -342,9 +343,25 @@ absl::Status ServerImpl::Recover() {
     if (!removed.ok()) return removed;
     return Bootstrap();
   }
-  absl::Status appended = raft_storage_.Append(std::move(contents->entries));
+  std::vector<raftpb::Entry> entries = std::move(contents->entries);
+  raftpb::HardState hs = HardStateCoveringSnapshot(contents->hard_state, snapshot);
+  if (config_.force_new_cluster) {
+    // server/force_new_cluster.h: this member alone, its data kept. The removals are
+    // durable (WAL writes complete in order) before any Ready of ours is.
+    auto standalone =
+        MakeStandaloneLog(member_id_, snapshot.metadata().conf_state(), std::move(entries), hs);
+    if (!standalone.ok()) return standalone.status();
+    absl::Status saved = wal_->Save(standalone->hard_state, standalone->appended,
+                                    [this](absl::Status s) {
+                                      if (!s.ok()) Fatal(s);
+                                    });
+    if (!saved.ok()) return saved;
+    entries = std::move(standalone->entries);
+    hs = standalone->hard_state;
+  }
+  absl::Status appended = raft_storage_.Append(std::move(entries));
   if (!appended.ok()) return appended;
-  raft_storage_.SetHardState(HardStateCoveringSnapshot(contents->hard_state, snapshot));
+  raft_storage_.SetHardState(hs);
 
   absl::Status state = ReloadStateFromBackend();
   if (!state.ok()) return state;

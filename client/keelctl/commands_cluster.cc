@@ -1,4 +1,4 @@
-// keelctl member, endpoint, move-leader, snapshot save.
+// keelctl member, endpoint, move-leader, snapshot save (status/restore: commands_backup.cc).
 #include <iostream>
 #include <memory>
 #include <string>
@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "client/keelctl/command_context.h"
+#include "client/keelctl/commands_backup.h"
 
 namespace keel::client::keelctl {
 namespace {
@@ -166,6 +167,7 @@ void AddSnapshot(CLI::App& app, Context& ctx) {
     FailOn(bytes.status());
     std::cout << "Snapshot saved at " << (*args)[0] << "\n";
   });
+  AddSnapshotFileCommands(*snapshot, ctx);
 }
 
 }  // namespace

@@ -41,6 +41,8 @@ _LIBS = {
     "crypto": (["libcrypto"], []),
     "ssl": (["libssl", "libcrypto"], []),
     "leveldb": (None, ["-lleveldb"]),
+    # keeld --config-file: etcd's YAML configuration file.
+    "yaml_cpp": (["yaml-cpp"], []),
     "httplib": (["cpp-httplib"], ["-lpthread"]),
     "cli11": (None, []),
     "gtest": (None, ["-lgtest", "-lpthread"]),
