@@ -1,0 +1,322 @@
+#include "node/tls_terminator.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/str_cat.h"
+#include "node/check.h"
+#include "node/client_identity.h"
+#include "node/client_listener.h"
+
+namespace keel::node {
+namespace {
+
+using Io = env::TlsStream::Io;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Plaintext HTTP on a TLS port (Go's tlsRecordHeaderLooksLikeHTTP): etcd 3.4's client
+// port closes it without a word (curl: "Empty reply from server"); so do we, rather than
+// let OpenSSL answer with an alert record the client would print as garbage.
+bool LooksLikeHttp(std::string_view first5) {
+  for (std::string_view method : {"GET /", "HEAD ", "POST ", "PUT /", "OPTIO"}) {
+    if (first5 == method) return true;
+  }
+  return false;
+}
+
+// A byte buffer with a consumed prefix; bounded by its owner.
+struct Buffer {
+  std::string bytes;
+  size_t head = 0;
+  size_t size() const { return bytes.size() - head; }
+  const char* data() const { return bytes.data() + head; }
+  void Consume(size_t n) {
+    head += n;
+    if (head == bytes.size()) {
+      bytes.clear();
+      head = 0;
+    }
+  }
+  // Room at the end for up to `n` bytes; returns where to write. Compacts first when the
+  // consumed prefix is most of the buffer.
+  char* Reserve(size_t n) {
+    if (head > 0 && head >= bytes.size() / 2) {
+      bytes.erase(0, head);
+      head = 0;
+    }
+    const size_t old = bytes.size();
+    bytes.resize(old + n);
+    return bytes.data() + old;
+  }
+  void Commit(size_t reserved, size_t used) { bytes.resize(bytes.size() - reserved + used); }
+};
+
+// Waits for `events` on `fd` (or the stop signal) until `deadline_ms`; false on timeout,
+// stop, or error.
+bool WaitFor(int fd, short events, int wake_fd, int64_t deadline_ms) {
+  // Bounded: returns at the deadline at the latest (EINTR aside).
+  while (true) {
+    const int64_t left = deadline_ms - NowMs();
+    if (left <= 0) return false;
+    pollfd fds[2] = {{fd, events, 0}, {wake_fd, POLLIN, 0}};
+    const int ready = ::poll(fds, 2, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0 || fds[1].revents != 0) return false;
+    return true;
+  }
+}
+
+void Log(const std::string& line) {
+  const std::string out = absl::StrCat("keeld: client TLS: ", line, "\n");
+  std::fwrite(out.data(), 1, out.size(), stderr);
+}
+
+std::string PeerAddress(int fd) {
+  sockaddr_storage addr = {};
+  socklen_t len = sizeof(addr);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return "?";
+  char host[64] = "?";
+  if (addr.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    return absl::StrCat(host, ":", ntohs(in->sin_port));
+  }
+  auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+  return absl::StrCat("[", host, "]:", ntohs(in6->sin6_port));
+}
+
+}  // namespace
+
+TlsTerminator::TlsTerminator(std::shared_ptr<const env::TlsContext> context, Options options,
+                             Handoff grpc, Handoff http)
+    : context_(std::move(context)),
+      options_(options),
+      grpc_(std::move(grpc)),
+      http_(std::move(http)),
+      wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  KEEL_NODE_CHECK(context_ != nullptr && wake_fd_ >= 0);
+  KEEL_NODE_CHECK(options_.max_connections > 0 && options_.buffer_bytes > 0);
+}
+
+TlsTerminator::~TlsTerminator() {
+  Stop();
+  ::close(wake_fd_);
+}
+
+size_t TlsTerminator::active_connections() const {
+  absl::MutexLock lock(&mu_);
+  return threads_.size() - finished_.size();
+}
+
+void TlsTerminator::Reap() {
+  for (uint64_t id : finished_) {
+    auto it = threads_.find(id);
+    KEEL_NODE_CHECK(it != threads_.end());
+    it->second.join();  // the relay has returned: join does not wait
+    threads_.erase(it);
+  }
+  finished_.clear();
+}
+
+void TlsTerminator::Serve(int fd) {
+  absl::MutexLock lock(&mu_);
+  Reap();
+  if (stopping_ || threads_.size() >= options_.max_connections) {
+    ::close(fd);  // over the bound: the client sees a closed connection and retries
+    return;
+  }
+  const uint64_t id = next_id_++;
+  threads_.emplace(id, std::thread([this, id, fd] { Relay(id, fd); }));
+}
+
+void TlsTerminator::Stop() {
+  std::map<uint64_t, std::thread> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    threads.swap(threads_);
+    finished_.clear();
+  }
+  const uint64_t one = 1;
+  (void)!::write(wake_fd_, &one, sizeof(one));
+  for (auto& [id, thread] : threads) thread.join();
+}
+
+void TlsTerminator::Relay(uint64_t id, int fd) {
+  auto finish = [this, id] {
+    absl::MutexLock lock(&mu_);
+    if (!stopping_) finished_.push_back(id);
+  };
+  const int64_t deadline_ms = NowMs() + options_.handshake_timeout_ms;
+  // 1. Plaintext HTTP on the TLS port: closed, as etcd does.
+  char first[5];
+  if (!WaitFor(fd, POLLIN, wake_fd_, deadline_ms)) {
+    ::close(fd);
+    return finish();
+  }
+  const ssize_t peeked = ::recv(fd, first, sizeof(first), MSG_PEEK);
+  if (peeked == static_cast<ssize_t>(sizeof(first)) &&
+      LooksLikeHttp(std::string_view(first, sizeof(first)))) {
+    ::close(fd);
+    return finish();
+  }
+  // 2. Handshake.
+  absl::StatusOr<std::unique_ptr<env::TlsStream>> created = env::TlsStream::Create(*context_, fd);
+  if (!created.ok()) {
+    Log(std::string(created.status().message()));
+    ::close(fd);
+    return finish();
+  }
+  std::unique_ptr<env::TlsStream> tls = *std::move(created);
+  auto drop = [&](const std::string& why) {
+    if (!why.empty()) {
+      // etcd's wording for a refused client.
+      Log(absl::StrCat("rejected connection from \"", PeerAddress(fd), "\" (error \"", why,
+                       "\")"));
+    }
+    tls.reset();
+    ::close(fd);
+    finish();
+  };
+  // Bounded by the deadline.
+  while (true) {
+    const Io io = tls->Handshake();
+    if (io == Io::kOk) break;
+    if (io != Io::kWantRead && io != Io::kWantWrite) {
+      return drop(io == Io::kClosed ? "EOF" : tls->error());
+    }
+    if (!WaitFor(fd, io == Io::kWantWrite ? POLLOUT : POLLIN, wake_fd_, deadline_ms)) {
+      return drop("");
+    }
+  }
+  // 3. The first decrypted bytes say gRPC or HTTP/1.x.
+  Buffer to_plain;  // TLS -> handed-over socket
+  ClientListener::Protocol protocol = ClientListener::Protocol::kUndecided;
+  // Bounded by the deadline and by the preface's length.
+  while (protocol == ClientListener::Protocol::kUndecided) {
+    char* at = to_plain.Reserve(4096);
+    size_t n = 0;
+    const Io io = tls->Read(at, 4096, &n);
+    to_plain.Commit(4096, n);
+    if (io == Io::kOk) {
+      protocol = ClientListener::Classify(std::string_view(to_plain.data(), to_plain.size()));
+      continue;
+    }
+    if (io != Io::kWantRead && io != Io::kWantWrite) return drop("");
+    if (!WaitFor(fd, io == Io::kWantWrite ? POLLOUT : POLLIN, wake_fd_, deadline_ms)) {
+      return drop("");
+    }
+  }
+  // 4. Hand a plaintext socket over and relay.
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+    Log(absl::StrCat("socketpair: ", std::strerror(errno)));
+    return drop("");
+  }
+  const int inner = pair[0];  // gRPC's or HTTP's from now on
+  const int outer = pair[1];
+  PublishCommonName(inner, id, tls->PeerCommonName());
+  if (protocol == ClientListener::Protocol::kHttp2) {
+    grpc_(inner);
+  } else {
+    http_(inner);
+  }
+  Buffer to_tls;  // handed-over socket -> TLS
+  const size_t cap = options_.buffer_bytes;
+  bool tls_wants_write = false;  // the last TLS call waits for POLLOUT
+  bool done = false;
+  // One round per poll; ends when either side closes or fails, or at Stop.
+  while (!done) {
+    // Move bytes until nothing moves (bounded: every pass moves bytes or stops, and the
+    // buffers are capped).
+    bool moved = true;
+    tls_wants_write = false;
+    while (moved && !done) {
+      moved = false;
+      if (to_plain.size() < cap) {
+        const size_t want = std::min<size_t>(cap - to_plain.size(), 64 * 1024);
+        char* at = to_plain.Reserve(want);
+        size_t n = 0;
+        const Io io = tls->Read(at, want, &n);
+        to_plain.Commit(want, n);
+        if (io == Io::kOk) moved = true;
+        if (io == Io::kWantWrite) tls_wants_write = true;
+        if (io == Io::kClosed || io == Io::kError) done = true;
+      }
+      if (to_plain.size() > 0) {
+        const ssize_t n = ::send(outer, to_plain.data(), to_plain.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+          to_plain.Consume(static_cast<size_t>(n));
+          moved = true;
+        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+          done = true;
+        }
+      }
+      if (to_tls.size() < cap) {
+        const size_t want = std::min<size_t>(cap - to_tls.size(), 64 * 1024);
+        char* at = to_tls.Reserve(want);
+        const ssize_t n = ::recv(outer, at, want, 0);
+        to_tls.Commit(want, n > 0 ? static_cast<size_t>(n) : 0);
+        if (n > 0) moved = true;
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+          // gRPC or HTTP closed its end: flush what it wrote last, then close.
+          done = true;
+        }
+      }
+      if (to_tls.size() > 0) {
+        size_t n = 0;
+        const Io io = tls->Write(to_tls.data(), to_tls.size(), &n);
+        if (io == Io::kOk) {
+          to_tls.Consume(n);
+          moved = true;
+        }
+        if (io == Io::kWantWrite) tls_wants_write = true;
+        if (io == Io::kClosed || io == Io::kError) done = true;
+      }
+    }
+    if (done) break;
+    pollfd fds[3] = {
+        {fd, static_cast<short>((to_plain.size() < cap ? POLLIN : 0) |
+                                (tls_wants_write ? POLLOUT : 0)),
+         0},
+        {outer, static_cast<short>((to_tls.size() < cap ? POLLIN : 0) |
+                                   (to_plain.size() > 0 ? POLLOUT : 0)),
+         0},
+        {wake_fd_, POLLIN, 0},
+    };
+    const int ready = ::poll(fds, 3, -1);
+    if (ready < 0 && errno != EINTR) break;
+    if (fds[2].revents != 0) break;  // Stop()
+  }
+  // Best effort: what the server wrote last (an HTTP response before close) goes out.
+  for (int i = 0; i < 16 && to_tls.size() > 0; ++i) {
+    size_t n = 0;
+    if (tls->Write(to_tls.data(), to_tls.size(), &n) != Io::kOk) break;
+    to_tls.Consume(n);
+  }
+  ForgetCommonName(inner, id);
+  ::close(outer);
+  tls.reset();
+  ::close(fd);
+  finish();
+}
+
+}  // namespace keel::node
