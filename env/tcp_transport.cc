@@ -371,7 +371,9 @@ void TcpTransport::IoThread::FinishConnect(uint64_t id) {
 
 void TcpTransport::IoThread::BeginSession(uint64_t id) {
   Outbound& out = outbound_.at(id);
-  if (!IsHttps(out.address)) return Established(id);
+  const bool bare = out.address.find("://") == std::string::npos;
+  const bool use_tls = IsHttps(out.address) || (bare && t_->options_.tls_client != nullptr);
+  if (!use_tls) return Established(id);
   if (t_->options_.tls_client == nullptr) {
     LogTls(absl::StrCat("cannot dial ", out.address, ": no peer TLS configured"));
     return Fail(id);

@@ -89,9 +89,10 @@ class TcpTransport final : public Transport {
     // a TLS handshake with this context first (a wrong-CA or missing client certificate
     // is refused and logged). Null: plaintext.
     std::shared_ptr<const TlsContext> tls_server;
-    // Outgoing connections to "https://" addresses handshake with this context (server
-    // certificate checked against the dialled host unless the context skips verification);
-    // to "http://" or bare addresses, plaintext. An https peer without it is unreachable.
+    // Outgoing connections handshake with this context (server certificate checked against
+    // the dialled host unless the context skips verification) when the address is
+    // "https://..." or a bare "host:port" (what the server core passes); "http://"
+    // addresses are plaintext. Null: plaintext, and an https:// peer is unreachable.
     std::shared_ptr<const TlsContext> tls_client;
   };
 

@@ -118,7 +118,8 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   KEEL_NODE_CHECK(!config.listen_peer_urls.empty());
   transport.listen_address = config.listen_peer_urls.front().HostPort();
   transport.tls_server = keeld->tls_.peer_server;
-  transport.tls_client = keeld->tls_.peer_client;
+  // The core names peers by host:port; the cluster's peer URLs share one scheme, ours.
+  if (keeld->tls_.peer_server != nullptr) transport.tls_client = keeld->tls_.peer_client;
   env_options.transport = transport;
   absl::StatusOr<std::unique_ptr<env::PosixEnv>> env = env::PosixEnv::Create(env_options);
   if (!env.ok()) return env.status();

@@ -175,6 +175,11 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
   const ssize_t peeked = ::recv(fd, first, sizeof(first), MSG_PEEK);
   if (peeked == static_cast<ssize_t>(sizeof(first)) &&
       LooksLikeHttp(std::string_view(first, sizeof(first)))) {
+    // Consume the request first: closing with unread bytes would send a reset, not EOF.
+    char sink[4096];
+    for (int i = 0; i < 16 && ::recv(fd, sink, sizeof(sink), 0) > 0; ++i) {
+    }
+    ::shutdown(fd, SHUT_RDWR);
     ::close(fd);
     return finish();
   }
