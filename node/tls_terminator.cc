@@ -166,6 +166,7 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
     if (!stopping_) finished_.push_back(id);
   };
   const int64_t deadline_ms = NowMs() + options_.handshake_timeout_ms;
+  const std::string peer = PeerAddress(fd);  // now: a refused client may be gone when logged
   // 1. Plaintext HTTP on the TLS port: closed, as etcd does.
   char first[5];
   if (!WaitFor(fd, POLLIN, wake_fd_, deadline_ms)) {
@@ -194,7 +195,7 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
   auto drop = [&](const std::string& why) {
     if (!why.empty()) {
       // etcd's wording for a refused client.
-      Log(absl::StrCat("rejected connection from \"", PeerAddress(fd), "\" (error \"", why,
+      Log(absl::StrCat("rejected connection from \"", peer, "\" (error \"", why,
                        "\")"));
     }
     tls.reset();

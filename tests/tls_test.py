@@ -19,7 +19,9 @@ binary, a 3-member cluster with client TLS (--cert-file/--key-file/--trusted-ca-
   * a 4th-party check on the peer port: a cluster whose third member has a peer certificate
     from the wrong CA elects a leader from the other two and serves writes, the odd member
     never becomes healthy (it cannot replicate), and a good member logs the refusal
-    ("rejected connection").
+    ("rejected connection");
+  * --auto-tls --peer-auto-tls: self-signed certificates under <data-dir>/fixtures/,
+    etcdctl --insecure-skip-tls-verify and curl -k served.
 """
 
 import argparse
@@ -196,6 +198,26 @@ def wrong_ca_peer(binary, workdir, certs):
         c.kill(2)  # it may be stuck retrying; SIGKILL is fine, it never joined
 
 
+def auto_tls(binary, workdir):
+    """--auto-tls --peer-auto-tls: self-signed certificates in <data-dir>/fixtures, used by
+    clients that skip verification (etcdctl --insecure-skip-tls-verify, curl -k)."""
+    with Cluster(binary, 1, workdir, client_tls=True, peer_tls=True,
+                 extra_flags=["--auto-tls", "--peer-auto-tls"],
+                 etcdctl_flags=["--insecure-transport=false", "--insecure-skip-tls-verify"]) as c:
+        c.start(timeout_s=60)
+        for kind in ("client", "peer"):
+            d = os.path.join(c.members[0].data_dir, "fixtures", kind)
+            check(sorted(os.listdir(d)) == ["cert.pem", "key.pem"], "%s: %s" % (d, os.listdir(d)))
+            check(os.stat(os.path.join(d, "key.pem")).st_mode & 0o077 == 0, "key.pem readable")
+            proc = run(["openssl", "x509", "-noout", "-ext", "subjectAltName",
+                        "-in", os.path.join(d, "cert.pem")])
+            check("127.0.0.1" in proc.stdout, "SAN: " + proc.stdout + proc.stderr)
+        proc = c.etcdctl(["put", "auto", "tls"])
+        check(proc.returncode == 0, "put over auto TLS: " + proc.stderr)
+        proc = run(["curl", "-sSk", "https://127.0.0.1:%d/health" % c.members[0].client_port])
+        check(json.loads(proc.stdout) == {"health": "true"}, proc.stdout + proc.stderr)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binaries", default="etcd")
@@ -214,6 +236,8 @@ def main():
                                         client_certs))
         print("== %s: a peer with a wrong-CA certificate" % name, flush=True)
         wrong_ca_peer(binary, os.path.join(base, "w%d" % n), certs)
+        print("== %s: --auto-tls --peer-auto-tls" % name, flush=True)
+        auto_tls(binary, os.path.join(base, "a%d" % n))
     for n in range(1, len(transcripts)):
         if transcripts[n] != transcripts[0]:
             import difflib
