@@ -138,6 +138,9 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsConfig& 
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   // No renegotiation, no compression: neither exists in Go's TLS.
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // A peer that closes without close_notify (Go's clients, our control query) has simply
+  // closed: EOF, not an error to log.
+  SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
   auto fail = [ctx](absl::Status status) {
     SSL_CTX_free(ctx);
     return status;

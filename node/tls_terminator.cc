@@ -40,31 +40,39 @@ bool LooksLikeHttp(std::string_view first5) {
   return false;
 }
 
-// A byte buffer with a consumed prefix; bounded by its owner.
-struct Buffer {
-  std::string bytes;
-  size_t head = 0;
-  size_t size() const { return bytes.size() - head; }
-  const char* data() const { return bytes.data() + head; }
+// A fixed-capacity byte buffer: bytes live in [head, tail); room is made at the end by
+// moving the live bytes to the front (never allocates after construction).
+class Buffer {
+ public:
+  explicit Buffer(size_t capacity) : bytes_(new char[capacity]), capacity_(capacity) {}
+  size_t size() const { return tail_ - head_; }
+  bool full() const { return size() == capacity_; }
+  const char* data() const { return bytes_.get() + head_; }
   void Consume(size_t n) {
-    head += n;
-    if (head == bytes.size()) {
-      bytes.clear();
-      head = 0;
-    }
+    KEEL_NODE_CHECK(n <= size());
+    head_ += n;
+    if (head_ == tail_) head_ = tail_ = 0;
   }
-  // Room at the end for up to `n` bytes; returns where to write. Compacts first when the
-  // consumed prefix is most of the buffer.
-  char* Reserve(size_t n) {
-    if (head > 0 && head >= bytes.size() / 2) {
-      bytes.erase(0, head);
-      head = 0;
+  // Contiguous room at the end (compacting first if needed); write there, then Commit.
+  size_t Room() {
+    if (tail_ == capacity_ && head_ > 0) {
+      std::memmove(bytes_.get(), bytes_.get() + head_, size());
+      tail_ -= head_;
+      head_ = 0;
     }
-    const size_t old = bytes.size();
-    bytes.resize(old + n);
-    return bytes.data() + old;
+    return capacity_ - tail_;
   }
-  void Commit(size_t reserved, size_t used) { bytes.resize(bytes.size() - reserved + used); }
+  char* end() { return bytes_.get() + tail_; }
+  void Commit(size_t n) {
+    KEEL_NODE_CHECK(n <= capacity_ - tail_);
+    tail_ += n;
+  }
+
+ private:
+  std::unique_ptr<char[]> bytes_;
+  const size_t capacity_;
+  size_t head_ = 0;
+  size_t tail_ = 0;
 };
 
 // Waits for `events` on `fd` (or the stop signal) until `deadline_ms`; false on timeout,
@@ -214,14 +222,13 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
     }
   }
   // 3. The first decrypted bytes say gRPC or HTTP/1.x.
-  Buffer to_plain;  // TLS -> handed-over socket
+  Buffer to_plain(options_.buffer_bytes);  // TLS -> handed-over socket
   ClientListener::Protocol protocol = ClientListener::Protocol::kUndecided;
-  // Bounded by the deadline and by the preface's length.
+  // Bounded by the deadline and by the preface's length (far below the buffer's).
   while (protocol == ClientListener::Protocol::kUndecided) {
-    char* at = to_plain.Reserve(4096);
     size_t n = 0;
-    const Io io = tls->Read(at, 4096, &n);
-    to_plain.Commit(4096, n);
+    const Io io = tls->Read(to_plain.end(), to_plain.Room(), &n);
+    to_plain.Commit(n);
     if (io == Io::kOk) {
       protocol = ClientListener::Classify(std::string_view(to_plain.data(), to_plain.size()));
       continue;
@@ -245,8 +252,7 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
   } else {
     http_(inner);
   }
-  Buffer to_tls;  // handed-over socket -> TLS
-  const size_t cap = options_.buffer_bytes;
+  Buffer to_tls(options_.buffer_bytes);  // handed-over socket -> TLS
   bool tls_wants_write = false;  // the last TLS call waits for POLLOUT
   bool done = false;
   // One round per poll; ends when either side closes or fails, or at Stop.
@@ -257,12 +263,10 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
     tls_wants_write = false;
     while (moved && !done) {
       moved = false;
-      if (to_plain.size() < cap) {
-        const size_t want = std::min<size_t>(cap - to_plain.size(), 64 * 1024);
-        char* at = to_plain.Reserve(want);
+      if (!to_plain.full()) {
         size_t n = 0;
-        const Io io = tls->Read(at, want, &n);
-        to_plain.Commit(want, n);
+        const Io io = tls->Read(to_plain.end(), to_plain.Room(), &n);
+        to_plain.Commit(n);
         if (io == Io::kOk) moved = true;
         if (io == Io::kWantWrite) tls_wants_write = true;
         if (io == Io::kClosed || io == Io::kError) done = true;
@@ -276,11 +280,9 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
           done = true;
         }
       }
-      if (to_tls.size() < cap) {
-        const size_t want = std::min<size_t>(cap - to_tls.size(), 64 * 1024);
-        char* at = to_tls.Reserve(want);
-        const ssize_t n = ::recv(outer, at, want, 0);
-        to_tls.Commit(want, n > 0 ? static_cast<size_t>(n) : 0);
+      if (!to_tls.full()) {
+        const ssize_t n = ::recv(outer, to_tls.end(), to_tls.Room(), 0);
+        to_tls.Commit(n > 0 ? static_cast<size_t>(n) : 0);
         if (n > 0) moved = true;
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
           // gRPC or HTTP closed its end: flush what it wrote last, then close.
@@ -300,10 +302,10 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
     }
     if (done) break;
     pollfd fds[3] = {
-        {fd, static_cast<short>((to_plain.size() < cap ? POLLIN : 0) |
+        {fd, static_cast<short>((!to_plain.full() ? POLLIN : 0) |
                                 (tls_wants_write ? POLLOUT : 0)),
          0},
-        {outer, static_cast<short>((to_tls.size() < cap ? POLLIN : 0) |
+        {outer, static_cast<short>((!to_tls.full() ? POLLIN : 0) |
                                    (to_plain.size() > 0 ? POLLOUT : 0)),
          0},
         {wake_fd_, POLLIN, 0},

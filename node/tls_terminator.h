@@ -16,7 +16,7 @@
 // (client_identity.h) for the relay's lifetime.
 //
 // Bounds: at most max_connections relays (more are closed at accept); per relay, two
-// buffers of at most buffer_bytes (reading pauses when one is full, so TCP flow control
+// fixed buffers of buffer_bytes (reading pauses when one is full, so TCP flow control
 // pushes back on whichever side is faster).
 #ifndef KEEL_NODE_TLS_TERMINATOR_H_
 #define KEEL_NODE_TLS_TERMINATOR_H_
@@ -40,7 +40,7 @@ class TlsTerminator {
   struct Options {
     size_t max_connections = 1024;
     int64_t handshake_timeout_ms = 10000;  // handshake plus the first bytes
-    size_t buffer_bytes = 256 * 1024;      // per direction, per connection
+    size_t buffer_bytes = 64 * 1024;       // per direction, per connection
   };
   using Handoff = std::function<void(int fd)>;
 
