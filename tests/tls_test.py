@@ -39,6 +39,9 @@ from harness.cluster import ETCD_BINARY, ETCDCTL_BINARY, Cluster, ClusterError  
 from harness.normalize import Context, normalize  # noqa: E402
 
 
+KEELCTL = None  # --keelctl: also drive keelctl with etcdctl's TLS flags
+
+
 def check(cond, what):
     if not cond:
         raise AssertionError(what)
@@ -119,6 +122,27 @@ def main_cluster(binary, workdir, certs, client_certs):
         transcript.append("$ etcdctl watch --prefix tls/")
         transcript.extend(lines)
         check(lines[:3] == ["PUT", "tls/a", "1"], "watch saw %s" % lines)
+
+        # keelctl with etcdctl's TLS flags answers as etcdctl does.
+        if KEELCTL:
+            for args in (["put", "tls/k", "v"], ["get", "--prefix", "tls/"],
+                         ["get", "tls/k", "-w", "json"]):
+                tls_args = ["--endpoints=https://" + ep, "--cacert=" + certs.ca,
+                            "--cert=" + good[0], "--key=" + good[1]] + args
+                ours = run([KEELCTL] + tls_args)
+                theirs = run([ETCDCTL_BINARY] + tls_args)
+                check(ours.returncode == 0 and theirs.returncode == 0,
+                      "keelctl/etcdctl %s: %s %s" % (args, ours.stderr, theirs.stderr))
+                if "json" not in args:  # json carries raft_term and revision: compared below
+                    check(ours.stdout == theirs.stdout, "keelctl %s: %r vs etcdctl %r" % (
+                        args, ours.stdout, theirs.stdout))
+                else:
+                    check(json.loads(ours.stdout)["kvs"] == json.loads(theirs.stdout)["kvs"],
+                          "keelctl json: %s vs %s" % (ours.stdout, theirs.stdout))
+            proc = run([KEELCTL, "--endpoints=https://" + ep, "--cacert=" + certs.ca,
+                        "--dial-timeout=2s", "get", "tls/k"])
+            check(proc.returncode != 0, "keelctl without a client certificate was served")
+            c.etcdctl(["del", "tls/k"], endpoints=ep, check=True)
 
         # Replication over peer mTLS: every member has the write (serializable = local).
         for i in range(3):
@@ -221,7 +245,10 @@ def auto_tls(binary, workdir):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binaries", default="etcd")
+    parser.add_argument("--keelctl", default=None)
     args = parser.parse_args()
+    global KEELCTL
+    KEELCTL = os.path.abspath(args.keelctl) if args.keelctl else None
     binaries = [ETCD_BINARY if b == "etcd" else b for b in args.binaries.split(",")]
     base = tempfile.mkdtemp(prefix="tls-", dir=os.environ.get("TEST_TMPDIR"))
     certs = Certs(os.path.join(base, "certs"))
