@@ -4,8 +4,10 @@
     tls_test.py --binaries=etcd            (checks the test itself)
     tls_test.py --binaries=etcd,/path/to/keeld   (both, transcripts compared)
 
-Certificates are made by the test (harness/certs.py, openssl CLI) in a temp dir. For each
-binary, a 3-member cluster with client TLS (--cert-file/--key-file/--trusted-ca-file,
+Certificates are made by the test (harness/certs.py, openssl CLI) in a temp dir. First,
+the same bad TLS flags on every binary must exit 1 with the same message (etcd's: https
+peer/client URL without certificates, unknown cipher suite, unreadable certificate). For
+each binary, a 3-member cluster with client TLS (--cert-file/--key-file/--trusted-ca-file,
 --client-cert-auth) and peer mTLS (--peer-* with --peer-client-cert-auth):
   * etcdctl 3.4 with --cacert/--cert/--key: put, get, watch, member list, endpoint health;
     the normalized transcripts of all binaries must be equal;
@@ -242,6 +244,36 @@ def auto_tls(binary, workdir):
         check(json.loads(proc.stdout) == {"health": "true"}, proc.stdout + proc.stderr)
 
 
+def flag_errors(binaries, workdir):
+    """The same bad TLS flags on every binary: exit 1 with etcd 3.4's message (etcd prints it
+    as "... C | etcdmain: <message>", keeld as "keeld: <message>")."""
+    from harness.cluster import free_ports
+    client, peer = free_ports(2)
+    cu, pu = "127.0.0.1:%d" % client, "127.0.0.1:%d" % peer
+    plain_peer = ["--listen-peer-urls=http://" + pu, "--initial-advertise-peer-urls=http://" + pu,
+                  "--initial-cluster=default=http://" + pu]
+    tls_client = ["--listen-client-urls=https://" + cu, "--advertise-client-urls=https://" + cu]
+    cases = [
+        ["--listen-peer-urls=https://" + pu, "--initial-advertise-peer-urls=https://" + pu,
+         "--initial-cluster=default=https://" + pu],
+        plain_peer + tls_client,
+        plain_peer + ["--cipher-suites=TLS_FOO"],
+        plain_peer + tls_client + ["--cert-file=/nonexistent.pem", "--key-file=/nonexistent.key"],
+    ]
+    for n, args in enumerate(cases):
+        messages = []
+        for b, binary in enumerate(binaries):
+            data = os.path.join(workdir, "flags%d-%d" % (n, b))
+            proc = run([binary, "--data-dir=" + data] + args, timeout_s=30)
+            last = (proc.stderr.strip().splitlines() or [""])[-1]
+            message = last.split("etcdmain: ", 1)[-1] if "etcdmain: " in last else \
+                last.split("keeld: ", 1)[-1]
+            check(proc.returncode == 1, "%s %s: exit %d, %r" % (binary, args, proc.returncode, last))
+            messages.append(message)
+        print("  flags %s -> %s" % (" ".join(a.split("=")[0] for a in args), messages[0]))
+        check(len(set(messages)) == 1, "messages differ: %s" % messages)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binaries", default="etcd")
@@ -255,6 +287,8 @@ def main():
     client_certs = {"good": certs.leaf("client", "root"),
                     "wrong_ca": certs.leaf("client-wrong-ca", "root", ca="other-ca"),
                     "expired": certs.expired_leaf("client-expired", "root")}
+    print("== bad TLS flags: etcd's messages", flush=True)
+    flag_errors(binaries, base)
     transcripts = []
     for n, binary in enumerate(binaries):
         name = os.path.basename(binary)
