@@ -40,41 +40,6 @@ bool LooksLikeHttp(std::string_view first5) {
   return false;
 }
 
-// A fixed-capacity byte buffer: bytes live in [head, tail); room is made at the end by
-// moving the live bytes to the front (never allocates after construction).
-class Buffer {
- public:
-  explicit Buffer(size_t capacity) : bytes_(new char[capacity]), capacity_(capacity) {}
-  size_t size() const { return tail_ - head_; }
-  bool full() const { return size() == capacity_; }
-  const char* data() const { return bytes_.get() + head_; }
-  void Consume(size_t n) {
-    KEEL_NODE_CHECK(n <= size());
-    head_ += n;
-    if (head_ == tail_) head_ = tail_ = 0;
-  }
-  // Contiguous room at the end (compacting first if needed); write there, then Commit.
-  size_t Room() {
-    if (tail_ == capacity_ && head_ > 0) {
-      std::memmove(bytes_.get(), bytes_.get() + head_, size());
-      tail_ -= head_;
-      head_ = 0;
-    }
-    return capacity_ - tail_;
-  }
-  char* end() { return bytes_.get() + tail_; }
-  void Commit(size_t n) {
-    KEEL_NODE_CHECK(n <= capacity_ - tail_);
-    tail_ += n;
-  }
-
- private:
-  std::unique_ptr<char[]> bytes_;
-  const size_t capacity_;
-  size_t head_ = 0;
-  size_t tail_ = 0;
-};
-
 // Waits for `events` on `fd` (or the stop signal) until `deadline_ms`; false on timeout,
 // stop, or error.
 bool WaitFor(int fd, short events, int wake_fd, int64_t deadline_ms) {
@@ -111,6 +76,42 @@ std::string PeerAddress(int fd) {
 }
 
 }  // namespace
+
+// A fixed-capacity byte buffer: bytes live in [head, tail); room is made at the end by
+// moving the live bytes to the front (never allocates after construction).
+class TlsTerminator::Buffer {
+ public:
+  explicit Buffer(size_t capacity) : bytes_(new char[capacity]), capacity_(capacity) {}
+  size_t size() const { return tail_ - head_; }
+  bool full() const { return size() == capacity_; }
+  const char* data() const { return bytes_.get() + head_; }
+  void Consume(size_t n) {
+    KEEL_NODE_CHECK(n <= size());
+    head_ += n;
+    if (head_ == tail_) head_ = tail_ = 0;
+  }
+  // Contiguous room at the end (compacting first if needed); write there, then Commit.
+  size_t Room() {
+    if (tail_ == capacity_ && head_ > 0) {
+      std::memmove(bytes_.get(), bytes_.get() + head_, size());
+      tail_ -= head_;
+      head_ = 0;
+    }
+    return capacity_ - tail_;
+  }
+  char* end() { return bytes_.get() + tail_; }
+  void Commit(size_t n) {
+    KEEL_NODE_CHECK(n <= capacity_ - tail_);
+    tail_ += n;
+  }
+
+ private:
+  std::unique_ptr<char[]> bytes_;
+  const size_t capacity_;
+  size_t head_ = 0;
+  size_t tail_ = 0;
+};
+
 
 TlsTerminator::TlsTerminator(std::shared_ptr<const env::TlsContext> context, Options options,
                              Handoff grpc, Handoff http)
@@ -168,19 +169,11 @@ void TlsTerminator::Stop() {
   for (auto& [id, thread] : threads) thread.join();
 }
 
-void TlsTerminator::Relay(uint64_t id, int fd) {
-  auto finish = [this, id] {
-    absl::MutexLock lock(&mu_);
-    if (!stopping_) finished_.push_back(id);
-  };
-  const int64_t deadline_ms = NowMs() + options_.handshake_timeout_ms;
+std::unique_ptr<env::TlsStream> TlsTerminator::Handshake(int fd, int64_t deadline_ms) {
   const std::string peer = PeerAddress(fd);  // now: a refused client may be gone when logged
-  // 1. Plaintext HTTP on the TLS port: closed, as etcd does.
+  // Plaintext HTTP on the TLS port: closed, as etcd does.
   char first[5];
-  if (!WaitFor(fd, POLLIN, wake_fd_, deadline_ms)) {
-    ::close(fd);
-    return finish();
-  }
+  if (!WaitFor(fd, POLLIN, wake_fd_, deadline_ms)) return nullptr;
   const ssize_t peeked = ::recv(fd, first, sizeof(first), MSG_PEEK);
   if (peeked == static_cast<ssize_t>(sizeof(first)) &&
       LooksLikeHttp(std::string_view(first, sizeof(first)))) {
@@ -189,105 +182,81 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
     for (int i = 0; i < 16 && ::recv(fd, sink, sizeof(sink), 0) > 0; ++i) {
     }
     ::shutdown(fd, SHUT_RDWR);
-    ::close(fd);
-    return finish();
+    return nullptr;
   }
-  // 2. Handshake.
   absl::StatusOr<std::unique_ptr<env::TlsStream>> created = env::TlsStream::Create(*context_, fd);
   if (!created.ok()) {
     Log(std::string(created.status().message()));
-    ::close(fd);
-    return finish();
+    return nullptr;
   }
   std::unique_ptr<env::TlsStream> tls = *std::move(created);
-  auto drop = [&](const std::string& why) {
-    if (!why.empty()) {
-      // etcd's wording for a refused client.
-      Log(absl::StrCat("rejected connection from \"", peer, "\" (error \"", why,
-                       "\")"));
-    }
-    tls.reset();
-    ::close(fd);
-    finish();
-  };
   // Bounded by the deadline.
   while (true) {
     const Io io = tls->Handshake();
-    if (io == Io::kOk) break;
+    if (io == Io::kOk) return tls;
     if (io != Io::kWantRead && io != Io::kWantWrite) {
-      return drop(io == Io::kClosed ? "EOF" : tls->error());
+      // etcd's wording for a refused client.
+      Log(absl::StrCat("rejected connection from \"", peer, "\" (error \"",
+                       io == Io::kClosed ? "EOF" : tls->error(), "\")"));
+      return nullptr;
     }
     if (!WaitFor(fd, io == Io::kWantWrite ? POLLOUT : POLLIN, wake_fd_, deadline_ms)) {
-      return drop("");
+      return nullptr;
     }
   }
-  // 3. The first decrypted bytes say gRPC or HTTP/1.x.
-  Buffer to_plain(options_.buffer_bytes);  // TLS -> handed-over socket
+}
+
+ClientListener::Protocol TlsTerminator::ReadFirstBytes(env::TlsStream* tls, int fd,
+                                                       int64_t deadline_ms, Buffer* to_plain) {
   ClientListener::Protocol protocol = ClientListener::Protocol::kUndecided;
   // Bounded by the deadline and by the preface's length (far below the buffer's).
   while (protocol == ClientListener::Protocol::kUndecided) {
     size_t n = 0;
-    const Io io = tls->Read(to_plain.end(), to_plain.Room(), &n);
-    to_plain.Commit(n);
+    const Io io = tls->Read(to_plain->end(), to_plain->Room(), &n);
+    to_plain->Commit(n);
     if (io == Io::kOk) {
-      protocol = ClientListener::Classify(std::string_view(to_plain.data(), to_plain.size()));
+      protocol = ClientListener::Classify(std::string_view(to_plain->data(), to_plain->size()));
       continue;
     }
-    if (io != Io::kWantRead && io != Io::kWantWrite) return drop("");
-    if (!WaitFor(fd, io == Io::kWantWrite ? POLLOUT : POLLIN, wake_fd_, deadline_ms)) {
-      return drop("");
-    }
+    if (io != Io::kWantRead && io != Io::kWantWrite) break;
+    if (!WaitFor(fd, io == Io::kWantWrite ? POLLOUT : POLLIN, wake_fd_, deadline_ms)) break;
   }
-  // 4. Hand a plaintext socket over and relay.
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
-    Log(absl::StrCat("socketpair: ", std::strerror(errno)));
-    return drop("");
-  }
-  const int inner = pair[0];  // gRPC's or HTTP's from now on
-  const int outer = pair[1];
-  PublishCommonName(inner, id, tls->PeerCommonName());
-  if (protocol == ClientListener::Protocol::kHttp2) {
-    grpc_(inner);
-  } else {
-    http_(inner);
-  }
+  return protocol;
+}
+
+void TlsTerminator::Pump(env::TlsStream* tls, int fd, int outer, Buffer* to_plain) {
   Buffer to_tls(options_.buffer_bytes);  // handed-over socket -> TLS
-  bool tls_wants_write = false;  // the last TLS call waits for POLLOUT
   bool done = false;
   // One round per poll; ends when either side closes or fails, or at Stop.
   while (!done) {
     // Move bytes until nothing moves (bounded: every pass moves bytes or stops, and the
-    // buffers are capped).
+    // buffers are fixed).
     bool moved = true;
-    tls_wants_write = false;
+    bool tls_wants_write = false;  // the last TLS call waits for POLLOUT
     while (moved && !done) {
       moved = false;
-      if (!to_plain.full()) {
+      if (!to_plain->full()) {
         size_t n = 0;
-        const Io io = tls->Read(to_plain.end(), to_plain.Room(), &n);
-        to_plain.Commit(n);
-        if (io == Io::kOk) moved = true;
-        if (io == Io::kWantWrite) tls_wants_write = true;
-        if (io == Io::kClosed || io == Io::kError) done = true;
+        const Io io = tls->Read(to_plain->end(), to_plain->Room(), &n);
+        to_plain->Commit(n);
+        moved |= io == Io::kOk;
+        tls_wants_write |= io == Io::kWantWrite;
+        done |= io == Io::kClosed || io == Io::kError;
       }
-      if (to_plain.size() > 0) {
-        const ssize_t n = ::send(outer, to_plain.data(), to_plain.size(), MSG_NOSIGNAL);
+      if (to_plain->size() > 0) {
+        const ssize_t n = ::send(outer, to_plain->data(), to_plain->size(), MSG_NOSIGNAL);
         if (n > 0) {
-          to_plain.Consume(static_cast<size_t>(n));
+          to_plain->Consume(static_cast<size_t>(n));
           moved = true;
-        } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-          done = true;
         }
+        done |= n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
       }
       if (!to_tls.full()) {
         const ssize_t n = ::recv(outer, to_tls.end(), to_tls.Room(), 0);
         to_tls.Commit(n > 0 ? static_cast<size_t>(n) : 0);
-        if (n > 0) moved = true;
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-          // gRPC or HTTP closed its end: flush what it wrote last, then close.
-          done = true;
-        }
+        moved |= n > 0;
+        // gRPC or HTTP closed its end: flush what it wrote last (below), then close.
+        done |= n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
       }
       if (to_tls.size() > 0) {
         size_t n = 0;
@@ -296,17 +265,17 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
           to_tls.Consume(n);
           moved = true;
         }
-        if (io == Io::kWantWrite) tls_wants_write = true;
-        if (io == Io::kClosed || io == Io::kError) done = true;
+        tls_wants_write |= io == Io::kWantWrite;
+        done |= io == Io::kClosed || io == Io::kError;
       }
     }
     if (done) break;
     pollfd fds[3] = {
-        {fd, static_cast<short>((!to_plain.full() ? POLLIN : 0) |
+        {fd, static_cast<short>((!to_plain->full() ? POLLIN : 0) |
                                 (tls_wants_write ? POLLOUT : 0)),
          0},
         {outer, static_cast<short>((!to_tls.full() ? POLLIN : 0) |
-                                   (to_plain.size() > 0 ? POLLOUT : 0)),
+                                   (to_plain->size() > 0 ? POLLOUT : 0)),
          0},
         {wake_fd_, POLLIN, 0},
     };
@@ -320,11 +289,37 @@ void TlsTerminator::Relay(uint64_t id, int fd) {
     if (tls->Write(to_tls.data(), to_tls.size(), &n) != Io::kOk) break;
     to_tls.Consume(n);
   }
-  ForgetCommonName(inner, id);
-  ::close(outer);
-  tls.reset();
+}
+
+void TlsTerminator::Relay(uint64_t id, int fd) {
+  const int64_t deadline_ms = NowMs() + options_.handshake_timeout_ms;
+  std::unique_ptr<env::TlsStream> tls = Handshake(fd, deadline_ms);
+  Buffer to_plain(options_.buffer_bytes);  // TLS -> handed-over socket
+  const ClientListener::Protocol protocol =
+      tls != nullptr ? ReadFirstBytes(tls.get(), fd, deadline_ms, &to_plain)
+                     : ClientListener::Protocol::kUndecided;
+  int pair[2] = {-1, -1};
+  if (protocol != ClientListener::Protocol::kUndecided &&
+      ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) != 0) {
+    Log(absl::StrCat("socketpair: ", std::strerror(errno)));
+  }
+  if (pair[0] >= 0) {
+    const int inner = pair[0];  // gRPC's or HTTP's from now on
+    const int outer = pair[1];
+    PublishCommonName(inner, id, tls->PeerCommonName());
+    if (protocol == ClientListener::Protocol::kHttp2) {
+      grpc_(inner);
+    } else {
+      http_(inner);
+    }
+    Pump(tls.get(), fd, outer, &to_plain);
+    ForgetCommonName(inner, id);
+    ::close(outer);
+  }
+  tls.reset();  // before its socket closes
   ::close(fd);
-  finish();
+  absl::MutexLock lock(&mu_);
+  if (!stopping_) finished_.push_back(id);
 }
 
 }  // namespace keel::node

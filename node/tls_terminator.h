@@ -32,6 +32,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "env/tls.h"
+#include "node/client_listener.h"
 
 namespace keel::node {
 
@@ -58,7 +59,17 @@ class TlsTerminator {
   size_t active_connections() const;
 
  private:
+  class Buffer;  // fixed-capacity bytes, tls_terminator.cc
+  // One connection's life: Handshake, ReadFirstBytes, hand-over, Pump; closes `fd`.
   void Relay(uint64_t id, int fd);
+  // Go-style refusal of plaintext HTTP, then the TLS handshake (logged when refused);
+  // null when the connection is to be closed.
+  std::unique_ptr<env::TlsStream> Handshake(int fd, int64_t deadline_ms);
+  // Reads until the first bytes classify; kUndecided on EOF, error, timeout or Stop.
+  ClientListener::Protocol ReadFirstBytes(env::TlsStream* tls, int fd, int64_t deadline_ms,
+                                          Buffer* to_plain);
+  // Relays between the TLS socket `fd` and the socketpair end `outer` until either closes.
+  void Pump(env::TlsStream* tls, int fd, int outer, Buffer* to_plain);
   // Joins threads whose relay has ended.
   void Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
