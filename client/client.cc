@@ -23,9 +23,12 @@ absl::Status DeadlineError() {
 
 }  // namespace
 
-Client::Client(ClientOptions options) : options_(std::move(options)) {
+Client::Client(ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : options_(std::move(options)), credentials_(std::move(credentials)) {
   absl::MutexLock lock(&mu_);
-  for (const auto& url : options_.endpoints) endpoints_.push_back(MakeEndpoint(url));
+  for (const auto& url : options_.endpoints) {
+    endpoints_.push_back(MakeEndpoint(url, /*channel_tag=*/0, credentials_));
+  }
 }
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
@@ -34,7 +37,11 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
       options.command_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("dial and command timeouts must be positive");
   }
-  std::unique_ptr<Client> client(new Client(std::move(options)));
+  // One TLS decision for the cluster, from the first endpoint's scheme and the TLS flags.
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      MakeCredentials(options.endpoints.front(), options.tls);
+  if (!credentials.ok()) return credentials.status();
+  std::unique_ptr<Client> client(new Client(std::move(options), *std::move(credentials)));
   // Dial all endpoints concurrently; the first READY one proves the cluster is reachable.
   absl::Time deadline = absl::Now() + client->options_.dial_timeout;
   bool any_ready = false;
@@ -77,7 +84,7 @@ std::shared_ptr<Endpoint> Client::EndpointFor(std::string_view address) {
   absl::MutexLock lock(&mu_);
   for (const auto& e : endpoints_) if (e->address == normalized) return e;
   for (const auto& e : side_endpoints_) if (e->address == normalized) return e;
-  side_endpoints_.push_back(MakeEndpoint(normalized));
+  side_endpoints_.push_back(MakeEndpoint(normalized, /*channel_tag=*/0, credentials_));
   return side_endpoints_.back();
 }
 
@@ -124,7 +131,7 @@ absl::Status Client::DiscoverLeader() {
     auto it = std::find_if(endpoints_.begin(), endpoints_.end(),
                            [&](const auto& ep) { return ep->address == leader_address; });
     if (it == endpoints_.end()) {
-      endpoints_.push_back(MakeEndpoint(leader_address));
+      endpoints_.push_back(MakeEndpoint(leader_address, /*channel_tag=*/0, credentials_));
       it = endpoints_.end() - 1;
     }
     preferred_ = static_cast<size_t>(it - endpoints_.begin());

@@ -55,6 +55,8 @@ struct ClientOptions {
   // Ask for the leader at Create and prefer it. Off for tools that must talk to exactly the
   // endpoints they were given (keelctl endpoint status).
   bool discover_leader = true;
+  // TLS (etcdctl's --cacert/--cert/--key/--insecure-skip-tls-verify); see endpoint.h.
+  ClientTls tls;
 };
 
 struct GetOptions {
@@ -147,7 +149,7 @@ class Client {
   enum class Retry { kSafe, kOnce };
   using UnaryCall = absl::FunctionRef<grpc::Status(Endpoint&, grpc::ClientContext&)>;
 
-  explicit Client(ClientOptions options);
+  Client(ClientOptions options, std::shared_ptr<grpc::ChannelCredentials> credentials);
   absl::Status Invoke(Retry retry, absl::Duration timeout, UnaryCall call);
   absl::Status Invoke(Retry retry, UnaryCall call) {
     return Invoke(retry, options_.command_timeout, call);
@@ -157,6 +159,8 @@ class Client {
 
   const ClientOptions options_;
   mutable absl::Mutex mu_;
+  // Every channel's: one TLS configuration for the whole cluster, as etcdctl.
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::vector<std::shared_ptr<Endpoint>> endpoints_ ABSL_GUARDED_BY(mu_);  // rotation order
   std::vector<std::shared_ptr<Endpoint>> side_endpoints_ ABSL_GUARDED_BY(mu_);
   size_t preferred_ ABSL_GUARDED_BY(mu_) = 0;  // index into endpoints_

@@ -7,11 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "api/etcdserverpb/rpc.grpc.pb.h"
 #include "api/v3electionpb/v3election.grpc.pb.h"
 #include "api/v3lockpb/v3lock.grpc.pb.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/security/credentials.h"
 
 namespace keel::client {
 
@@ -34,9 +36,28 @@ struct Endpoint {
   bool WaitConnected(absl::Time deadline) const;
 };
 
+// etcdctl's TLS flags: --cacert, --cert, --key, --insecure-skip-tls-verify. TLS is used for
+// an https:// endpoint or when any of them is given, as etcdctl does.
+struct ClientTls {
+  std::string ca_file;    // PEM roots; empty = the system's
+  std::string cert_file;  // client certificate (with key_file), for --client-cert-auth
+  std::string key_file;
+  bool insecure_skip_verify = false;
+  bool Given() const {
+    return !ca_file.empty() || !cert_file.empty() || !key_file.empty() || insecure_skip_verify;
+  }
+};
+
+// gRPC channel credentials for `url`: insecure for http:// or bare endpoints without TLS
+// flags; else TLS (files read now; INVALID_ARGUMENT "open <path>: ..." if unreadable).
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> MakeCredentials(std::string_view url,
+                                                                          const ClientTls& tls);
+
 // `channel_tag` distinguishes otherwise identical channels: gRPC shares one TCP connection
 // between channels with equal arguments, and keelbench wants N real connections.
-std::unique_ptr<Endpoint> MakeEndpoint(std::string_view url, int channel_tag = 0);
+std::unique_ptr<Endpoint> MakeEndpoint(std::string_view url, int channel_tag = 0,
+                                       std::shared_ptr<grpc::ChannelCredentials> credentials =
+                                           nullptr);
 
 }  // namespace keel::client
 

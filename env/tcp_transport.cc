@@ -67,6 +67,82 @@ void SetNoDelay(int fd) {
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
+bool IsHttps(std::string_view address) { return address.substr(0, 8) == "https://"; }
+
+using Io = TlsStream::Io;
+
+// One read from a connection: through `tls` when set, else recv(2). kOk with *n > 0,
+// kWantRead (nothing now), kClosed (EOF), kError (*error says why).
+Io ConnRead(int fd, TlsStream* tls, char* buffer, size_t capacity, size_t* n,
+            std::string* error) {
+  if (tls != nullptr) {
+    const Io io = tls->Read(buffer, capacity, n);
+    if (io == Io::kError) *error = tls->error();
+    return io;
+  }
+  *n = 0;
+  // Bounded: EINTR only.
+  while (true) {
+    const ssize_t got = ::recv(fd, buffer, capacity, 0);
+    if (got > 0) {
+      *n = static_cast<size_t>(got);
+      return Io::kOk;
+    }
+    if (got == 0) return Io::kClosed;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return Io::kWantRead;
+    *error = std::strerror(errno);
+    return Io::kError;
+  }
+}
+
+// One write, as ConnRead: kOk with *n > 0 bytes taken, kWantWrite/kWantRead, kError.
+Io ConnWrite(int fd, TlsStream* tls, const char* data, size_t size, size_t* n,
+             std::string* error) {
+  if (tls != nullptr) {
+    const Io io = tls->Write(data, size, n);
+    if (io == Io::kError || io == Io::kClosed) *error = tls->error();
+    return io == Io::kClosed ? Io::kError : io;
+  }
+  *n = 0;
+  // Bounded: EINTR only.
+  while (true) {
+    const ssize_t sent = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (sent > 0) {
+      *n = static_cast<size_t>(sent);
+      return Io::kOk;
+    }
+    if (sent < 0 && errno == EINTR) continue;
+    if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Io::kWantWrite;
+    *error = sent == 0 ? "connection closed" : std::strerror(errno);
+    return Io::kError;
+  }
+}
+
+std::string PeerName(const sockaddr_storage& addr) {
+  char host[64] = "?";
+  uint16_t port = 0;
+  if (addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    port = ntohs(in->sin_port);
+    return absl::StrCat(host, ":", port);
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    port = ntohs(in6->sin6_port);
+  }
+  return absl::StrCat("[", host, "]:", port);
+}
+
+// Refused TLS peers are logged on stderr (keeld's log), one line per failed handshake;
+// reconnects back off to reconnect_backoff_max_ms, which bounds the rate.
+void LogTls(const std::string& line) {
+  const std::string out = absl::StrCat("keeld: peer TLS: ", line, "\n");
+  std::fwrite(out.data(), 1, out.size(), stderr);
+}
+
 }  // namespace
 
 absl::StatusOr<HostPort> ParseHostPort(std::string_view address) {
@@ -106,12 +182,14 @@ class TcpTransport::IoThread {
   void Run();
 
  private:
-  enum class State { kIdle, kConnecting, kConnected };
+  enum class State { kIdle, kConnecting, kHandshaking, kConnected };
   struct Outbound {
     uint64_t generation = 0;
     std::string address;
     State state = State::kIdle;
     int fd = -1;
+    std::unique_ptr<TlsStream> tls;  // https peers: set from the TCP connect on
+    Io want = Io::kWantRead;         // kHandshaking: what the handshake waits for
     std::deque<std::string> batch;  // taken from the peer queue, not yet encoded
     std::string wire;               // encoded frames being written
     size_t wire_offset = 0;
@@ -124,6 +202,10 @@ class TcpTransport::IoThread {
         : fd(fd), conn_id(conn_id), decoder(max_payload) {}
     int fd;
     uint64_t conn_id;  // names the connection to a query answer arriving later
+    std::string from;  // "host:port", for logs
+    std::unique_ptr<TlsStream> tls;  // with Options::tls_server
+    bool handshaking = false;
+    Io want = Io::kWantRead;  // while handshaking
     FrameDecoder decoder;
     bool query_pending = false;  // a control query was handed to the Loop, no answer yet
     std::string out;             // an encoded answer being written back
@@ -141,6 +223,12 @@ class TcpTransport::IoThread {
   int Reconcile(std::vector<uint64_t>* to_connect);
   void Connect(uint64_t id);
   void FinishConnect(uint64_t id);
+  // After the TCP connect: TLS handshake for https peers, else connected.
+  void BeginSession(uint64_t id);
+  void ContinueHandshake(uint64_t id);
+  void Established(uint64_t id);
+  // Advances an inbound TLS handshake; false when the connection must be closed.
+  bool ContinueInboundHandshake(Inbound* in);
   void WriteSome(uint64_t id);
   void ReadOutbound(uint64_t id);
   // Reads from an inbound connection; false when it must be closed.
@@ -176,9 +264,12 @@ class TcpTransport::IoThread {
   std::string read_buffer_ = std::string(kReadChunkBytes, '\0');
   std::vector<pollfd> fds_;       // this round's poll set...
   std::vector<Watched> watched_;  // ...and what each entry is
+  // An inbound TLS stream holds decrypted bytes poll(2) cannot see: poll without waiting.
+  bool tls_buffered_ = false;
 };
 
 void TcpTransport::IoThread::CloseOutbound(Outbound* out) {
+  out->tls.reset();  // before its socket closes
   if (out->fd >= 0) ::close(out->fd);
   out->fd = -1;
   out->state = State::kIdle;
@@ -262,9 +353,7 @@ void TcpTransport::IoThread::Connect(uint64_t id) {
   SetNoDelay(fd);
   out.fd = fd;
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), len) == 0) {
-    out.state = State::kConnected;
-    out.backoff_ms = t_->options_.reconnect_backoff_initial_ms;
-    local_.connects++;
+    BeginSession(id);
   } else if (errno == EINPROGRESS) {
     out.state = State::kConnecting;
   } else {
@@ -277,9 +366,64 @@ void TcpTransport::IoThread::FinishConnect(uint64_t id) {
   int err = 0;
   socklen_t len = sizeof(err);
   if (::getsockopt(out.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) return Fail(id);
+  BeginSession(id);
+}
+
+void TcpTransport::IoThread::BeginSession(uint64_t id) {
+  Outbound& out = outbound_.at(id);
+  const bool bare = out.address.find("://") == std::string::npos;
+  const bool use_tls = IsHttps(out.address) || (bare && t_->options_.tls_client != nullptr);
+  if (!use_tls) return Established(id);
+  if (t_->options_.tls_client == nullptr) {
+    LogTls(absl::StrCat("cannot dial ", out.address, ": no peer TLS configured"));
+    return Fail(id);
+  }
+  absl::StatusOr<HostPort> hp = ParseHostPort(out.address);
+  absl::StatusOr<std::unique_ptr<TlsStream>> tls =
+      TlsStream::Create(*t_->options_.tls_client, out.fd, hp.ok() ? hp->host : "");
+  if (!tls.ok()) {
+    LogTls(absl::StrCat("dial ", out.address, ": ", tls.status().message()));
+    return Fail(id);
+  }
+  out.tls = *std::move(tls);
+  out.state = State::kHandshaking;
+  ContinueHandshake(id);
+}
+
+void TcpTransport::IoThread::ContinueHandshake(uint64_t id) {
+  Outbound& out = outbound_.at(id);
+  const Io io = out.tls->Handshake();
+  if (io == Io::kOk) return Established(id);
+  if (io == Io::kWantRead || io == Io::kWantWrite) {
+    out.want = io;
+    return;
+  }
+  LogTls(absl::StrCat("handshake with ", out.address, " failed: ",
+                      io == Io::kClosed ? "connection closed" : out.tls->error()));
+  Fail(id);
+}
+
+void TcpTransport::IoThread::Established(uint64_t id) {
+  Outbound& out = outbound_.at(id);
   out.state = State::kConnected;
   out.backoff_ms = t_->options_.reconnect_backoff_initial_ms;
   local_.connects++;
+}
+
+bool TcpTransport::IoThread::ContinueInboundHandshake(Inbound* in) {
+  const Io io = in->tls->Handshake();
+  if (io == Io::kOk) {
+    in->handshaking = false;
+    return true;
+  }
+  if (io == Io::kWantRead || io == Io::kWantWrite) {
+    in->want = io;
+    return true;
+  }
+  // etcd's wording: rejected connection from "127.0.0.1:50062" (error "...").
+  LogTls(absl::StrCat("rejected connection from \"", in->from, "\" (error \"",
+                      io == Io::kClosed ? "connection closed" : in->tls->error(), "\")"));
+  return false;
 }
 
 void TcpTransport::IoThread::WriteSome(uint64_t id) {
@@ -291,12 +435,16 @@ void TcpTransport::IoThread::WriteSome(uint64_t id) {
   }
   // Bounded: each pass sends > 0 bytes, or returns.
   while (out.wire_offset < out.wire.size()) {
-    const ssize_t n = ::send(out.fd, out.wire.data() + out.wire_offset,
-                             out.wire.size() - out.wire_offset, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (n <= 0) return Fail(id);
-    out.wire_offset += static_cast<size_t>(n);
+    size_t n = 0;
+    std::string error;
+    const Io io = ConnWrite(out.fd, out.tls.get(), out.wire.data() + out.wire_offset,
+                            out.wire.size() - out.wire_offset, &n, &error);
+    if (io == Io::kWantWrite || io == Io::kWantRead) return;
+    if (io != Io::kOk) {
+      if (out.tls != nullptr) LogTls(absl::StrCat("write to ", out.address, ": ", error));
+      return Fail(id);
+    }
+    out.wire_offset += n;
     local_.writes++;
   }
   local_.frames_sent += out.wire_frames;
@@ -305,22 +453,37 @@ void TcpTransport::IoThread::WriteSome(uint64_t id) {
 
 void TcpTransport::IoThread::ReadOutbound(uint64_t id) {
   // Peers never speak on our outgoing stream: readable means closed or reset.
+  // With TLS, readable may also be the server's alert refusing our certificate (TLS 1.3
+  // tells the client only after its handshake completed): logged.
   Outbound& out = outbound_.at(id);
   char buffer[1024];
-  const ssize_t n = ::recv(out.fd, buffer, sizeof(buffer), 0);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
-  if (n <= 0) return Fail(id);
+  size_t n = 0;
+  std::string error;
+  const Io io = ConnRead(out.fd, out.tls.get(), buffer, sizeof(buffer), &n, &error);
+  if (io == Io::kWantRead || io == Io::kWantWrite) return;
+  if (io == Io::kError && out.tls != nullptr) {
+    LogTls(absl::StrCat("connection to ", out.address, " refused: ", error));
+  }
+  if (io != Io::kOk) return Fail(id);
   // Unexpected bytes: ignore them rather than trust a confused peer.
 }
 
 bool TcpTransport::IoThread::ReadInbound(Inbound* in) {
   std::string& chunk = read_buffer_;
+  if (in->handshaking) {
+    if (!ContinueInboundHandshake(in)) return false;
+    if (in->handshaking) return true;
+  }
   for (int round = 0; round < kReadsPerRound; ++round) {
-    const ssize_t n = ::recv(in->fd, chunk.data(), chunk.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-    if (n <= 0) return false;  // closed by the peer, or reset
-    in->decoder.Feed(std::string_view(chunk.data(), static_cast<size_t>(n)));
+    size_t n = 0;
+    std::string error;
+    const Io io = ConnRead(in->fd, in->tls.get(), chunk.data(), chunk.size(), &n, &error);
+    if (io == Io::kWantRead || io == Io::kWantWrite) return true;
+    if (io == Io::kError && in->tls != nullptr) {
+      LogTls(absl::StrCat("connection from ", in->from, ": ", error));
+    }
+    if (io != Io::kOk) return false;  // closed by the peer, or reset
+    in->decoder.Feed(std::string_view(chunk.data(), n));
     TransportHandler* handler = nullptr;
     {
       absl::MutexLock lock(&t_->mu_);
@@ -330,7 +493,8 @@ bool TcpTransport::IoThread::ReadInbound(Inbound* in) {
     const bool ok = DecodeFrames(in, handler != nullptr, &received);
     Deliver(handler, std::move(received));
     if (!ok) return false;
-    if (static_cast<size_t>(n) < chunk.size()) return true;  // drained for now
+    // A short plaintext read drained the socket; TLS returns one record at a time.
+    if (in->tls == nullptr && n < chunk.size()) return true;
   }
   return true;
 }
@@ -424,12 +588,13 @@ void TcpTransport::IoThread::CollectAnswers() {
 bool TcpTransport::IoThread::WriteInbound(Inbound* in) {
   // Bounded: each pass sends > 0 bytes, or returns.
   while (in->out_offset < in->out.size()) {
-    const ssize_t n = ::send(in->fd, in->out.data() + in->out_offset,
-                             in->out.size() - in->out_offset, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return true;
-    if (n <= 0) return false;
-    in->out_offset += static_cast<size_t>(n);
+    size_t n = 0;
+    std::string error;
+    const Io io = ConnWrite(in->fd, in->tls.get(), in->out.data() + in->out_offset,
+                            in->out.size() - in->out_offset, &n, &error);
+    if (io == Io::kWantWrite || io == Io::kWantRead) return true;
+    if (io != Io::kOk) return false;
+    in->out_offset += n;
   }
   in->out.clear();
   in->out_offset = 0;
@@ -440,6 +605,7 @@ bool TcpTransport::IoThread::WriteInbound(Inbound* in) {
 void TcpTransport::IoThread::CloseInbound(size_t index) {
   Inbound& in = *inbound_[index];
   if (in.query_pending) pending_queries_--;
+  in.tls.reset();  // before its socket closes
   ::close(in.fd);
   inbound_.erase(inbound_.begin() + static_cast<std::ptrdiff_t>(index));
 }
@@ -447,11 +613,27 @@ void TcpTransport::IoThread::CloseInbound(size_t index) {
 void TcpTransport::IoThread::Accept() {
   // Bounded by the backlog and by the inbound limit.
   while (inbound_.size() < t_->options_.max_inbound_connections) {
-    const int fd = ::accept4(t_->listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage from = {};
+    socklen_t from_len = sizeof(from);
+    const int fd = ::accept4(t_->listen_fd_, reinterpret_cast<sockaddr*>(&from), &from_len,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return;  // EAGAIN, or a transient error such as ECONNABORTED
     SetNoDelay(fd);
-    inbound_.push_back(
-        std::make_unique<Inbound>(fd, next_conn_id_++, t_->options_.max_frame_payload_bytes));
+    auto in = std::make_unique<Inbound>(fd, next_conn_id_++,
+                                        t_->options_.max_frame_payload_bytes);
+    in->from = PeerName(from);
+    if (t_->options_.tls_server != nullptr) {
+      absl::StatusOr<std::unique_ptr<TlsStream>> tls =
+          TlsStream::Create(*t_->options_.tls_server, fd);
+      if (!tls.ok()) {
+        LogTls(absl::StrCat("connection from ", in->from, ": ", tls.status().message()));
+        ::close(fd);
+        continue;
+      }
+      in->tls = *std::move(tls);
+      in->handshaking = true;
+    }
+    inbound_.push_back(std::move(in));
   }
 }
 
@@ -485,6 +667,11 @@ void TcpTransport::IoThread::BuildPollSet() {
   }
   for (auto& [id, out] : outbound_) {
     if (out.state == State::kIdle) continue;
+    if (out.state == State::kHandshaking) {
+      fds_.push_back({out.fd, static_cast<short>(out.want == Io::kWantWrite ? POLLOUT : POLLIN), 0});
+      watched_.push_back({Kind::kOutbound, id});
+      continue;
+    }
     short events = POLLIN;  // peers never write to us: readable means closed
     if (out.state == State::kConnecting || out.wire_offset < out.wire.size() ||
         !out.batch.empty()) {
@@ -496,7 +683,15 @@ void TcpTransport::IoThread::BuildPollSet() {
   // Throttled: leave received bytes in the kernel until the Loop catches up (answers to
   // control queries are still written).
   const bool throttled = t_->undelivered_->load() >= t_->options_.max_undelivered_messages;
+  tls_buffered_ = false;
   for (size_t i = 0; i < inbound_.size(); ++i) {
+    const Inbound& in = *inbound_[i];
+    if (in.handshaking) {
+      fds_.push_back({in.fd, static_cast<short>(in.want == Io::kWantWrite ? POLLOUT : POLLIN), 0});
+      watched_.push_back({Kind::kInbound, 0, i});
+      continue;
+    }
+    tls_buffered_ |= !throttled && in.tls != nullptr && in.tls->HasBuffered();
     const short events = static_cast<short>((throttled ? 0 : POLLIN) |
                                             (inbound_[i]->out.empty() ? 0 : POLLOUT));
     if (events == 0) continue;
@@ -508,9 +703,14 @@ void TcpTransport::IoThread::BuildPollSet() {
 void TcpTransport::IoThread::Dispatch() {
   std::vector<size_t> closed_inbound;
   for (size_t i = 0; i < fds_.size(); ++i) {
-    const short revents = fds_[i].revents;
-    if (revents == 0) continue;
+    short revents = fds_[i].revents;
     const Watched& w = watched_[i];
+    // Decrypted bytes left in an inbound TLS stream count as readable.
+    if (tls_buffered_ && w.kind == Kind::kInbound && inbound_[w.inbound]->tls != nullptr &&
+        inbound_[w.inbound]->tls->HasBuffered()) {
+      revents |= POLLIN;
+    }
+    if (revents == 0) continue;
     switch (w.kind) {
       case Kind::kWake: {
         uint64_t count = 0;
@@ -524,6 +724,8 @@ void TcpTransport::IoThread::Dispatch() {
         Outbound& out = outbound_.at(w.peer);
         if (out.state == State::kConnecting) {
           FinishConnect(w.peer);
+        } else if (out.state == State::kHandshaking) {
+          ContinueHandshake(w.peer);
         } else if (revents & (POLLIN | POLLERR | POLLHUP)) {
           ReadOutbound(w.peer);
         }
@@ -533,6 +735,11 @@ void TcpTransport::IoThread::Dispatch() {
       case Kind::kInbound: {
         Inbound* in = inbound_[w.inbound].get();
         bool open = true;
+        if (in->handshaking) {
+          // ReadInbound continues the handshake, then reads what followed it.
+          if (!ReadInbound(in)) closed_inbound.push_back(w.inbound);
+          break;
+        }
         if (revents & POLLOUT) open = WriteInbound(in);
         if (open && (revents & (POLLIN | POLLERR | POLLHUP))) open = ReadInbound(in);
         if (!open) closed_inbound.push_back(w.inbound);
@@ -559,7 +766,8 @@ void TcpTransport::IoThread::Run() {
     CollectAnswers();
     BuildPollSet();
     // A connection that completed inside connect(2) has a batch to take: poll, don't wait.
-    const int ready = ::poll(fds_.data(), fds_.size(), connected_at_once ? 0 : timeout_ms);
+    const int ready =
+        ::poll(fds_.data(), fds_.size(), connected_at_once || tls_buffered_ ? 0 : timeout_ms);
     if (ready < 0) {
       KEEL_ENV_CHECK(errno == EINTR);
       continue;
@@ -798,10 +1006,14 @@ absl::Status Unavailable(std::string_view address, std::string_view what) {
 
 absl::StatusOr<std::string> TcpTransport::Query(std::string_view address,
                                                 std::string_view request, int64_t timeout_ms,
-                                                size_t max_answer_bytes) {
+                                                size_t max_answer_bytes, const TlsContext* tls) {
   const int64_t deadline = MonotonicNanos() + timeout_ms * kNanosPerMilli;
   absl::StatusOr<HostPort> hp = ParseHostPort(address);
   if (!hp.ok()) return hp.status();
+  if (IsHttps(address) && tls == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("query to ", std::string(address), ": https peer URL without peer TLS"));
+  }
   socklen_t len = 0;
   absl::StatusOr<sockaddr_storage> addr = Resolve(*hp, /*passive=*/false, &len);
   if (!addr.ok()) return Unavailable(address, std::string(addr.status().message()));
@@ -818,18 +1030,39 @@ absl::StatusOr<std::string> TcpTransport::Query(std::string_view address,
       return Unavailable(address, std::strerror(err != 0 ? err : errno));
     }
   }
+  std::unique_ptr<TlsStream> stream;  // destroyed before `closer` closes the socket
+  if (IsHttps(address)) {
+    absl::StatusOr<std::unique_ptr<TlsStream>> created = TlsStream::Create(*tls, fd, hp->host);
+    if (!created.ok()) return created.status();
+    stream = *std::move(created);
+    // Bounded: each pass advances the handshake or waits (until the deadline) for the socket.
+    while (true) {
+      const Io io = stream->Handshake();
+      if (io == Io::kOk) break;
+      if (io != Io::kWantRead && io != Io::kWantWrite) {
+        return Unavailable(address, absl::StrCat("TLS handshake failed: ", stream->error()));
+      }
+      if (!PollUntil(fd, io == Io::kWantWrite ? POLLOUT : POLLIN, deadline)) {
+        return Unavailable(address, "TLS handshake timed out");
+      }
+    }
+  }
   std::string wire;
   AppendFrame(kQueryFrom, request, &wire);
   size_t sent = 0;
+  std::string error;
   // Bounded: each pass sends bytes or waits (until the deadline) for room.
   while (sent < wire.size()) {
-    const ssize_t n = ::send(fd, wire.data() + sent, wire.size() - sent, MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<size_t>(n);
-    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-      if (!PollUntil(fd, POLLOUT, deadline)) return Unavailable(address, "send timed out");
+    size_t n = 0;
+    const Io io = ConnWrite(fd, stream.get(), wire.data() + sent, wire.size() - sent, &n, &error);
+    if (io == Io::kOk) {
+      sent += n;
+    } else if (io == Io::kWantRead || io == Io::kWantWrite) {
+      if (!PollUntil(fd, io == Io::kWantRead ? POLLIN : POLLOUT, deadline)) {
+        return Unavailable(address, "send timed out");
+      }
     } else {
-      return Unavailable(address, std::strerror(errno));
+      return Unavailable(address, error);
     }
   }
   FrameDecoder decoder(max_answer_bytes);
@@ -843,15 +1076,18 @@ absl::StatusOr<std::string> TcpTransport::Query(std::string_view address,
                                               next.status().message()));
     }
     if (*next) return std::move(frame.payload);
-    const ssize_t n = ::recv(fd, chunk.data(), chunk.size(), 0);
-    if (n > 0) {
-      decoder.Feed(std::string_view(chunk.data(), static_cast<size_t>(n)));
-    } else if (n == 0) {
+    size_t n = 0;
+    const Io io = ConnRead(fd, stream.get(), chunk.data(), chunk.size(), &n, &error);
+    if (io == Io::kOk) {
+      decoder.Feed(std::string_view(chunk.data(), n));
+    } else if (io == Io::kClosed) {
       return Unavailable(address, "connection closed before an answer");
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-      if (!PollUntil(fd, POLLIN, deadline)) return Unavailable(address, "no answer in time");
+    } else if (io == Io::kWantRead || io == Io::kWantWrite) {
+      if (!PollUntil(fd, io == Io::kWantWrite ? POLLOUT : POLLIN, deadline)) {
+        return Unavailable(address, "no answer in time");
+      }
     } else {
-      return Unavailable(address, std::strerror(errno));
+      return Unavailable(address, error);
     }
   }
 }

@@ -58,6 +58,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "env/env.h"
+#include "env/tls.h"
 
 namespace keel::env {
 
@@ -84,6 +85,15 @@ class TcpTransport final : public Transport {
     size_t max_inbound_connections = 64;
     size_t max_undelivered_messages = 8192;
     size_t max_pending_queries = 16;  // unanswered control queries; more close at once
+    // TLS (env/tls.h), etcd's --peer-* flags. Set: every accepted connection must complete
+    // a TLS handshake with this context first (a wrong-CA or missing client certificate
+    // is refused and logged). Null: plaintext.
+    std::shared_ptr<const TlsContext> tls_server;
+    // Outgoing connections handshake with this context (server certificate checked against
+    // the dialled host unless the context skips verification) when the address is
+    // "https://..." or a bare "host:port" (what the server core passes); "http://"
+    // addresses are plaintext. Null: plaintext, and an https:// peer is unreachable.
+    std::shared_ptr<const TlsContext> tls_client;
   };
 
   // A control query's answer; call it once, from any thread. Dropping it unrun leaves the
@@ -118,10 +128,12 @@ class TcpTransport final : public Transport {
   // Asks the member listening on `address` ("host:port") one control query and returns
   // its answer, blocking the calling thread for at most `timeout_ms` in all. kUnavailable
   // if it cannot connect, times out, or the connection closes first; kDataLoss for a bad
-  // frame. An empty answer means the member could not answer.
+  // frame. An empty answer means the member could not answer. An "https://" address is
+  // asked over TLS with `tls` (required then; kFailedPrecondition without it).
   static absl::StatusOr<std::string> Query(std::string_view address, std::string_view request,
                                            int64_t timeout_ms,
-                                           size_t max_answer_bytes = size_t{64} << 20);
+                                           size_t max_answer_bytes = size_t{64} << 20,
+                                           const TlsContext* tls = nullptr);
 
   void SetHandler(TransportHandler* handler) override;
   // A new address (or a new peer) starts a fresh stream and drops what was queued for the

@@ -81,6 +81,7 @@ absl::StatusOr<std::unique_ptr<ClientListener>> ClientListener::Create(
     return absl::InvalidArgumentError("ClientListener: bad bounds in options");
   }
   std::vector<int> fds;
+  std::vector<bool> tls_fds;
   std::vector<int> ports;
   auto close_all = [&fds] {
     for (int fd : fds) ::close(fd);
@@ -93,6 +94,7 @@ absl::StatusOr<std::unique_ptr<ClientListener>> ClientListener::Create(
       return fd.status();
     }
     fds.push_back(*fd);
+    tls_fds.push_back(url.scheme == "https");
     ports.push_back(port);
   }
   const int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -101,23 +103,24 @@ absl::StatusOr<std::unique_ptr<ClientListener>> ClientListener::Create(
     return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
   }
   return std::unique_ptr<ClientListener>(
-      new ClientListener(options, std::move(fds), std::move(ports), wake_fd));
+      new ClientListener(options, std::move(fds), std::move(tls_fds), std::move(ports), wake_fd));
 }
 
 ClientListener::ClientListener(Options options, std::vector<int> listen_fds,
-                               std::vector<int> ports, int wake_fd)
-    : options_(options), listen_fds_(std::move(listen_fds)), ports_(std::move(ports)),
-      wake_fd_(wake_fd) {}
+                               std::vector<bool> tls_fds, std::vector<int> ports, int wake_fd)
+    : options_(options), listen_fds_(std::move(listen_fds)), tls_fds_(std::move(tls_fds)),
+      ports_(std::move(ports)), wake_fd_(wake_fd) {}
 
 ClientListener::~ClientListener() {
   Stop();
   ::close(wake_fd_);
 }
 
-void ClientListener::Start(Handoff grpc, Handoff http) {
+void ClientListener::Start(Handoff grpc, Handoff http, Handoff tls) {
   KEEL_NODE_CHECK(!thread_.joinable() && !stopping_.load());
   grpc_ = std::move(grpc);
   http_ = std::move(http);
+  tls_ = std::move(tls);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -199,6 +202,15 @@ void ClientListener::Run() {
         if (fd < 0) break;  // EAGAIN, or a transient error such as ECONNABORTED
         const int one = 1;
         (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (tls_fds_[l]) {
+          // TLS: sniffed after decryption, by the terminator (which bounds its own work).
+          if (tls_) {
+            tls_(fd);
+          } else {
+            ::close(fd);
+          }
+          continue;
+        }
         pending.push_back({fd, after + options_.peek_timeout_ms});
       }
     }

@@ -5,6 +5,9 @@
 //     gRPC client) -> `grpc` (keeld: grpc::AddInsecureChannelFromFd; gRPC then owns the
 //     socket, so gRPC traffic takes no extra hop);
 //   * anything else -> `http` (keeld: HttpEndpoints::ServeConnection; /health, /metrics).
+// Connections accepted on an https:// URL are not sniffed (their first bytes are a TLS
+// ClientHello): they go straight to `tls` (keeld: TlsTerminator, which sniffs after
+// decrypting).
 // Bounds: at most Options::max_pending connections being sniffed (more wait in the kernel's
 // listen backlog); a connection that has not shown enough bytes to decide within
 // Options::peek_timeout_ms is closed, as is one that closes before deciding.
@@ -43,8 +46,9 @@ class ClientListener {
                                                                 Options options);
   ~ClientListener();
 
-  // Starts the accept thread. `grpc` and `http` outlive Stop().
-  void Start(Handoff grpc, Handoff http);
+  // Starts the accept thread. `grpc`, `http` and `tls` outlive Stop(). Without `tls`,
+  // connections to https:// URLs are closed at once.
+  void Start(Handoff grpc, Handoff http, Handoff tls = nullptr);
   // Stops accepting, closes the listening sockets and undecided connections, joins.
   // Idempotent.
   void Stop();
@@ -53,16 +57,18 @@ class ClientListener {
   const std::vector<int>& ports() const { return ports_; }
 
  private:
-  ClientListener(Options options, std::vector<int> listen_fds, std::vector<int> ports,
-                 int wake_fd);
+  ClientListener(Options options, std::vector<int> listen_fds, std::vector<bool> tls_fds,
+                 std::vector<int> ports, int wake_fd);
   void Run();
 
   const Options options_;
   std::vector<int> listen_fds_;
+  const std::vector<bool> tls_fds_;  // per listen_fds_ entry: an https:// URL
   const std::vector<int> ports_;
   const int wake_fd_;
   Handoff grpc_;
   Handoff http_;
+  Handoff tls_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

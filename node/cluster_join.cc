@@ -42,13 +42,14 @@ std::vector<std::string> RemotePeerUrls(const std::vector<server::PeerConfig>& i
 
 absl::StatusOr<server::ExistingCluster> FetchExistingCluster(
     const std::vector<server::PeerConfig>& initial_cluster, const std::string& self_name,
-    int64_t per_peer_timeout_ms) {
+    int64_t per_peer_timeout_ms, const env::TlsContext* tls) {
   const std::vector<std::string> urls = RemotePeerUrls(initial_cluster, self_name);
   std::string last_error = "--initial-cluster names no other member";
   // Bounded: one query per URL, each bounded by per_peer_timeout_ms.
   for (const std::string& url : urls) {
     absl::StatusOr<std::string> answer =
-        env::TcpTransport::Query(url, kMembersQuery, per_peer_timeout_ms);
+        env::TcpTransport::Query(url, kMembersQuery, per_peer_timeout_ms,
+                                 /*max_answer_bytes=*/size_t{64} << 20, tls);
     absl::StatusOr<server::ExistingCluster> cluster =
         answer.ok() ? ParseMembersAnswer(*answer)
                     : absl::StatusOr<server::ExistingCluster>(answer.status());

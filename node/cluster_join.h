@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "api/etcdserverpb/rpc.pb.h"
+#include "env/tls.h"
 #include "server/config.h"
 
 namespace keel::node {
@@ -33,10 +34,11 @@ std::vector<std::string> RemotePeerUrls(const std::vector<server::PeerConfig>& i
 
 // Asks each remote peer URL in turn (at most `per_peer_timeout_ms` each, so the whole call
 // is bounded by their number) and returns the first usable answer. Fails with etcd's
-// "cannot fetch cluster info from peer urls" and the last reason.
+// "cannot fetch cluster info from peer urls" and the last reason. https peer URLs are
+// asked over TLS with `tls` (--peer-* flags; required for them).
 absl::StatusOr<server::ExistingCluster> FetchExistingCluster(
     const std::vector<server::PeerConfig>& initial_cluster, const std::string& self_name,
-    int64_t per_peer_timeout_ms);
+    int64_t per_peer_timeout_ms, const env::TlsContext* tls = nullptr);
 
 }  // namespace keel::node
 

@@ -81,25 +81,16 @@ constexpr EtcdFlag kUnserved[] = {
      "lease checkpoints are not implemented"},
 };
 
-// ---- TLS (replaced by the TLS work): refused unless left at etcd's default. ----
-constexpr char kNoTls[] = "TLS is not supported yet (only http:// URLs are served)";
+// ---- TLS flags keeld does not serve (the served ones are in keeld_flags.cc): refused
+// unless left at etcd's default. ----
+constexpr char kNoTls[] =
+    "certificate revocation lists and CN/hostname restrictions are not supported yet";
 constexpr EtcdFlag kTls[] = {
-    {"cert-file", "", S, R, kNoTls},
-    {"key-file", "", S, R, kNoTls},
-    {"client-cert-auth", "false", B, R, kNoTls},
     {"client-crl-file", "", S, R, kNoTls},
     {"client-cert-allowed-hostname", "", S, R, kNoTls},
-    {"trusted-ca-file", "", S, R, kNoTls},
-    {"auto-tls", "false", B, R, kNoTls},
-    {"peer-cert-file", "", S, R, kNoTls},
-    {"peer-key-file", "", S, R, kNoTls},
-    {"peer-client-cert-auth", "false", B, R, kNoTls},
-    {"peer-trusted-ca-file", "", S, R, kNoTls},
     {"peer-cert-allowed-cn", "", S, R, kNoTls},
     {"peer-cert-allowed-hostname", "", S, R, kNoTls},
-    {"peer-auto-tls", "false", B, R, kNoTls},
     {"peer-crl-file", "", S, R, kNoTls},
-    {"cipher-suites", "", S, R, kNoTls},
     {"experimental-peer-skip-client-san-verification", "false", B, R, kNoTls},
 };
 

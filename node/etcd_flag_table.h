@@ -4,8 +4,8 @@
 //            specifics, or tuning whose Keel equivalent is fixed);
 //   kRefuse  refused when set to anything but etcd's default, with a message naming the
 //            flag and why (Keel lacks the feature; the default is harmless).
-// The flags keeld implements are in keeld_flags.cc; the TLS flags are a separate list
-// (kTlsFlags) because the TLS work replaces it with an implementation.
+// The flags keeld implements are in keeld_flags.cc (TLS included); the TLS flags it does
+// not serve (CRLs, CN/hostname restrictions) are a separate list.
 #ifndef KEEL_NODE_ETCD_FLAG_TABLE_H_
 #define KEEL_NODE_ETCD_FLAG_TABLE_H_
 
@@ -27,7 +27,7 @@ struct EtcdFlag {
 
 // Not served by keeld, TLS excluded (kWarn or kRefuse each).
 absl::Span<const EtcdFlag> UnservedEtcdFlags();
-// TLS flags: refused until keeld serves TLS.
+// TLS flags keeld does not serve: refused unless at etcd's default.
 absl::Span<const EtcdFlag> TlsEtcdFlags();
 // Either list, or nullptr.
 const EtcdFlag* FindUnservedFlag(absl::string_view name);

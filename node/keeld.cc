@@ -109,6 +109,11 @@ server::ServerConfig MakeServerConfig(const KeeldConfig& config) {
 absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
     const KeeldConfig& config, std::function<void(const absl::Status&)> on_fatal) {
   std::unique_ptr<Keeld> keeld(new Keeld());
+  // TLS first: bad cipher names and unreadable certificates fail the start before any
+  // port is bound (etcd's order); --auto-tls writes into the data dir.
+  absl::StatusOr<TlsContexts> tls = MakeTlsContexts(config);
+  if (!tls.ok()) return tls.status();
+  keeld->tls_ = *std::move(tls);
 
   env::PosixEnv::Options env_options;
   env::TcpTransport::Options transport;
@@ -118,6 +123,9 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   transport.self_id = 0;
   KEEL_NODE_CHECK(!config.listen_peer_urls.empty());
   transport.listen_address = config.listen_peer_urls.front().HostPort();
+  transport.tls_server = keeld->tls_.peer_server;
+  // The core names peers by host:port; the cluster's peer URLs share one scheme, ours.
+  if (keeld->tls_.peer_server != nullptr) transport.tls_client = keeld->tls_.peer_client;
   env_options.transport = transport;
   absl::StatusOr<std::unique_ptr<env::PosixEnv>> env = env::PosixEnv::Create(env_options);
   if (!env.ok()) return env.status();
@@ -155,10 +163,17 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   keeld->http_ = *std::move(http);
   grpc::Server* grpc_server = keeld->grpc_server_.get();
   HttpEndpoints* endpoints = keeld->http_.get();
-  keeld->client_listener_->Start(
-      // gRPC takes the socket as if it had accepted it: no proxy hop.
-      [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); },
-      [endpoints](int fd) { endpoints->ServeConnection(fd); });
+  auto to_grpc = [grpc_server](int fd) { grpc::AddInsecureChannelFromFd(grpc_server, fd); };
+  auto to_http = [endpoints](int fd) { endpoints->ServeConnection(fd); };
+  ClientListener::Handoff to_tls;
+  if (keeld->tls_.client_server != nullptr) {
+    // https client URLs: TLS terminated, then the same two hand-overs (tls_terminator.h).
+    keeld->tls_terminator_ = std::make_unique<TlsTerminator>(
+        keeld->tls_.client_server, TlsTerminator::Options(), to_grpc, to_http);
+    to_tls = [terminator = keeld->tls_terminator_.get()](int fd) { terminator->Serve(fd); };
+  }
+  // gRPC takes a plaintext socket as if it had accepted it: no proxy hop.
+  keeld->client_listener_->Start(to_grpc, to_http, to_tls);
   server::Server* server = keeld->server_.get();
   keeld->RunOnLoop([server] { server->Start(); });
   return keeld;
@@ -199,6 +214,14 @@ absl::Status Keeld::StartLoseUnsyncedFailpoint(const std::string& setting) {
 absl::Status Keeld::OpenServer(const KeeldConfig& config,
                                std::function<void(const absl::Status&)> on_fatal) {
   server::ServerConfig server_config = MakeServerConfig(config);
+  if (tls_.peer_client != nullptr) {
+    // Joining over https peer URLs: the membership query is TLS too.
+    server_config.fetch_existing_cluster = [initial_cluster = server_config.initial_cluster,
+                                            name = config.server.name,
+                                            tls = tls_.peer_client] {
+      return FetchExistingCluster(initial_cluster, name, kJoinQueryTimeoutMs, tls.get());
+    };
+  }
   server_config.leveldb_env = leveldb_env_.get();
   server_config.on_fatal = std::move(on_fatal);
   absl::Status status;
@@ -290,6 +313,8 @@ void Keeld::Shutdown() {
   shut_down_ = true;
   // No new connections first: the listener hands over to gRPC and HTTP, stopped below.
   if (client_listener_ != nullptr) client_listener_->Stop();
+  // Closes every TLS relay: gRPC and HTTP see their sockets close.
+  if (tls_terminator_ != nullptr) tls_terminator_->Stop();
   if (http_ != nullptr) http_->Stop();
   if (env_ != nullptr && env_->tcp_transport() != nullptr) {
     env_->tcp_transport()->SetQueryHandler(nullptr);
@@ -318,6 +343,7 @@ void Keeld::Shutdown() {
   }
   services_.clear();
   http_.reset();
+  tls_terminator_.reset();
   client_listener_.reset();
   leveldb_env_.reset();
   core_env_.reset();

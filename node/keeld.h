@@ -40,6 +40,8 @@
 #include "node/client_listener.h"
 #include "node/http_endpoints.h"
 #include "node/keeld_flags.h"
+#include "node/tls_setup.h"
+#include "node/tls_terminator.h"
 #include "server/server.h"
 
 namespace keel::node {
@@ -88,6 +90,9 @@ class Keeld {
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HttpEndpoints> http_;
   std::unique_ptr<ClientListener> client_listener_;
+  // TLS (tls_setup.h): contexts made at start; the terminator serves https client URLs.
+  TlsContexts tls_;
+  std::unique_ptr<TlsTerminator> tls_terminator_;
   std::vector<int> client_ports_;
   bool shut_down_ = false;
 };

@@ -70,6 +70,23 @@ constexpr FlagSpec kFlags[] = {
     {"config-file", "",
      "Path to the server configuration file. Note that if a configuration file is provided, "
      "other command line flags and environment variables will be ignored."},
+    // TLS (etcd 3.4's security flags).
+    {"cert-file", "", "Path to the client server TLS cert file."},
+    {"key-file", "", "Path to the client server TLS key file."},
+    {"client-cert-auth", "false", "Enable client cert authentication.", true},
+    {"trusted-ca-file", "", "Path to the client server TLS trusted CA cert file."},
+    {"auto-tls", "false", "Client TLS using generated certificates.", true},
+    {"peer-cert-file", "", "Path to the peer server TLS cert file."},
+    {"peer-key-file", "", "Path to the peer server TLS key file."},
+    {"peer-client-cert-auth", "false", "Enable peer client cert authentication.", true},
+    {"peer-trusted-ca-file", "", "Path to the peer server TLS trusted CA file."},
+    {"peer-auto-tls", "false",
+     "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are "
+     "not provided.",
+     true},
+    {"cipher-suites", "",
+     "Comma-separated list of supported TLS cipher suites between client/server and peers "
+     "(empty will be auto-populated by Go)."},
 };
 
 // etcd's etcdmain flag set also holds every flag of node/etcd_flag_table.h.
@@ -297,12 +314,43 @@ absl::StatusOr<std::vector<Url>> ParseUrlsFlag(absl::string_view flag, const std
   absl::StatusOr<std::vector<Url>> urls = ParseUrlList(value);
   if (!urls.ok()) return InvalidValue(flag, value, urls.status().message());
   for (const Url& url : *urls) {
-    // The one place that decides what a listener can serve; TLS slots in here.
-    if (url.scheme != "http") {
-      return InvalidValue(flag, value, "only http:// URLs are supported (TLS is not yet)");
+    // The one place that decides what a listener can serve: https needs TLS flags (checked
+    // in Validate); --listen-metrics-urls serves plaintext only.
+    if (url.scheme != "http" && (url.scheme != "https" || flag == "listen-metrics-urls")) {
+      return InvalidValue(flag, value, "only http:// URLs are supported here");
     }
   }
   return urls;
+}
+
+absl::StatusOr<bool> ParseBool(absl::string_view flag, const std::string& value) {
+  // Go's strconv.ParseBool.
+  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
+    if (value == t) return true;
+  }
+  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
+    if (value == f) return false;
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid boolean value \"", value, "\" for -", flag, ": parse error"));
+}
+
+// etcd's configurePeerListeners / configureClientListeners TLS checks, in etcd's order.
+absl::Status ValidateTls(const KeeldConfig& config) {
+  for (const Url& url : config.listen_peer_urls) {
+    if (url.scheme == "https" && config.peer_tls.Empty() && !config.peer_tls.auto_tls) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cannot listen on TLS for ", url.HostPort(), ": KeyFile and CertFile are not presented"));
+    }
+  }
+  for (const Url& url : config.listen_client_urls) {
+    if (url.scheme == "https" && config.client_tls.Empty() && !config.client_tls.auto_tls) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("TLS key/cert (--cert-file, --key-file) must be provided for client url ",
+                       url.ToString(), " with HTTPS scheme"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // "a=http://x:1,b=http://y:2,a=http://x:3" -> members in order of first appearance.
@@ -524,10 +572,41 @@ absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>
       ParseAutoCompaction(v["auto-compaction-mode"], v["auto-compaction-retention"], &s);
   if (!compaction.ok()) return compaction;
 
+  struct TlsFlagNames {
+    TlsFlags* out;
+    const char* cert;
+    const char* key;
+    const char* ca;
+    const char* cert_auth;
+    const char* auto_tls;
+  };
+  const TlsFlagNames tls_flags[] = {
+      {&config.client_tls, "cert-file", "key-file", "trusted-ca-file", "client-cert-auth",
+       "auto-tls"},
+      {&config.peer_tls, "peer-cert-file", "peer-key-file", "peer-trusted-ca-file",
+       "peer-client-cert-auth", "peer-auto-tls"},
+  };
+  for (const TlsFlagNames& f : tls_flags) {
+    f.out->cert_file = v[f.cert];
+    f.out->key_file = v[f.key];
+    f.out->trusted_ca_file = v[f.ca];
+    for (auto [name, out] : {std::pair{f.cert_auth, &f.out->client_cert_auth},
+                             std::pair{f.auto_tls, &f.out->auto_tls}}) {
+      absl::StatusOr<bool> parsed = ParseBoolFlag(name, v[name]);
+      if (!parsed.ok()) return parsed.status();
+      *out = *parsed;
+    }
+  }
+  for (absl::string_view suite : absl::StrSplit(v["cipher-suites"], ',', absl::SkipEmpty())) {
+    config.cipher_suites.emplace_back(absl::StripAsciiWhitespace(suite));
+  }
+
   // etcd's "--listen-client-urls without --advertise-client-urls" rule is a command-line
   // rule (etcdmain's missingAC); a configuration file keeps the advertise default.
   absl::Status valid = Validate(config, !from_file && set.count("listen-client-urls") > 0,
                                 from_file || set.count("advertise-client-urls") > 0);
+  if (!valid.ok()) return valid;
+  valid = ValidateTls(config);
   if (!valid.ok()) return valid;
   return config;
 }

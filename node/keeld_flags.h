@@ -56,6 +56,17 @@ struct ServerFlags {
   int64_t auto_compaction_retention_revisions = 0;
 };
 
+// etcd's TLS flags for one port: --cert-file ... --auto-tls (client) or their --peer-*
+// twins. Files are read at start (keeld.cc), not here.
+struct TlsFlags {
+  std::string cert_file;
+  std::string key_file;
+  std::string trusted_ca_file;
+  bool client_cert_auth = false;
+  bool auto_tls = false;  // self-signed certificates in <data-dir>/fixtures/{client,peer}
+  bool Empty() const { return cert_file.empty() && key_file.empty(); }  // etcd's TLSInfo.Empty
+};
+
 struct KeeldConfig {
   ServerFlags server;
   // Where keeld listens. Client URLs serve gRPC and, on the same port, /health and
@@ -64,6 +75,10 @@ struct KeeldConfig {
   std::vector<Url> listen_peer_urls;
   std::vector<Url> listen_metrics_urls;
   LogLevel log_level = LogLevel::kInfo;
+  TlsFlags client_tls;
+  TlsFlags peer_tls;
+  // --cipher-suites, Go names (checked at start against env/tls.h's table).
+  std::vector<std::string> cipher_suites;
   // --help or --version was given: print and exit 0 without starting.
   bool help = false;
   bool version = false;

@@ -119,9 +119,48 @@ TEST(KeeldFlagsTest, RejectsUnknownFlagsBadValuesAndPositionals) {
   EXPECT_THAT(ErrorOf({"--initial-cluster-state=maybe"}),
               HasSubstr("invalid value \"maybe\" for flag -initial-cluster-state"));
   EXPECT_THAT(ErrorOf({"--log-level=loud"}), HasSubstr("for flag -log-level"));
-  EXPECT_THAT(ErrorOf({"--listen-peer-urls=https://127.0.0.1:2380"}),
+  EXPECT_THAT(ErrorOf({"--listen-metrics-urls=https://127.0.0.1:2381"}),
               HasSubstr("only http:// URLs are supported"));
+  EXPECT_EQ(ErrorOf({"--auto-tls=maybe"}),
+            "invalid boolean value \"maybe\" for -auto-tls: parse error");
   EXPECT_THAT(ErrorOf({"--initial-cluster=a"}), HasSubstr("entries must be name=url"));
+}
+
+// etcd 3.4's messages, compared by running etcd with the same flags.
+TEST(KeeldFlagsTest, HttpsUrlsNeedCertificatesWithEtcdsMessages) {
+  EXPECT_EQ(ErrorOf({"--listen-peer-urls=https://127.0.0.1:41801",
+                     "--initial-advertise-peer-urls=https://127.0.0.1:41801",
+                     "--initial-cluster=default=https://127.0.0.1:41801"}),
+            "cannot listen on TLS for 127.0.0.1:41801: KeyFile and CertFile are not presented");
+  EXPECT_EQ(ErrorOf({"--listen-client-urls=https://127.0.0.1:41791",
+                     "--advertise-client-urls=https://127.0.0.1:41791"}),
+            "TLS key/cert (--cert-file, --key-file) must be provided for client url "
+            "https://127.0.0.1:41791 with HTTPS scheme");
+}
+
+TEST(KeeldFlagsTest, ParsesTlsFlagsWithGoBooleans) {
+  absl::StatusOr<KeeldConfig> config = ParseKeeldFlags(
+      {"--listen-client-urls=https://127.0.0.1:41791",
+       "--advertise-client-urls=https://127.0.0.1:41791", "--cert-file", "s.pem", "--key-file",
+       "s.key", "--trusted-ca-file=ca.pem", "--client-cert-auth", "--peer-auto-tls",
+       "--peer-client-cert-auth=false", "--cipher-suites",
+       "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->listen_client_urls[0].scheme, "https");
+  EXPECT_EQ(config->client_tls.cert_file, "s.pem");
+  EXPECT_EQ(config->client_tls.key_file, "s.key");
+  EXPECT_EQ(config->client_tls.trusted_ca_file, "ca.pem");
+  EXPECT_TRUE(config->client_tls.client_cert_auth);
+  EXPECT_FALSE(config->client_tls.auto_tls);
+  EXPECT_TRUE(config->peer_tls.auto_tls);
+  EXPECT_FALSE(config->peer_tls.client_cert_auth);
+  EXPECT_THAT(config->cipher_suites,
+              testing::ElementsAre("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                                   "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"));
+  // --auto-tls alone is enough for an https client URL.
+  EXPECT_TRUE(ParseKeeldFlags({"--listen-client-urls=https://127.0.0.1:41791",
+                               "--advertise-client-urls=https://127.0.0.1:41791", "--auto-tls"})
+                  .ok());
 }
 
 TEST(KeeldFlagsTest, ParsesMetricsUrls) {

@@ -26,6 +26,7 @@ struct Globals {
   int conns = 1;
   int clients = 1;
   bool target_leader = false;
+  ClientTls tls;  // etcd benchmark's --cacert/--cert/--key
 };
 
 [[noreturn]] void Die(const std::string& message) {
@@ -38,14 +39,17 @@ std::vector<std::unique_ptr<Endpoint>> Connect(const Globals& g) {
   std::vector<std::string> endpoints = absl::StrSplit(g.endpoints, ',', absl::SkipEmpty());
   if (endpoints.empty()) Die("no endpoints");
   if (g.target_leader) {
-    auto client = Client::Create({.endpoints = endpoints});
+    auto client = Client::Create({.endpoints = endpoints, .tls = g.tls});
     if (!client.ok()) Die(absl::StrCat("cannot connect: ", client.status().message()));
     if (!(*client)->DiscoverLeader().ok()) Die("no leader found");
     endpoints = {(*client)->PreferredEndpoint()->address};
   }
+  auto credentials = MakeCredentials(endpoints.front(), g.tls);
+  if (!credentials.ok()) Die(std::string(credentials.status().message()));
   std::vector<std::unique_ptr<Endpoint>> conns;
   for (int i = 0; i < std::max(1, g.conns); ++i) {
-    conns.push_back(MakeEndpoint(endpoints[i % endpoints.size()], /*channel_tag=*/i));
+    conns.push_back(
+        MakeEndpoint(endpoints[i % endpoints.size()], /*channel_tag=*/i, *credentials));
     if (!conns.back()->WaitConnected(absl::Now() + absl::Seconds(5))) {
       Die(absl::StrCat("cannot connect to ", conns.back()->address));
     }
@@ -250,6 +254,9 @@ int Main(int argc, char** argv) {
   Globals g;
   app.add_option("--endpoints", g.endpoints, "gRPC endpoints");
   app.add_option("--conns", g.conns, "Total number of gRPC connections");
+  app.add_option("--cacert", g.tls.ca_file, "Server TLS CA file");
+  app.add_option("--cert", g.tls.cert_file, "Identify HTTPS client using this SSL certificate file");
+  app.add_option("--key", g.tls.key_file, "Identify HTTPS client using this SSL key file");
   app.add_option("--clients", g.clients, "Total number of gRPC clients");
   app.add_flag("--target-leader", g.target_leader, "Target only the leader");
   int rc = 0;

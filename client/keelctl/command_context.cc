@@ -47,13 +47,20 @@ ClientOptions Context::Options(bool discover) const {
   return {.endpoints = Endpoints(),
           .dial_timeout = ParseDurationOrDie(globals_.dial_timeout),
           .command_timeout = ParseDurationOrDie(globals_.command_timeout),
-          .discover_leader = discover};
+          .discover_leader = discover,
+          .tls = {.ca_file = globals_.cacert,
+                  .cert_file = globals_.cert,
+                  .key_file = globals_.key,
+                  .insecure_skip_verify = globals_.insecure_skip_tls_verify}};
 }
 
 Client* Context::client() {
   if (client_ == nullptr) {
     auto c = Client::Create(Options(/*discover=*/true));
     // etcdctl's dial does not block; its first call then times out with this message.
+    if (!c.ok() && c.status().code() == absl::StatusCode::kInvalidArgument) {
+      Fail(kExitError, c.status().message());  // an unreadable --cacert/--cert/--key
+    }
     if (!c.ok()) Fail(kExitError, "context deadline exceeded");
     client_ = std::move(*c);
   }

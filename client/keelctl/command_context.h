@@ -34,6 +34,11 @@ struct Globals {
   std::string dial_timeout = "2s";
   std::string command_timeout = "5s";
   std::string write_out = "simple";
+  // etcdctl's TLS flags.
+  std::string cacert;
+  std::string cert;
+  std::string key;
+  bool insecure_skip_tls_verify = false;
 };
 
 class Context {

@@ -33,6 +33,11 @@ int Main(int argc, char** argv) {
   app.add_option("--dial-timeout", globals.dial_timeout, "dial timeout for client connections");
   app.add_option("--command-timeout", globals.command_timeout, "timeout for short running command");
   app.add_option("-w,--write-out", globals.write_out, "set the output format (simple, json, table)");
+  app.add_option("--cacert", globals.cacert, "verify certificates of TLS-enabled secure servers using this CA bundle");
+  app.add_option("--cert", globals.cert, "identify secure client using this TLS certificate file");
+  app.add_option("--key", globals.key, "identify secure client using this TLS key file");
+  app.add_flag("--insecure-skip-tls-verify", globals.insecure_skip_tls_verify,
+               "skip server certificate verification");
   Context ctx(globals);
   AddKvCommands(app, ctx);
   AddLeaseCommands(app, ctx);

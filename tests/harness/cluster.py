@@ -129,14 +129,17 @@ class Member:
         self.data_dir = data_dir
         self.log_path = log_path
         self.proc = None
+        # "https" for TLS ports (tests/tls_test.py); the TLS flags come in extra_flags.
+        self.client_scheme = "http"
+        self.peer_scheme = "http"
 
     @property
     def client_url(self):
-        return "http://127.0.0.1:%d" % self.client_port
+        return "%s://127.0.0.1:%d" % (self.client_scheme, self.client_port)
 
     @property
     def peer_url(self):
-        return "http://127.0.0.1:%d" % self.peer_port
+        return "%s://127.0.0.1:%d" % (self.peer_scheme, self.peer_port)
 
     @property
     def endpoint(self):
@@ -154,7 +157,8 @@ class Cluster:
     """N members of `binary` (keeld or etcd) under `workdir`. Use as a context manager."""
 
     def __init__(self, binary, size, workdir, prefix="m", token="keel-test",
-                 heartbeat_ms=50, election_ms=500, extra_flags=(), env_for=None):
+                 heartbeat_ms=50, election_ms=500, extra_flags=(), env_for=None,
+                 client_tls=False, peer_tls=False, etcdctl_flags=(), flags_for=None):
         assert 1 <= size <= 7, size
         self.binary = binary
         self.workdir = workdir
@@ -172,6 +176,12 @@ class Cluster:
             self.members.append(Member(
                 name, ports[3 * i], ports[3 * i + 1], ports[3 * i + 2],
                 os.path.join(workdir, name + ".data"), os.path.join(workdir, name + ".log")))
+            self.members[-1].client_scheme = "https" if client_tls else "http"
+            self.members[-1].peer_scheme = "https" if peer_tls else "http"
+        # TLS: etcdctl's --cacert/--cert/--key for every etcdctl call; flags_for(member) ->
+        # that member's own extra flags (its certificates).
+        self.etcdctl_flags = list(etcdctl_flags)
+        self.flags_for = flags_for
 
     def __enter__(self):
         os.makedirs(self.workdir, exist_ok=True)
@@ -201,7 +211,7 @@ class Cluster:
             "--initial-cluster-state=" + state,
             "--heartbeat-interval=%d" % self.heartbeat_ms,
             "--election-timeout=%d" % self.election_ms,
-        ] + self.extra_flags
+        ] + self.extra_flags + (list(self.flags_for(member)) if self.flags_for else [])
 
     def start_member(self, index):
         member = self.members[index]
@@ -300,7 +310,8 @@ class Cluster:
 
     def etcdctl(self, args, endpoints=None, input=None, timeout_s=30, check=False):
         env = dict(os.environ, ETCDCTL_API="3")
-        cmd = [ETCDCTL_BINARY, "--endpoints=" + (endpoints or self.members[0].endpoint)] + args
+        cmd = ([ETCDCTL_BINARY, "--endpoints=" + (endpoints or self.members[0].endpoint)] +
+               self.etcdctl_flags + args)
         proc = subprocess.run(cmd, input=input, capture_output=True, text=True,
                               timeout=timeout_s, env=env)
         if check and proc.returncode != 0:
