@@ -240,8 +240,10 @@ TEST(KeeldFlagsTest, GoRuntimeFlagsWarnAndFeatureFlagsAreRefusedUnlessDefault) {
             "--discovery=https://discovery.etcd.io/x is not supported by keeld: discovery "
             "bootstrap is not implemented; use --initial-cluster");
   args = ThreeMemberArgs();
-  args.push_back("--client-cert-auth");
-  EXPECT_THAT(ErrorOf(args), HasSubstr("--client-cert-auth=true is not supported by keeld: TLS"));
+  args.push_back("--peer-cert-allowed-cn=n1");
+  EXPECT_EQ(ErrorOf(args),
+            "--peer-cert-allowed-cn=n1 is not supported by keeld: certificate revocation lists "
+            "and CN/hostname restrictions are not supported yet");
   // Go bool flags never take the next argument.
   EXPECT_EQ(ErrorOf({"--force-new-cluster", "true"}), "'true' is not a valid flag");
   EXPECT_EQ(ErrorOf({"--pre-vote=maybe"}), "invalid boolean value \"maybe\" for -pre-vote: parse error");
@@ -330,13 +332,18 @@ TEST(KeeldFlagsTest, ConfigFileIgnoresFlagsAndEnvironment) {
   EXPECT_EQ(config->listen_client_urls[0].HostPort(), "127.0.0.1:2379");
   EXPECT_THAT(config->notices, ::testing::Contains(HasSubstr("loaded server configuration from /etc/keel.yml")));
   EXPECT_THAT(config->warnings, ::testing::Contains(HasSubstr("--logger is accepted")));
-  // TLS in the file is refused like the flag.
+  // The file's transport-security maps set the TLS flags (etcd's securityConfig keys).
   sources.read_file = [](const std::string&) -> absl::StatusOr<std::string> {
-    return std::string("peer-transport-security:\n  cert-file: /p.crt\n");
+    return std::string(
+        "peer-transport-security:\n  cert-file: /p.crt\n  key-file: /p.key\n"
+        "  client-cert-auth: true\nclient-transport-security:\n  trusted-ca-file: /ca.crt\n");
   };
-  EXPECT_EQ(ParseKeeldFlags({"--config-file=/x.yml"}, sources).status().message(),
-            "--peer-cert-file=/p.crt is not supported by keeld: TLS is not supported yet (only "
-            "http:// URLs are served)");
+  config = ParseKeeldFlags({"--config-file=/x.yml"}, sources);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->peer_tls.cert_file, "/p.crt");
+  EXPECT_EQ(config->peer_tls.key_file, "/p.key");
+  EXPECT_TRUE(config->peer_tls.client_cert_auth);
+  EXPECT_EQ(config->client_tls.trusted_ca_file, "/ca.crt");
   sources.read_file = [](const std::string&) -> absl::StatusOr<std::string> {
     return std::string("name: [unclosed\n");
   };
