@@ -15,6 +15,8 @@
 #include "grpcpp/server_posix.h"
 #include "node/check.h"
 #include "node/cluster_join.h"
+#include "node/auth_crypto_pool.h"
+#include "node/grpc/auth_service.h"
 #include "node/grpc/cluster_service.h"
 #include "node/grpc/election_service.h"
 #include "node/grpc/kv_service.h"
@@ -87,6 +89,8 @@ server::ServerConfig MakeServerConfig(const KeeldConfig& config) {
   s.max_request_bytes = f.max_request_bytes;
   s.max_txn_ops = f.max_txn_ops;
   s.request_timeout_ms = f.request_timeout_ms;
+  s.bcrypt_cost = static_cast<int>(f.bcrypt_cost);
+  s.auth_token_ttl_ms = f.auth_token_ttl_s * 1000;
   if (config.log_level == LogLevel::kDebug) {
     // --log-level=debug: the core's debug log (server/README.md), one fwrite per line on
     // unbuffered stderr so no other output splits a line.
@@ -193,6 +197,9 @@ absl::Status Keeld::StartLoseUnsyncedFailpoint(const std::string& setting) {
 absl::Status Keeld::OpenServer(const KeeldConfig& config,
                                std::function<void(const absl::Status&)> on_fatal) {
   server::ServerConfig server_config = MakeServerConfig(config);
+  // bcrypt off the Loop, with the OS's randomness (node/auth_crypto_pool.h).
+  server_config.auth_crypto =
+      std::make_shared<AuthCryptoPool>(core_env()->loop(), server_config.bcrypt_cost);
   server_config.leveldb_env = leveldb_env_.get();
   server_config.on_fatal = std::move(on_fatal);
   absl::Status status;
@@ -232,15 +239,19 @@ void Keeld::AnswerQuery(std::string request, env::TcpTransport::QueryReply reply
 absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
   env::Loop* loop = env_->loop();
   server::Server* server = server_.get();
-  services_.push_back(std::make_unique<KvService>(loop, server));
-  services_.push_back(std::make_unique<WatchService>(loop, server));
-  services_.push_back(std::make_unique<LeaseService>(loop, server));
+  // The caller's verified client-certificate CN for --client-cert-auth (etcd: with no
+  // token, the CN is the user). Empty until the TLS front end provides it.
+  const CommonNameFn common_name;
+  services_.push_back(std::make_unique<KvService>(loop, server, common_name));
+  services_.push_back(std::make_unique<WatchService>(loop, server, WatchQueueLimits(),
+                                                     common_name));
+  services_.push_back(std::make_unique<LeaseService>(loop, server, common_name));
   services_.push_back(std::make_unique<ClusterService>(loop, server));
-  services_.push_back(std::make_unique<MaintenanceService>(loop, server));
+  services_.push_back(std::make_unique<MaintenanceService>(
+      loop, server, MaintenanceService::kDefaultSnapshotChunkBytes, common_name));
   services_.push_back(std::make_unique<LockService>(loop, server));
   services_.push_back(std::make_unique<ElectionService>(loop, server));
-  // Auth is not registered: gRPC answers UNIMPLEMENTED, and etcdctl only calls it for
-  // `etcdctl auth/user/role` commands.
+  services_.push_back(std::make_unique<AuthService>(loop, server, common_name));
 
   // keeld owns the client sockets (etcd's cmux): ClientListener hands gRPC connections to
   // this server with AddInsecureChannelFromFd and HTTP/1.x ones to HttpEndpoints. The

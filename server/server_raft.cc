@@ -432,7 +432,7 @@ void ServerImpl::ApplyNormalEntry(const raftpb::Entry& e) {
   if (config_.bugs.index_before_apply) (void)store_->Commit();
 #endif
   counters_.proposals_applied++;
-  ApplyResult result = applier_->Apply(request, loop_->NowNanos(), Header());
+  ApplyResult result = applier_->Apply(request, loop_->NowNanos(), Header(), e.index());
   if (!store_->poisoned().ok()) {
     // A read the entry needed failed (EIO, or a checksum caught a bit flip): this replica
     // cannot know the entry's effect, so it answers nothing and applies nothing after it.
