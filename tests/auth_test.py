@@ -20,6 +20,8 @@
   snapshot (the transfer is asserted from the metrics) and enforces them when asked
   directly: u reads /a/x there, is denied /b, root is needed to list users.
 
+  The same session drives python3-etcd3 (Debian's) with user and password.
+
     auth_test.py --mode=diff --binary /path/to/keeld [--etcd /usr/bin/etcd]
     auth_test.py --mode=snapshot --binary /path/to/keeld|etcd --put-load /path/to/put_load
 """
@@ -45,6 +47,33 @@ U = ["--user", "u:pw"]
 def error_lines(text):
     """stderr without clientv3's JSON retry logs."""
     return [l for l in text.strip().splitlines() if l and not l.startswith("{")]
+
+
+def python_etcd3_session(member):
+    """python3-etcd3 (Debian's, unmodified) with user and password: it authenticates once
+    and sends the token with every call."""
+    import etcd3  # Debian's python3-etcd3; /usr/bin/python3 has it
+    out = []
+
+    def attempt(label, fn):
+        try:
+            result = fn()
+            out.append("python-etcd3 %s: ok %r" % (label, result))
+        except Exception as e:  # the library's exception class, code and text are the answer
+            code = e.code() if hasattr(e, "code") else None
+            details = e.details() if hasattr(e, "details") else str(e)
+            out.append("python-etcd3 %s: %s %s %s" % (label, type(e).__name__, code, details))
+
+    client = etcd3.client(host="127.0.0.1", port=member.client_port, user="u", password="pw")
+    attempt("get /a/x", lambda: client.get("/a/x")[0])
+    attempt("put /a/p", lambda: client.put("/a/p", "v") and "put")
+    attempt("get /b", lambda: client.get("/b")[0])
+    attempt("put /b", lambda: client.put("/b", "v") and "put")
+    attempt("delete /a/p", lambda: client.delete("/a/p"))
+    client.close()
+    attempt("wrong password", lambda: etcd3.client(
+        host="127.0.0.1", port=member.client_port, user="u", password="nope"))
+    return out
 
 
 def session(binary, workdir):
@@ -73,6 +102,7 @@ def session(binary, workdir):
         ctl(*ROOT, "role", "grant-permission", "r", "readwrite", "/a/", "--prefix")
         ctl(*ROOT, "user", "add", "u:pw")
         ctl(*ROOT, "user", "grant-role", "u", "r")
+        out.extend(python_etcd3_session(c.members[0]))
         ctl(*U, "get", "/a/x")
         ctl(*U, "get", "/a/x", "--consistency=s")
         ctl(*U, "get", "/a/", "--prefix")
