@@ -183,5 +183,53 @@ TEST_F(ServerAuthTest, APermissionRevokedBetweenProposeAndApplyDenies) {
   EXPECT_EQ(Put("a", Caller{*user, ""}).message(), "etcdserver: permission denied");
 }
 
+class RecordingSink final : public WatchSink {
+ public:
+  bool Send(const std::vector<etcdserverpb::WatchResponse>& responses) override {
+    for (const auto& r : responses) got.push_back(r);
+    return true;
+  }
+  std::vector<etcdserverpb::WatchResponse> got;
+};
+
+TEST_F(ServerAuthTest, WatchesNeedReadPermissionAndEndWhenItIsRevoked) {
+  SetUpUsers();
+  absl::StatusOr<std::string> root = Authenticate("root", "rootpw");
+  absl::StatusOr<std::string> user = Authenticate("u", "upw");
+  ASSERT_TRUE(root.ok() && user.ok());
+  RecordingSink sink;
+  std::unique_ptr<WatchStream> stream;
+  env_->loop()->Post([&]() {
+    stream = server_->NewWatchStream(&sink, Caller{*user, ""});
+    for (const char* key : {"a", "b"}) {
+      etcdserverpb::WatchRequest create;
+      create.mutable_create_request()->set_key(key);
+      stream->Handle(create);
+    }
+  });
+  for (int step = 0; step < 100000 && sink.got.size() < 2; ++step) world_.Step();
+  ASSERT_EQ(sink.got.size(), 2u);
+  // "a" is created; "b" is refused as etcd 3.4 refuses it.
+  EXPECT_TRUE(sink.got[0].created() && !sink.got[0].canceled());
+  const int64_t watch_a = sink.got[0].watch_id();
+  EXPECT_TRUE(sink.got[1].created() && sink.got[1].canceled());
+  EXPECT_EQ(sink.got[1].watch_id(), -1);
+  EXPECT_EQ(sink.got[1].cancel_reason(),
+            "rpc error: code = PermissionDenied desc = etcdserver: permission denied");
+  // Revoking the permission ends the open watch on "a".
+  etcdserverpb::AuthRoleRevokePermissionRequest revoke;
+  revoke.set_role("r");
+  revoke.set_key("a");
+  ASSERT_TRUE(On<etcdserverpb::AuthRoleRevokePermissionResponse>([&](auto d) {
+                server_->RoleRevokePermission(revoke, std::move(d), Caller{*root, ""});
+              }).ok());
+  for (int step = 0; step < 100000 && sink.got.size() < 3; ++step) world_.Step();
+  ASSERT_EQ(sink.got.size(), 3u);
+  EXPECT_TRUE(sink.got[2].canceled());
+  EXPECT_EQ(sink.got[2].watch_id(), watch_a);
+  env_->loop()->Post([&]() { stream.reset(); });
+  world_.RunUntil(world_.now_ns() + 10 * kMs);
+}
+
 }  // namespace
 }  // namespace keel::server

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -249,6 +250,8 @@ class ServerImpl final : public Server, public env::TransportHandler {
                     Callback<Response> done, const AuthInfo& who = AuthInfo());
   // etcd's AuthInfoFromCtx: token first, then the certificate's CN, else no one.
   absl::StatusOr<AuthInfo> ResolveCaller(const Caller& caller);
+  // Cancels watchers whose callers may no longer read what they watch (server_watch.cc).
+  void RecheckWatchPermissions();
   template <typename Response, typename Request>
   void ProposeAuth(const Caller& caller, Request request,
                    void (serverpb::InternalRaftRequest::*set)(Request*), Callback<Response> done);
@@ -319,6 +322,10 @@ class ServerImpl final : public Server, public env::TransportHandler {
   std::optional<Alarms> alarms_;
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<AuthStore> auth_;
+  // Live watch streams, for cancelling watchers whose read permission an auth change took
+  // away (RecheckWatchPermissions). Ordered by address only for set semantics; the order
+  // of rechecks does not matter (each stream's cancels are its own).
+  std::set<WatchStreamImpl*> watch_streams_;
   // Volatile (per member, as etcd's simple tokens): a restart forgets them.
   std::unique_ptr<SimpleTokens> tokens_;
   // ServerConfig::auth_crypto, or an InlineAuthCrypto seeded from the Env when unset.
@@ -370,6 +377,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   std::vector<std::pair<uint64_t, absl::AnyInvocable<void() &&>>> leader_waiters_;
   int64_t last_progress_tick_ns_ = 0;
   ServerStats counters_;
+  bool watch_recheck_posted_ = false;
   // Expires when the server is destroyed; objects handed to clients (watch streams) check
   // it before touching the server.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
