@@ -8,9 +8,8 @@
 // fd cannot be reused before gRPC closes it, and gRPC closes it only after every call on
 // the connection ended, so a call never sees another connection's name.
 //
-// For the auth layer (lead: wire it in): in a handler,
-//   std::string user = VerifiedCommonName(*context);   // "" = no verified certificate
-// and use it only when --client-cert-auth is on and the request carries no token.
+// keeld passes it to the gRPC services as their CommonNameFn (grpc/caller.h) when
+// --client-cert-auth is on; a request without a token is then made by that user.
 #ifndef KEEL_NODE_CLIENT_IDENTITY_H_
 #define KEEL_NODE_CLIENT_IDENTITY_H_
 

@@ -13,8 +13,11 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/server_posix.h"
+#include "node/auth_crypto_pool.h"
 #include "node/check.h"
+#include "node/client_identity.h"
 #include "node/cluster_join.h"
+#include "node/grpc/auth_service.h"
 #include "node/grpc/cluster_service.h"
 #include "node/grpc/election_service.h"
 #include "node/grpc/kv_service.h"
@@ -93,6 +96,8 @@ server::ServerConfig MakeServerConfig(const KeeldConfig& config) {
   s.auto_compaction_periodic = f.auto_compaction_periodic;
   s.auto_compaction_retention_ns = f.auto_compaction_retention_ns;
   s.auto_compaction_retention_revisions = f.auto_compaction_retention_revisions;
+  s.bcrypt_cost = static_cast<int>(f.bcrypt_cost);
+  s.auth_token_ttl_ms = f.auth_token_ttl_s * 1000;
   if (config.log_level == LogLevel::kDebug) {
     // --log-level=debug: the core's debug log (server/README.md), one fwrite per line on
     // unbuffered stderr so no other output splits a line.
@@ -222,6 +227,9 @@ absl::Status Keeld::OpenServer(const KeeldConfig& config,
       return FetchExistingCluster(initial_cluster, name, kJoinQueryTimeoutMs, tls.get());
     };
   }
+  // bcrypt off the Loop, with the OS's randomness (node/auth_crypto_pool.h).
+  server_config.auth_crypto =
+      std::make_shared<AuthCryptoPool>(core_env()->loop(), server_config.bcrypt_cost);
   server_config.leveldb_env = leveldb_env_.get();
   server_config.on_fatal = std::move(on_fatal);
   absl::Status status;
@@ -261,15 +269,23 @@ void Keeld::AnswerQuery(std::string request, env::TcpTransport::QueryReply reply
 absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
   env::Loop* loop = env_->loop();
   server::Server* server = server_.get();
-  services_.push_back(std::make_unique<KvService>(loop, server));
-  services_.push_back(std::make_unique<WatchService>(loop, server));
-  services_.push_back(std::make_unique<LeaseService>(loop, server));
+  // The caller's verified client-certificate CN for --client-cert-auth (etcd: with no
+  // token, the CN is the user). The TLS terminator publishes it per connection; without
+  // --client-cert-auth no certificate is verified and nobody is named by one.
+  CommonNameFn common_name;
+  if (config.client_tls.client_cert_auth) {
+    common_name = [](const grpc::ServerContextBase& context) { return VerifiedCommonName(context); };
+  }
+  services_.push_back(std::make_unique<KvService>(loop, server, common_name));
+  services_.push_back(std::make_unique<WatchService>(loop, server, WatchQueueLimits(),
+                                                     common_name));
+  services_.push_back(std::make_unique<LeaseService>(loop, server, common_name));
   services_.push_back(std::make_unique<ClusterService>(loop, server));
-  services_.push_back(std::make_unique<MaintenanceService>(loop, server));
+  services_.push_back(std::make_unique<MaintenanceService>(
+      loop, server, MaintenanceService::kDefaultSnapshotChunkBytes, common_name));
   services_.push_back(std::make_unique<LockService>(loop, server));
   services_.push_back(std::make_unique<ElectionService>(loop, server));
-  // Auth is not registered: gRPC answers UNIMPLEMENTED, and etcdctl only calls it for
-  // `etcdctl auth/user/role` commands.
+  services_.push_back(std::make_unique<AuthService>(loop, server, common_name));
 
   // keeld owns the client sockets (etcd's cmux): ClientListener hands gRPC connections to
   // this server with AddInsecureChannelFromFd and HTTP/1.x ones to HttpEndpoints. The

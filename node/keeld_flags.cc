@@ -56,6 +56,12 @@ constexpr FlagSpec kFlags[] = {
     {"max-request-bytes", "1572864",
      "Maximum client request size in bytes the server will accept."},
     {"max-txn-ops", "128", "Maximum number of operations permitted in a transaction."},
+    {"auth-token", "simple",
+     "Specify a v3 authentication token type and its options ('simple' or 'jwt')."},
+    {"bcrypt-cost", "10",
+     "Specify the cost / strength of the bcrypt algorithm for hashing auth passwords. Valid "
+     "values are between 4 and 31."},
+    {"auth-token-ttl", "300", "Time (in seconds) of the auth-token-ttl."},
     {"log-level", "info", "Configures log level. Only supports debug, info, warn, error."},
     {"debug", "false", "Enable debug-level logging (same as --log-level=debug).", true},
     {"wal-dir", "", "Path to the dedicated wal directory."},
@@ -534,6 +540,8 @@ absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>
       {"quota-backend-bytes", 0, &s.quota_backend_bytes},
       {"max-request-bytes", 1, &max_request_bytes},
       {"max-txn-ops", 1, &max_txn_ops},
+      {"bcrypt-cost", 4, &s.bcrypt_cost},
+      {"auth-token-ttl", 1, &s.auth_token_ttl_s},
   };
   for (const IntFlag& flag : int_flags) {
     absl::StatusOr<int64_t> parsed = ParseInt(flag.name, v[flag.name]);
@@ -542,6 +550,11 @@ absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>
       return InvalidValue(flag.name, v[flag.name], absl::StrCat("must be >= ", flag.min));
     }
     *flag.out = *parsed;
+  }
+  if (s.bcrypt_cost > 31) return InvalidValue("bcrypt-cost", v["bcrypt-cost"], "must be <= 31");
+  // Only etcd's default token type; JWT tokens are not implemented.
+  if (v["auth-token"] != "simple") {
+    return InvalidValue("auth-token", v["auth-token"], "only 'simple' is supported by keeld");
   }
   if (max_txn_ops > UINT32_MAX) return InvalidValue("max-txn-ops", v["max-txn-ops"], "too large");
   s.snapshot_count = static_cast<uint64_t>(snapshot_count);

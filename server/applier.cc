@@ -47,7 +47,15 @@ bool TxnHasPut(const etcdserverpb::TxnRequest& r) {
 }  // namespace
 
 ApplyResult Applier::Apply(const serverpb::InternalRaftRequest& r, int64_t now_ns,
-                           const HeaderInfo& header) {
+                           const HeaderInfo& header, uint64_t index) {
+  const AuthInfo who{r.header().username(), r.header().auth_revision()};
+  if (auth_ != nullptr && !r.header().system()) {
+    if (std::optional<ApplyResult> auth = ApplyAuth(r, who, now_ns, index, header)) {
+      return *std::move(auth);
+    }
+    absl::Status permitted = CheckPermission(r, who, now_ns);
+    if (!permitted.ok()) return Error(std::move(permitted));
+  }
   const bool capped = alarms_->Has(etcdserverpb::NOSPACE);
   ApplyResult result;
   if (r.has_put()) {
@@ -149,6 +157,71 @@ ApplyResult Applier::ApplyAlarm(const etcdserverpb::AlarmRequest& r) {
     *response.add_alarms() = std::move(m);
   }
   return Ok(std::move(response));
+}
+
+absl::Status Applier::CheckLeasePuts(int64_t lease_id, const AuthInfo& who,
+                                     int64_t now_ns) const {
+  if (lease_id == kv::kNoLease || !lessor_->Exists(lease_id)) return absl::OkStatus();
+  absl::StatusOr<kv::LeaseTimeToLive> lease = lessor_->TimeToLive(lease_id, now_ns);
+  if (!lease.ok()) return absl::OkStatus();
+  // A user who may not write every key of the lease may neither revoke it nor attach it.
+  for (const std::string& key : lease->keys) {
+    absl::Status ok = auth_->IsPutPermitted(who, key);
+    if (!ok.ok()) return ok;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Applier::CheckTxnPermission(const etcdserverpb::TxnRequest& r,
+                                         const AuthInfo& who) const {
+  for (const etcdserverpb::Compare& c : r.compare()) {
+    absl::Status ok = auth_->IsRangePermitted(who, c.key(), c.range_end());
+    if (!ok.ok()) return ok;
+  }
+  // Every op of both branches, whichever the compares will take (etcd's checkTxnAuth).
+  for (const auto* ops : {&r.success(), &r.failure()}) {
+    for (const etcdserverpb::RequestOp& op : *ops) {
+      absl::Status ok;
+      if (op.has_request_range()) {
+        ok = auth_->IsRangePermitted(who, op.request_range().key(), op.request_range().range_end());
+      } else if (op.has_request_put()) {
+        ok = auth_->IsPutPermitted(who, op.request_put().key());
+        if (ok.ok() && op.request_put().prev_kv()) {
+          ok = auth_->IsRangePermitted(who, op.request_put().key(), "");
+        }
+      } else if (op.has_request_delete_range()) {
+        const etcdserverpb::DeleteRangeRequest& d = op.request_delete_range();
+        if (d.prev_kv()) ok = auth_->IsRangePermitted(who, d.key(), d.range_end());
+        if (ok.ok()) ok = auth_->IsDeleteRangePermitted(who, d.key(), d.range_end());
+      } else if (op.has_request_txn()) {
+        ok = CheckTxnPermission(op.request_txn(), who);
+      }
+      if (!ok.ok()) return ok;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Applier::CheckPermission(const serverpb::InternalRaftRequest& r, const AuthInfo& who,
+                                      int64_t now_ns) const {
+  if (!auth_->enabled()) return absl::OkStatus();
+  if (r.has_put()) {
+    absl::Status ok = auth_->IsPutPermitted(who, r.put().key());
+    if (ok.ok()) ok = CheckLeasePuts(r.put().lease(), who, now_ns);
+    if (ok.ok() && r.put().prev_kv()) ok = auth_->IsRangePermitted(who, r.put().key(), "");
+    return ok;
+  }
+  if (r.has_delete_range()) {
+    const etcdserverpb::DeleteRangeRequest& d = r.delete_range();
+    absl::Status ok = auth_->IsDeleteRangePermitted(who, d.key(), d.range_end());
+    if (ok.ok() && d.prev_kv()) ok = auth_->IsRangePermitted(who, d.key(), d.range_end());
+    return ok;
+  }
+  if (r.has_txn()) return CheckTxnPermission(r.txn(), who);
+  if (r.has_lease_revoke() && !r.header().system()) {
+    return CheckLeasePuts(r.lease_revoke().id(), who, now_ns);
+  }
+  return absl::OkStatus();
 }
 
 void Applier::PersistLease(int64_t lease_id) {

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -20,6 +21,8 @@
 #include "kv/lease/lessor.h"
 #include "kv/mvcc_store.h"
 #include "server/alarms.h"
+#include "server/auth_store.h"
+#include "server/auth_tokens.h"
 #include "server/membership.h"
 #include "server/serverpb/internal.pb.h"
 
@@ -40,11 +43,19 @@ struct HeaderInfo {
 
 class Applier {
  public:
-  Applier(kv::MvccStore* store, kv::Lessor* lessor, Alarms* alarms, Membership* membership)
-      : store_(store), lessor_(lessor), alarms_(alarms), membership_(membership) {}
+  // `auth` and `tokens` may be null (no access control: every request is permitted).
+  Applier(kv::MvccStore* store, kv::Lessor* lessor, Alarms* alarms, Membership* membership,
+          AuthStore* auth = nullptr, SimpleTokens* tokens = nullptr)
+      : store_(store),
+        lessor_(lessor),
+        alarms_(alarms),
+        membership_(membership),
+        auth_(auth),
+        tokens_(tokens) {}
 
+  // `index` is the entry's Raft index (an Authenticate entry's token names it).
   ApplyResult Apply(const serverpb::InternalRaftRequest& request, int64_t now_ns,
-                    const HeaderInfo& header);
+                    const HeaderInfo& header, uint64_t index = 0);
 
   // Deletes every key of a revoked lease in one revision and forgets the lease.
   absl::Status RevokeLease(int64_t lease_id);
@@ -59,12 +70,24 @@ class Applier {
                                    int64_t now_ns);
   ApplyResult ApplyAlarm(const etcdserverpb::AlarmRequest& r);
   void PersistLease(int64_t lease_id);
+  // etcd's authApplierV3: the request's permissions, checked against the auth store as it
+  // is when the entry applies (a permission revoked after proposing denies).
+  absl::Status CheckPermission(const serverpb::InternalRaftRequest& r, const AuthInfo& who,
+                               int64_t now_ns) const;
+  absl::Status CheckTxnPermission(const etcdserverpb::TxnRequest& r, const AuthInfo& who) const;
+  absl::Status CheckLeasePuts(int64_t lease_id, const AuthInfo& who, int64_t now_ns) const;
+  // The Auth requests (server/applier_auth.cc). nullopt: `r` is not one.
+  std::optional<ApplyResult> ApplyAuth(const serverpb::InternalRaftRequest& r,
+                                       const AuthInfo& who, int64_t now_ns, uint64_t index,
+                                       const HeaderInfo& header);
 
   kv::MvccStore* const store_;
   kv::Lessor* const lessor_;
   Alarms* const alarms_;
   Membership* const membership_;
   env::BugSwitches bugs_;
+  AuthStore* const auth_;
+  SimpleTokens* const tokens_;
 };
 
 // Reads the leases persisted by the apply path (etcd's "lease" bucket), for the lessor to

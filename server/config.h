@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "raft/raftpb/raft.pb.h"
 
 namespace keel::server {
+
+class AuthCrypto;  // server/auth_crypto.h
 
 struct PeerConfig {
   std::string name;
@@ -86,6 +89,14 @@ struct ServerConfig {
   // --max-request-bytes (etcd: 1.5 MiB) and --max-txn-ops (128).
   uint64_t max_request_bytes = 1572864;
   uint32_t max_txn_ops = 128;
+
+  // Auth (server/auth_store.h). --auth-token-ttl: a simple token's life since its last use
+  // (etcd: 300 s). bcrypt_cost: etcd's bcrypt cost (10); keelsim lowers it. auth_crypto
+  // hashes and checks passwords off the Loop (keeld: a thread pool with the OS's
+  // randomness); unset = synchronous, salts and tokens from env->NewRng("auth").
+  int64_t auth_token_ttl_ms = 300000;
+  int bcrypt_cost = 10;
+  std::shared_ptr<AuthCrypto> auth_crypto;
 
   // How long a request may wait for commit + apply before failing with the unknown-outcome
   // "etcdserver: request timed out" (etcd: 5s + 2 * election timeout).

@@ -37,6 +37,18 @@ namespace keel::server {
 template <typename Response>
 using Callback = absl::AnyInvocable<void(absl::StatusOr<Response>) &&>;
 
+// Who sends a request, as the transport saw it (the inputs of etcd's AuthInfoFromCtx).
+// Empty = no credentials: fine while auth is off; with auth on, writes and reads then fail
+// "etcdserver: user name is empty", as in etcd.
+struct Caller {
+  // A simple token from Authenticate (gRPC metadata "token"). Unknown or expired:
+  // the request fails "etcdserver: invalid auth token".
+  std::string token;
+  // The verified client certificate's CN under --client-cert-auth (used when no token is
+  // given, etcd's rule). Filled by the transport; empty when there is none.
+  std::string common_name;
+};
+
 // Receives the responses of one watch stream (etcd's Watch RPC), on the Loop.
 class WatchSink {
  public:
@@ -118,25 +130,33 @@ class Server {
 
   // ---- KV ----
   virtual void Range(const etcdserverpb::RangeRequest& request,
-                     Callback<etcdserverpb::RangeResponse> done) = 0;
+                     Callback<etcdserverpb::RangeResponse> done,
+                     const Caller& caller = {}) = 0;
   virtual void Put(const etcdserverpb::PutRequest& request,
-                   Callback<etcdserverpb::PutResponse> done) = 0;
+                   Callback<etcdserverpb::PutResponse> done,
+                   const Caller& caller = {}) = 0;
   virtual void DeleteRange(const etcdserverpb::DeleteRangeRequest& request,
-                           Callback<etcdserverpb::DeleteRangeResponse> done) = 0;
+                           Callback<etcdserverpb::DeleteRangeResponse> done,
+                           const Caller& caller = {}) = 0;
   virtual void Txn(const etcdserverpb::TxnRequest& request,
-                   Callback<etcdserverpb::TxnResponse> done) = 0;
+                   Callback<etcdserverpb::TxnResponse> done,
+                   const Caller& caller = {}) = 0;
   virtual void Compact(const etcdserverpb::CompactionRequest& request,
                        Callback<etcdserverpb::CompactionResponse> done) = 0;
 
   // ---- Watch ----
   // `sink` must outlive the returned stream.
-  virtual std::unique_ptr<WatchStream> NewWatchStream(WatchSink* sink) = 0;
+  // `caller` is resolved again at each watch creation, which needs read permission on
+  // the watched range (refused: a created+canceled response, as etcd).
+  virtual std::unique_ptr<WatchStream> NewWatchStream(WatchSink* sink,
+                                                      const Caller& caller = {}) = 0;
 
   // ---- Lease ----
   virtual void LeaseGrant(const etcdserverpb::LeaseGrantRequest& request,
                           Callback<etcdserverpb::LeaseGrantResponse> done) = 0;
   virtual void LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& request,
-                           Callback<etcdserverpb::LeaseRevokeResponse> done) = 0;
+                           Callback<etcdserverpb::LeaseRevokeResponse> done,
+                           const Caller& caller = {}) = 0;
   // One keep-alive of a LeaseKeepAlive stream; forwarded to the leader when needed.
   virtual void LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& request,
                               Callback<etcdserverpb::LeaseKeepAliveResponse> done) = 0;
@@ -171,6 +191,57 @@ class Server {
   virtual absl::StatusOr<std::unique_ptr<SnapshotReader>> Snapshot() = 0;
   virtual void MoveLeader(const etcdserverpb::MoveLeaderRequest& request,
                           Callback<etcdserverpb::MoveLeaderResponse> done) = 0;
+
+  // ---- Auth (etcd's Auth service; server/auth_store.h) ----
+  // Admin requests need a root-role caller once auth is on; all go through Raft and are
+  // checked when they apply. Passwords are hashed (bcrypt) before proposing.
+  virtual void AuthEnable(const etcdserverpb::AuthEnableRequest& request,
+                          Callback<etcdserverpb::AuthEnableResponse> done,
+                          const Caller& caller) = 0;
+  virtual void AuthDisable(const etcdserverpb::AuthDisableRequest& request,
+                           Callback<etcdserverpb::AuthDisableResponse> done,
+                           const Caller& caller) = 0;
+  // Checks the password off the Loop (ServerConfig::auth_crypto), then proposes the token.
+  virtual void Authenticate(const etcdserverpb::AuthenticateRequest& request,
+                            Callback<etcdserverpb::AuthenticateResponse> done) = 0;
+  virtual void UserAdd(const etcdserverpb::AuthUserAddRequest& request,
+                       Callback<etcdserverpb::AuthUserAddResponse> done, const Caller& caller) = 0;
+  virtual void UserGet(const etcdserverpb::AuthUserGetRequest& request,
+                       Callback<etcdserverpb::AuthUserGetResponse> done, const Caller& caller) = 0;
+  virtual void UserList(const etcdserverpb::AuthUserListRequest& request,
+                        Callback<etcdserverpb::AuthUserListResponse> done,
+                        const Caller& caller) = 0;
+  virtual void UserDelete(const etcdserverpb::AuthUserDeleteRequest& request,
+                          Callback<etcdserverpb::AuthUserDeleteResponse> done,
+                          const Caller& caller) = 0;
+  virtual void UserChangePassword(const etcdserverpb::AuthUserChangePasswordRequest& request,
+                                  Callback<etcdserverpb::AuthUserChangePasswordResponse> done,
+                                  const Caller& caller) = 0;
+  virtual void UserGrantRole(const etcdserverpb::AuthUserGrantRoleRequest& request,
+                             Callback<etcdserverpb::AuthUserGrantRoleResponse> done,
+                             const Caller& caller) = 0;
+  virtual void UserRevokeRole(const etcdserverpb::AuthUserRevokeRoleRequest& request,
+                              Callback<etcdserverpb::AuthUserRevokeRoleResponse> done,
+                              const Caller& caller) = 0;
+  virtual void RoleAdd(const etcdserverpb::AuthRoleAddRequest& request,
+                       Callback<etcdserverpb::AuthRoleAddResponse> done, const Caller& caller) = 0;
+  virtual void RoleGet(const etcdserverpb::AuthRoleGetRequest& request,
+                       Callback<etcdserverpb::AuthRoleGetResponse> done, const Caller& caller) = 0;
+  virtual void RoleList(const etcdserverpb::AuthRoleListRequest& request,
+                        Callback<etcdserverpb::AuthRoleListResponse> done,
+                        const Caller& caller) = 0;
+  virtual void RoleDelete(const etcdserverpb::AuthRoleDeleteRequest& request,
+                          Callback<etcdserverpb::AuthRoleDeleteResponse> done,
+                          const Caller& caller) = 0;
+  virtual void RoleGrantPermission(const etcdserverpb::AuthRoleGrantPermissionRequest& request,
+                                   Callback<etcdserverpb::AuthRoleGrantPermissionResponse> done,
+                                   const Caller& caller) = 0;
+  virtual void RoleRevokePermission(const etcdserverpb::AuthRoleRevokePermissionRequest& request,
+                                    Callback<etcdserverpb::AuthRoleRevokePermissionResponse> done,
+                                    const Caller& caller) = 0;
+  // etcd's authMaintenanceServer: Defragment, Hash, HashKV and Snapshot need a root-role
+  // caller once auth is on. OK when auth is off.
+  virtual absl::Status CheckAdmin(const Caller& caller) = 0;
 
   // ---- Introspection ----
   virtual ServerStats Stats() const = 0;

@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@
 #include "server/alarms.h"
 #include "server/applier.h"
 #include "server/auto_compactor.h"
+#include "server/auth_crypto.h"
+#include "server/auth_store.h"
+#include "server/auth_tokens.h"
 #include "server/membership.h"
 #include "server/request_id.h"
 #include "server/server.h"
@@ -62,20 +66,26 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void Stop() override;
 
   void Range(const etcdserverpb::RangeRequest& request,
-             Callback<etcdserverpb::RangeResponse> done) override;
+             Callback<etcdserverpb::RangeResponse> done,
+             const Caller& caller = {}) override;
   void Put(const etcdserverpb::PutRequest& request,
-           Callback<etcdserverpb::PutResponse> done) override;
+           Callback<etcdserverpb::PutResponse> done,
+           const Caller& caller = {}) override;
   void DeleteRange(const etcdserverpb::DeleteRangeRequest& request,
-                   Callback<etcdserverpb::DeleteRangeResponse> done) override;
+                   Callback<etcdserverpb::DeleteRangeResponse> done,
+                   const Caller& caller = {}) override;
   void Txn(const etcdserverpb::TxnRequest& request,
-           Callback<etcdserverpb::TxnResponse> done) override;
+           Callback<etcdserverpb::TxnResponse> done,
+           const Caller& caller = {}) override;
   void Compact(const etcdserverpb::CompactionRequest& request,
                Callback<etcdserverpb::CompactionResponse> done) override;
-  std::unique_ptr<WatchStream> NewWatchStream(WatchSink* sink) override;
+  std::unique_ptr<WatchStream> NewWatchStream(WatchSink* sink,
+                                              const Caller& caller = {}) override;
   void LeaseGrant(const etcdserverpb::LeaseGrantRequest& request,
                   Callback<etcdserverpb::LeaseGrantResponse> done) override;
   void LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& request,
-                   Callback<etcdserverpb::LeaseRevokeResponse> done) override;
+                   Callback<etcdserverpb::LeaseRevokeResponse> done,
+                   const Caller& caller = {}) override;
   void LeaseKeepAlive(const etcdserverpb::LeaseKeepAliveRequest& request,
                       Callback<etcdserverpb::LeaseKeepAliveResponse> done) override;
   void LeaseTimeToLive(const etcdserverpb::LeaseTimeToLiveRequest& request,
@@ -105,6 +115,40 @@ class ServerImpl final : public Server, public env::TransportHandler {
   absl::StatusOr<std::unique_ptr<SnapshotReader>> Snapshot() override;
   void MoveLeader(const etcdserverpb::MoveLeaderRequest& request,
                   Callback<etcdserverpb::MoveLeaderResponse> done) override;
+  // Auth (server_auth.cc).
+  void AuthEnable(const etcdserverpb::AuthEnableRequest& request, Callback<etcdserverpb::AuthEnableResponse> done,
+      const Caller& caller) override;
+  void AuthDisable(const etcdserverpb::AuthDisableRequest& request, Callback<etcdserverpb::AuthDisableResponse> done,
+      const Caller& caller) override;
+  void UserAdd(const etcdserverpb::AuthUserAddRequest& request, Callback<etcdserverpb::AuthUserAddResponse> done,
+      const Caller& caller) override;
+  void UserGet(const etcdserverpb::AuthUserGetRequest& request, Callback<etcdserverpb::AuthUserGetResponse> done,
+      const Caller& caller) override;
+  void UserList(const etcdserverpb::AuthUserListRequest& request, Callback<etcdserverpb::AuthUserListResponse> done,
+      const Caller& caller) override;
+  void UserDelete(const etcdserverpb::AuthUserDeleteRequest& request, Callback<etcdserverpb::AuthUserDeleteResponse> done,
+      const Caller& caller) override;
+  void UserChangePassword(const etcdserverpb::AuthUserChangePasswordRequest& request, Callback<etcdserverpb::AuthUserChangePasswordResponse> done,
+      const Caller& caller) override;
+  void UserGrantRole(const etcdserverpb::AuthUserGrantRoleRequest& request, Callback<etcdserverpb::AuthUserGrantRoleResponse> done,
+      const Caller& caller) override;
+  void UserRevokeRole(const etcdserverpb::AuthUserRevokeRoleRequest& request, Callback<etcdserverpb::AuthUserRevokeRoleResponse> done,
+      const Caller& caller) override;
+  void RoleAdd(const etcdserverpb::AuthRoleAddRequest& request, Callback<etcdserverpb::AuthRoleAddResponse> done,
+      const Caller& caller) override;
+  void RoleGet(const etcdserverpb::AuthRoleGetRequest& request, Callback<etcdserverpb::AuthRoleGetResponse> done,
+      const Caller& caller) override;
+  void RoleList(const etcdserverpb::AuthRoleListRequest& request, Callback<etcdserverpb::AuthRoleListResponse> done,
+      const Caller& caller) override;
+  void RoleDelete(const etcdserverpb::AuthRoleDeleteRequest& request, Callback<etcdserverpb::AuthRoleDeleteResponse> done,
+      const Caller& caller) override;
+  void RoleGrantPermission(const etcdserverpb::AuthRoleGrantPermissionRequest& request, Callback<etcdserverpb::AuthRoleGrantPermissionResponse> done,
+      const Caller& caller) override;
+  void RoleRevokePermission(const etcdserverpb::AuthRoleRevokePermissionRequest& request, Callback<etcdserverpb::AuthRoleRevokePermissionResponse> done,
+      const Caller& caller) override;
+  void Authenticate(const etcdserverpb::AuthenticateRequest& request,
+                    Callback<etcdserverpb::AuthenticateResponse> done) override;
+  absl::Status CheckAdmin(const Caller& caller) override;
   ServerStats Stats() const override;
   bool HasLeader() const override { return leader_id_ != 0; }
 
@@ -206,9 +250,21 @@ class ServerImpl final : public Server, public env::TransportHandler {
   bool Serving(absl::Status* why) const;
   void Propose(serverpb::InternalRaftRequest request,
                absl::AnyInvocable<void(ApplyResult) &&> done);
+  // `who` goes into the entry's header: the user and auth revision the apply path checks.
   template <typename Response, typename Request>
   void ProposeTyped(Request request, void (serverpb::InternalRaftRequest::*set)(Request*),
-                    Callback<Response> done);
+                    Callback<Response> done, const AuthInfo& who = AuthInfo());
+  // etcd's AuthInfoFromCtx: token first, then the certificate's CN, else no one.
+  absl::StatusOr<AuthInfo> ResolveCaller(const Caller& caller);
+  // Cancels watchers whose callers may no longer read what they watch (server_watch.cc).
+  void RecheckWatchPermissions();
+  template <typename Response, typename Request>
+  void ProposeAuth(const Caller& caller, Request request,
+                   void (serverpb::InternalRaftRequest::*set)(Request*), Callback<Response> done);
+  template <typename Response, typename Request>
+  void ProposeAuthAs(const AuthInfo& who, Request request,
+                     void (serverpb::InternalRaftRequest::*set)(Request*),
+                     Callback<Response> done);
   template <typename Response>
   Response MembersResponse() const;
   template <typename Response>
@@ -271,6 +327,18 @@ class ServerImpl final : public Server, public env::TransportHandler {
   std::optional<Membership> membership_;
   std::optional<Alarms> alarms_;
   std::unique_ptr<Applier> applier_;
+  std::unique_ptr<AuthStore> auth_;
+  // Live watch streams, for cancelling watchers whose read permission an auth change took
+  // away (RecheckWatchPermissions). Ordered by address only for set semantics; the order
+  // of rechecks does not matter (each stream's cancels are its own).
+  std::set<WatchStreamImpl*> watch_streams_;
+  // Volatile (per member, as etcd's simple tokens): a restart forgets them.
+  std::unique_ptr<SimpleTokens> tokens_;
+  // ServerConfig::auth_crypto, or an InlineAuthCrypto seeded from the Env when unset.
+  std::shared_ptr<AuthCrypto> auth_crypto_;
+  // A bcrypt hash of nothing at the configured cost: unknown users are checked against it
+  // so that their answer takes as long as a wrong password's.
+  std::string dummy_password_hash_;
   SnapshotTransferStats snapshot_stats_;
   std::unique_ptr<SnapshotSender> snapshot_sender_;
   std::unique_ptr<SnapshotReceiver> snapshot_receiver_;
@@ -318,6 +386,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   std::vector<std::pair<uint64_t, absl::AnyInvocable<void() &&>>> leader_waiters_;
   int64_t last_progress_tick_ns_ = 0;
   ServerStats counters_;
+  bool watch_recheck_posted_ = false;
   // Expires when the server is destroyed; objects handed to clients (watch streams) check
   // it before touching the server.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);

@@ -451,7 +451,17 @@ void ServerImpl::ApplyNormalEntry(const raftpb::Entry& e) {
   // class).
   if (config_.bugs.on(env::Bug::kServerIndexBeforeApply)) (void)store_->Commit();
   counters_.proposals_applied++;
-  ApplyResult result = applier_->Apply(request, loop_->NowNanos(), Header());
+  const std::pair<bool, uint64_t> auth_before{auth_->enabled(), auth_->revision()};
+  ApplyResult result = applier_->Apply(request, loop_->NowNanos(), Header(), e.index());
+  if (std::pair{auth_->enabled(), auth_->revision()} != auth_before && !watch_recheck_posted_) {
+    // Open watches are re-checked once the Ready's batch is applied, from the Loop.
+    watch_recheck_posted_ = true;
+    loop_->Post([this, alive = std::weak_ptr<const int>(alive_)]() mutable {
+      if (alive.expired()) return;
+      watch_recheck_posted_ = false;
+      RecheckWatchPermissions();
+    });
+  }
   if (!store_->poisoned().ok()) {
     // A read the entry needed failed (EIO, or a checksum caught a bit flip): this replica
     // cannot know the entry's effect, so it answers nothing and applies nothing after it.

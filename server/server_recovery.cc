@@ -74,6 +74,11 @@ ServerImpl::ServerImpl(env::Env* env, ServerConfig config)
   db_dir_ = member_dir + "/db";
   election_ticks_ = static_cast<int>(
       std::max<int64_t>(2, config_.election_timeout_ms / std::max<int64_t>(1, config_.heartbeat_interval_ms)));
+  tokens_ = std::make_unique<SimpleTokens>(config_.auth_token_ttl_ms * 1'000'000);
+  auth_crypto_ = config_.auth_crypto;
+  if (auth_crypto_ == nullptr) {
+    auth_crypto_ = std::make_shared<InlineAuthCrypto>(env_->NewRng("auth"), config_.bcrypt_cost);
+  }
 }
 
 ServerImpl::~ServerImpl() { Stop(); }
@@ -483,7 +488,11 @@ absl::Status ServerImpl::ReloadStateFromBackend() {
   lessor_->Restore(*leases);
   lessor_hooks_->tolerate_dangling_leases = config_.bugs.on(env::Bug::kServerLeaseRevokeKeepsKey);
   store_->SetLeaseHooks(lessor_hooks_.get());
-  applier_ = std::make_unique<Applier>(store_.get(), lessor_.get(), &*alarms_, &*membership_);
+  auto auth = AuthStore::Load(&store_->backend());
+  if (!auth.ok()) return auth.status();
+  auth_ = *std::move(auth);
+  applier_ = std::make_unique<Applier>(store_.get(), lessor_.get(), &*alarms_, &*membership_,
+                                       auth_.get(), tokens_.get());
   applier_->set_bugs(config_.bugs);
   return absl::OkStatus();
 }

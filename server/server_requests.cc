@@ -146,9 +146,13 @@ void ServerImpl::Complete(uint64_t request_id, ApplyResult result) {
 template <typename Response, typename Request>
 void ServerImpl::ProposeTyped(Request request,
                               void (serverpb::InternalRaftRequest::*set)(Request*),
-                              Callback<Response> done) {
+                              Callback<Response> done, const AuthInfo& who) {
   serverpb::InternalRaftRequest internal;
   (internal.*set)(new Request(std::move(request)));
+  if (who.revision != 0) {
+    internal.mutable_header()->set_username(who.username);
+    internal.mutable_header()->set_auth_revision(who.revision);
+  }
   if (config_.bugs.on(env::Bug::kServerAckBeforeCommit) && leader_id_ != 0) {
     // Bug-zoo site server-ack-before-commit: "OK" as soon as it is proposed, before any
     // quorum.
@@ -315,11 +319,18 @@ void ServerImpl::RaiseNoSpaceAlarm() {
 // ---------------------------------------------------------------------------------------
 
 void ServerImpl::Range(const etcdserverpb::RangeRequest& request,
-                       Callback<etcdserverpb::RangeResponse> done) {
+                       Callback<etcdserverpb::RangeResponse> done, const Caller& caller) {
   absl::Status valid = kv::CheckRangeRequest(request);
   if (!valid.ok()) return std::move(done)(valid);
-  auto serve = [this, request, done = std::move(done)](absl::Status ready) mutable {
+  absl::StatusOr<AuthInfo> who = ResolveCaller(caller);
+  if (!who.ok()) return std::move(done)(who.status());
+  // etcd checks a range when it is served (after the ReadIndex for a linearizable one),
+  // against the auth store as this member has applied it by then.
+  auto serve = [this, request, who = *std::move(who),
+                done = std::move(done)](absl::Status ready) mutable {
     if (!ready.ok()) return std::move(done)(ready);
+    absl::Status permitted = auth_->IsRangePermitted(who, request.key(), request.range_end());
+    if (!permitted.ok()) return std::move(done)(permitted);
     absl::StatusOr<etcdserverpb::RangeResponse> response = store_->Range(request);
     if (response.ok()) FillHeaderNow(&*response);
     std::move(done)(std::move(response));
@@ -335,29 +346,38 @@ void ServerImpl::Range(const etcdserverpb::RangeRequest& request,
 }
 
 void ServerImpl::Put(const etcdserverpb::PutRequest& request,
-                     Callback<etcdserverpb::PutResponse> done) {
+                     Callback<etcdserverpb::PutResponse> done,
+                     const Caller& caller) {
+  absl::StatusOr<AuthInfo> who = ResolveCaller(caller);
+  if (!who.ok()) return std::move(done)(who.status());
   absl::Status valid = kv::CheckPutRequest(request);
   if (valid.ok()) valid = CheckQuota(store_->CheckQuota(request));
   if (!valid.ok()) return std::move(done)(valid);
   ProposeTyped<etcdserverpb::PutResponse>(request, &serverpb::InternalRaftRequest::set_allocated_put,
-                                          std::move(done));
+                                          std::move(done), *who);
 }
 
 void ServerImpl::DeleteRange(const etcdserverpb::DeleteRangeRequest& request,
-                             Callback<etcdserverpb::DeleteRangeResponse> done) {
+                             Callback<etcdserverpb::DeleteRangeResponse> done,
+                             const Caller& caller) {
+  absl::StatusOr<AuthInfo> who = ResolveCaller(caller);
+  if (!who.ok()) return std::move(done)(who.status());
   absl::Status valid = kv::CheckDeleteRequest(request);
   if (!valid.ok()) return std::move(done)(valid);
   ProposeTyped<etcdserverpb::DeleteRangeResponse>(
-      request, &serverpb::InternalRaftRequest::set_allocated_delete_range, std::move(done));
+      request, &serverpb::InternalRaftRequest::set_allocated_delete_range, std::move(done), *who);
 }
 
 void ServerImpl::Txn(const etcdserverpb::TxnRequest& request,
-                     Callback<etcdserverpb::TxnResponse> done) {
+                     Callback<etcdserverpb::TxnResponse> done,
+                     const Caller& caller) {
+  absl::StatusOr<AuthInfo> who = ResolveCaller(caller);
+  if (!who.ok()) return std::move(done)(who.status());
   absl::Status valid = kv::CheckTxnRequest(request, static_cast<int>(config_.max_txn_ops));
   if (valid.ok()) valid = CheckQuota(store_->CheckQuota(request));
   if (!valid.ok()) return std::move(done)(valid);
   ProposeTyped<etcdserverpb::TxnResponse>(request, &serverpb::InternalRaftRequest::set_allocated_txn,
-                                          std::move(done));
+                                          std::move(done), *who);
 }
 
 void ServerImpl::Compact(const etcdserverpb::CompactionRequest& request,
@@ -387,9 +407,12 @@ void ServerImpl::LeaseGrant(const etcdserverpb::LeaseGrantRequest& request,
 }
 
 void ServerImpl::LeaseRevoke(const etcdserverpb::LeaseRevokeRequest& request,
-                             Callback<etcdserverpb::LeaseRevokeResponse> done) {
+                             Callback<etcdserverpb::LeaseRevokeResponse> done,
+                             const Caller& caller) {
+  absl::StatusOr<AuthInfo> who = ResolveCaller(caller);
+  if (!who.ok()) return std::move(done)(who.status());
   ProposeTyped<etcdserverpb::LeaseRevokeResponse>(
-      request, &serverpb::InternalRaftRequest::set_allocated_lease_revoke, std::move(done));
+      request, &serverpb::InternalRaftRequest::set_allocated_lease_revoke, std::move(done), *who);
 }
 
 serverpb::ForwardedResponse ServerImpl::ServeForwarded(const serverpb::ForwardedRequest& request) {
@@ -563,6 +586,7 @@ void ServerImpl::RunLeaseDuties() {
   for (kv::LeaseId id : lessor_->ExpiredLeases(now, kMaxRevokesPerTick)) {
     serverpb::InternalRaftRequest revoke;
     revoke.mutable_lease_revoke()->set_id(id);
+    revoke.mutable_header()->set_system(true);
     Propose(std::move(revoke), [](ApplyResult) {});
   }
   auto due = lessor_->DueCheckpoints(now, kMaxCheckpointsPerTick);

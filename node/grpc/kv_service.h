@@ -4,6 +4,7 @@
 
 #include "api/etcdserverpb/rpc.grpc.pb.h"
 #include "env/env.h"
+#include "node/grpc/caller.h"
 #include "server/server.h"
 
 namespace keel::node {
@@ -11,7 +12,8 @@ namespace keel::node {
 class KvService final : public etcdserverpb::KV::CallbackService {
  public:
   // `loop` and `server` outlive the gRPC server this service is registered with.
-  KvService(env::Loop* loop, server::Server* server) : loop_(loop), server_(server) {}
+  KvService(env::Loop* loop, server::Server* server, CommonNameFn common_name = {})
+      : loop_(loop), server_(server), common_name_(std::move(common_name)) {}
 
   grpc::ServerUnaryReactor* Range(grpc::CallbackServerContext* context,
                                   const etcdserverpb::RangeRequest* request,
@@ -32,6 +34,7 @@ class KvService final : public etcdserverpb::KV::CallbackService {
  private:
   env::Loop* const loop_;
   server::Server* const server_;
+  const CommonNameFn common_name_;
 };
 
 }  // namespace keel::node

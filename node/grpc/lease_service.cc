@@ -98,7 +98,8 @@ grpc::ServerUnaryReactor* LeaseService::LeaseGrant(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* LeaseService::LeaseRevoke(grpc::CallbackServerContext* context,
                                                     const etcdserverpb::LeaseRevokeRequest* request,
                                                     etcdserverpb::LeaseRevokeResponse* response) {
-  return RunUnaryOnLoop(context, loop_, server_, &server::Server::LeaseRevoke, request, response);
+  return RunUnaryOnLoop(context, loop_, server_, &server::Server::LeaseRevoke, request, response,
+                        CallerOf(*context, common_name_));
 }
 
 KeepAliveReactorBase* LeaseService::LeaseKeepAlive(grpc::CallbackServerContext* /*context*/) {

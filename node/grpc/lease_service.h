@@ -6,6 +6,7 @@
 
 #include "api/etcdserverpb/rpc.grpc.pb.h"
 #include "env/env.h"
+#include "node/grpc/caller.h"
 #include "server/server.h"
 
 namespace keel::node {
@@ -13,7 +14,8 @@ namespace keel::node {
 class LeaseService final : public etcdserverpb::Lease::CallbackService {
  public:
   // `loop` and `server` outlive the gRPC server this service is registered with.
-  LeaseService(env::Loop* loop, server::Server* server) : loop_(loop), server_(server) {}
+  LeaseService(env::Loop* loop, server::Server* server, CommonNameFn common_name = {})
+      : loop_(loop), server_(server), common_name_(std::move(common_name)) {}
 
   grpc::ServerUnaryReactor* LeaseGrant(grpc::CallbackServerContext* context,
                                        const etcdserverpb::LeaseGrantRequest* request,
@@ -34,6 +36,7 @@ class LeaseService final : public etcdserverpb::Lease::CallbackService {
  private:
   env::Loop* const loop_;
   server::Server* const server_;
+  const CommonNameFn common_name_;
 };
 
 }  // namespace keel::node

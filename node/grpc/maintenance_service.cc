@@ -28,8 +28,13 @@ class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::Snap
   }
   ~SnapshotReactor() override { EVP_MD_CTX_free(digest_); }
 
-  // On the Loop.
-  void Start(server::Server* server) {
+  // On the Loop. Needs a root-role caller once auth is on (etcd's authMaintenanceServer).
+  void Start(server::Server* server, const server::Caller& caller) {
+    absl::Status admin = server->CheckAdmin(caller);
+    if (!admin.ok()) {
+      Finish(ToGrpcStatus(admin));
+      return;
+    }
     absl::StatusOr<std::unique_ptr<server::SnapshotReader>> reader = server->Snapshot();
     if (!reader.ok()) {
       Finish(ToGrpcStatus(reader.status()));
@@ -118,26 +123,31 @@ grpc::ServerUnaryReactor* MaintenanceService::Status(grpc::CallbackServerContext
 grpc::ServerUnaryReactor* MaintenanceService::Defragment(
     grpc::CallbackServerContext* context, const etcdserverpb::DefragmentRequest* request,
     etcdserverpb::DefragmentResponse* response) {
-  return RunUnaryOnLoop(context, loop_, server_, &server::Server::Defragment, request, response);
+  return RunAdminUnaryOnLoop(context, loop_, server_, &server::Server::Defragment, request, response,
+                             CallerOf(*context, common_name_));
 }
 
 grpc::ServerUnaryReactor* MaintenanceService::Hash(grpc::CallbackServerContext* context,
                                                    const etcdserverpb::HashRequest* request,
                                                    etcdserverpb::HashResponse* response) {
-  return RunUnaryOnLoop(context, loop_, server_, &server::Server::Hash, request, response);
+  return RunAdminUnaryOnLoop(context, loop_, server_, &server::Server::Hash, request, response,
+                             CallerOf(*context, common_name_));
 }
 
 grpc::ServerUnaryReactor* MaintenanceService::HashKV(grpc::CallbackServerContext* context,
                                                      const etcdserverpb::HashKVRequest* request,
                                                      etcdserverpb::HashKVResponse* response) {
-  return RunUnaryOnLoop(context, loop_, server_, &server::Server::HashKV, request, response);
+  return RunAdminUnaryOnLoop(context, loop_, server_, &server::Server::HashKV, request, response,
+                             CallerOf(*context, common_name_));
 }
 
 grpc::ServerWriteReactor<etcdserverpb::SnapshotResponse>* MaintenanceService::Snapshot(
-    grpc::CallbackServerContext* /*context*/, const etcdserverpb::SnapshotRequest* /*request*/) {
+    grpc::CallbackServerContext* context, const etcdserverpb::SnapshotRequest* /*request*/) {
   auto* reactor = new SnapshotReactor(loop_, snapshot_chunk_bytes_);
   server::Server* server = server_;
-  loop_->Post([reactor, server] { reactor->Start(server); });
+  loop_->Post([reactor, server, caller = CallerOf(*context, common_name_)] {
+    reactor->Start(server, caller);
+  });
   return reactor;
 }
 

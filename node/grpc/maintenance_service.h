@@ -10,6 +10,7 @@
 
 #include "api/etcdserverpb/rpc.grpc.pb.h"
 #include "env/env.h"
+#include "node/grpc/caller.h"
 #include "server/server.h"
 
 namespace keel::node {
@@ -20,9 +21,14 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
   static constexpr size_t kDefaultSnapshotChunkBytes = 32 * 1024;
 
   // `loop` and `server` outlive the gRPC server this service is registered with.
+  // Defragment, Hash, HashKV and Snapshot need a root-role caller once auth is on.
   MaintenanceService(env::Loop* loop, server::Server* server,
-                     size_t snapshot_chunk_bytes = kDefaultSnapshotChunkBytes)
-      : loop_(loop), server_(server), snapshot_chunk_bytes_(snapshot_chunk_bytes) {}
+                     size_t snapshot_chunk_bytes = kDefaultSnapshotChunkBytes,
+                     CommonNameFn common_name = {})
+      : loop_(loop),
+        server_(server),
+        snapshot_chunk_bytes_(snapshot_chunk_bytes),
+        common_name_(std::move(common_name)) {}
 
   grpc::ServerUnaryReactor* Alarm(grpc::CallbackServerContext* context,
                                   const etcdserverpb::AlarmRequest* request,
@@ -49,6 +55,7 @@ class MaintenanceService final : public etcdserverpb::Maintenance::CallbackServi
   env::Loop* const loop_;
   server::Server* const server_;
   const size_t snapshot_chunk_bytes_;
+  const CommonNameFn common_name_;
 };
 
 }  // namespace keel::node

@@ -74,6 +74,48 @@ grpc::ServerUnaryReactor* RunUnaryOnLoop(grpc::CallbackServerContext* context, e
   return reactor;
 }
 
+// The same for a Server method that also takes the caller's identity (server::Caller).
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* RunUnaryOnLoop(
+    grpc::CallbackServerContext* context, env::Loop* loop, server::Server* server,
+    void (server::Server::*method)(const Request&, server::Callback<Response>,
+                                   const server::Caller&),
+    const Request* request, Response* response, server::Caller caller) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  UnaryCompletion<Response> completion(reactor, response);
+  loop->Post([server, method, request, caller = std::move(caller),
+              completion = std::move(completion)]() mutable {
+    (server->*method)(
+        *request,
+        [completion = std::move(completion)](absl::StatusOr<Response> result) mutable {
+          completion.Finish(std::move(result));
+        },
+        caller);
+  });
+  return reactor;
+}
+
+// The same for a method that needs a root-role caller once auth is on (etcd's
+// authMaintenanceServer): Server::CheckAdmin first, on the Loop.
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* RunAdminUnaryOnLoop(
+    grpc::CallbackServerContext* context, env::Loop* loop, server::Server* server,
+    void (server::Server::*method)(const Request&, server::Callback<Response>),
+    const Request* request, Response* response, server::Caller caller) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  UnaryCompletion<Response> completion(reactor, response);
+  loop->Post([server, method, request, caller = std::move(caller),
+              completion = std::move(completion)]() mutable {
+    absl::Status admin = server->CheckAdmin(caller);
+    if (!admin.ok()) return completion.Finish(admin);
+    (server->*method)(
+        *request, [completion = std::move(completion)](absl::StatusOr<Response> result) mutable {
+          completion.Finish(std::move(result));
+        });
+  });
+  return reactor;
+}
+
 // Finishes a call at once with `status` (validation failures before reaching the Loop).
 inline grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                            const absl::Status& status) {

@@ -26,8 +26,8 @@ class WatchReactor final : public WatchReactorBase, public server::WatchSink {
   }
 
   // Runs on the Loop: the stream exists before the first read is started.
-  void Start(server::Server* server) {
-    stream_ = server->NewWatchStream(this);
+  void Start(server::Server* server, const server::Caller& caller) {
+    stream_ = server->NewWatchStream(this, caller);
     StartRead(&request_);
   }
 
@@ -169,10 +169,12 @@ class WatchReactor final : public WatchReactorBase, public server::WatchSink {
 
 }  // namespace
 
-WatchReactorBase* WatchService::Watch(grpc::CallbackServerContext* /*context*/) {
+WatchReactorBase* WatchService::Watch(grpc::CallbackServerContext* context) {
   auto* reactor = new WatchReactor(loop_, limits_);
   server::Server* server = server_;
-  loop_->Post([reactor, server] { reactor->Start(server); });
+  loop_->Post([reactor, server, caller = CallerOf(*context, common_name_)] {
+    reactor->Start(server, caller);
+  });
   return reactor;
 }
 

@@ -18,6 +18,7 @@
 
 #include "api/etcdserverpb/rpc.grpc.pb.h"
 #include "env/env.h"
+#include "node/grpc/caller.h"
 #include "server/server.h"
 
 namespace keel::node {
@@ -35,8 +36,9 @@ struct WatchQueueLimits {
 class WatchService final : public etcdserverpb::Watch::CallbackService {
  public:
   // `loop` and `server` outlive the gRPC server this service is registered with.
-  WatchService(env::Loop* loop, server::Server* server, WatchQueueLimits limits = {})
-      : loop_(loop), server_(server), limits_(limits) {}
+  WatchService(env::Loop* loop, server::Server* server, WatchQueueLimits limits = {},
+               CommonNameFn common_name = {})
+      : loop_(loop), server_(server), limits_(limits), common_name_(std::move(common_name)) {}
 
   grpc::ServerBidiReactor<etcdserverpb::WatchRequest, etcdserverpb::WatchResponse>* Watch(
       grpc::CallbackServerContext* context) override;
@@ -45,6 +47,7 @@ class WatchService final : public etcdserverpb::Watch::CallbackService {
   env::Loop* const loop_;
   server::Server* const server_;
   const WatchQueueLimits limits_;
+  const CommonNameFn common_name_;
 };
 
 }  // namespace keel::node

@@ -39,6 +39,8 @@ _LIBS = {
     # XXH3-64: the simulator's trace hash (sim/trace.h).
     "xxhash": (["libxxhash"], []),
     "crypto": (["libcrypto"], []),
+    # bcrypt for the auth store's passwords (server/auth_crypto.h): Debian's libxcrypt.
+    "crypt": (["libcrypt"], []),
     "ssl": (["libssl", "libcrypto"], []),
     "leveldb": (None, ["-lleveldb"]),
     # keeld --config-file: etcd's YAML configuration file.
