@@ -329,18 +329,6 @@ absl::StatusOr<std::vector<Url>> ParseUrlsFlag(absl::string_view flag, const std
   return urls;
 }
 
-absl::StatusOr<bool> ParseBool(absl::string_view flag, const std::string& value) {
-  // Go's strconv.ParseBool.
-  for (const char* t : {"1", "t", "T", "TRUE", "true", "True"}) {
-    if (value == t) return true;
-  }
-  for (const char* f : {"0", "f", "F", "FALSE", "false", "False"}) {
-    if (value == f) return false;
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid boolean value \"", value, "\" for -", flag, ": parse error"));
-}
-
 // etcd's configurePeerListeners / configureClientListeners TLS checks, in etcd's order.
 absl::Status ValidateTls(const KeeldConfig& config) {
   for (const Url& url : config.listen_peer_urls) {
