@@ -50,6 +50,7 @@ class Applier {
 
 #ifdef KEEL_SIMULATION
   bool bug_revoke_keeps_keys = false;  // keelsim bug zoo: ServerConfig::bugs.lease_revoke_keeps_keys
+  bool bug_txn_partial_apply = false;  // keelsim bug zoo: ServerConfig::bugs.txn_partial_apply
 #endif
 
  private:

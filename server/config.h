@@ -122,6 +122,10 @@ struct ServerConfig {
     bool read_before_apply = false;      // answer ReadIndex reads before applying up to it
     bool lease_revoke_keeps_keys = false;  // revoking a lease forgets it but keeps its keys
     bool watch_skip_event = false;       // a watch response with several events loses its last
+    bool txn_partial_apply = false;      // a Txn's success branch applies only its first op
+    bool watch_skip_compaction = false;  // a watch from a compacted revision starts silently
+                                         // at the compaction revision instead of canceling
+    bool lease_keepalive_ignored = false;  // a keep-alive is answered but does not renew
   } bugs;
   raft::Config::SimulationBugs raft_bugs;
   // Swarm knob (legal behaviour, not a bug): Raft's max_size_per_msg; 0 = the default.

@@ -454,6 +454,7 @@ absl::Status ServerImpl::ReloadStateFromBackend() {
   applier_ = std::make_unique<Applier>(store_.get(), lessor_.get(), &*alarms_, &*membership_);
 #ifdef KEEL_SIMULATION
   applier_->bug_revoke_keeps_keys = config_.bugs.lease_revoke_keeps_keys;
+  applier_->bug_txn_partial_apply = config_.bugs.txn_partial_apply;
 #endif
   return absl::OkStatus();
 }

@@ -410,7 +410,18 @@ serverpb::ForwardedResponse ServerImpl::ServeForwarded(const serverpb::Forwarded
   if (request.has_keep_alive()) {
     etcdserverpb::LeaseKeepAliveResponse* out = response.mutable_keep_alive();
     out->set_id(request.keep_alive().id());
+#ifdef KEEL_SIMULATION
+    // KEEL_BUG_SITE lease_keepalive_ignored: answered with the granted TTL, expiry untouched.
+    absl::StatusOr<kv::RenewResult> renewed = absl::NotFoundError("lease not found");
+    if (config_.bugs.lease_keepalive_ignored) {
+      absl::StatusOr<kv::LeaseTimeToLive> ttl = lessor_->TimeToLive(request.keep_alive().id(), now);
+      if (ttl.ok() && ttl->ttl_seconds > 0) renewed = kv::RenewResult{ttl->granted_ttl_seconds, false};
+    } else {
+      renewed = lessor_->Renew(request.keep_alive().id(), now);
+    }
+#else
     absl::StatusOr<kv::RenewResult> renewed = lessor_->Renew(request.keep_alive().id(), now);
+#endif
     if (renewed.ok()) {
       out->set_ttl(renewed->ttl_seconds);
       if (renewed->clear_checkpoint) {

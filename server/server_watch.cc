@@ -31,6 +31,19 @@ class ServerImpl::WatchStreamImpl final : public WatchStream {
 
   void Handle(const etcdserverpb::WatchRequest& request) override {
     if (server_alive_.expired()) return;
+#ifdef KEEL_SIMULATION
+    // KEEL_BUG_SITE watch_skip_compaction: a watch from a compacted revision silently starts
+    // at the compaction revision instead of being canceled with compact_revision.
+    const int64_t compacted = server_->store_->compact_revision();
+    if (server_->config_.bugs.watch_skip_compaction && request.has_create_request() &&
+        request.create_request().start_revision() > 0 && request.create_request().start_revision() < compacted) {
+      etcdserverpb::WatchRequest skipped = request;
+      skipped.mutable_create_request()->set_start_revision(compacted);
+      (void)server_->watch_hub_->Handle(id_, skipped);
+      if (server_->watch_hub_->HasBacklog()) (void)server_->watch_hub_->Pump(1000);
+      return;
+    }
+#endif
     // RESOURCE_EXHAUSTED means the stream's control backlog is full: the request is
     // dropped, exactly as if the client had sent it to a stream that stopped reading.
     (void)server_->watch_hub_->Handle(id_, request);

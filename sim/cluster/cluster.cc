@@ -31,6 +31,9 @@ absl::Status SwitchOnBug(std::string_view bug, server::ServerConfig* c) {
   else if (bug == "server-read-before-apply") c->bugs.read_before_apply = true;
   else if (bug == "server-lease-revoke-keeps-key") c->bugs.lease_revoke_keeps_keys = true;
   else if (bug == "server-watch-skip-event") c->bugs.watch_skip_event = true;
+  else if (bug == "kv-txn-partial-apply") c->bugs.txn_partial_apply = true;
+  else if (bug == "kv-watch-skip-compaction") c->bugs.watch_skip_compaction = true;
+  else if (bug == "lease-keepalive-ignored") c->bugs.lease_keepalive_ignored = true;
   else if (bug == "leveldb-log-switch-gap") {}  // an env::LevelDbEnv option: StartNode
   else return absl::InvalidArgumentError(absl::StrCat("unknown bug ", std::string(bug)));
   return absl::OkStatus();

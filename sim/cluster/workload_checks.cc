@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sim/check.h"
 
 namespace keel::sim {
 namespace {
@@ -65,6 +66,13 @@ void EventArchive::Capture(bool any_disk) {
     from = *last + 1;
   }
   through_ = std::max(through_, from - 1);
+}
+
+void EventArchive::Append(int64_t revision, std::vector<mvccpb::Event> events) {
+  KEEL_SIM_CHECK(revision > through_);
+  std::vector<mvccpb::Event>& at = events_[revision];
+  for (mvccpb::Event& e : events) at.push_back(std::move(e));
+  through_ = revision;
 }
 
 ReferenceState::ReferenceState(const EventArchive& archive) : archive_(archive) {

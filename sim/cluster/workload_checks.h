@@ -62,6 +62,10 @@ class EventArchive {
   // fail a read (`any_disk`: from any live member: the liveness phase switched faults off).
   void Capture(bool any_disk = false);
 
+  // Adds one revision's events (Capture does; tests build an archive with it). Revisions
+  // must be added in increasing order.
+  void Append(int64_t revision, std::vector<mvccpb::Event> events);
+
   // revision -> that revision's events, in apply order.
   const std::map<int64_t, std::vector<mvccpb::Event>>& events() const { return events_; }
   bool complete() const { return complete_; }
