@@ -37,11 +37,13 @@ checkers::WatcherHistory ToWatcherHistory(const WatchLog& log, size_t stream) {
   checkers::WatcherHistory h;
   h.name = absl::StrFormat("watcher %d stream %d (n%d, from revision %d)", log.watcher, stream,
                            s.member + 1, s.start_revision);
-  // The workload's watch: ["k", "l"), prev_kv, no filters (workload.cc Watcher::Open).
+  // The workload's watch: ["k", "l"), prev_kv, filters as the stream asked (workload.cc).
   h.key = "k";
   h.range_end = "l";
   h.start_revision = s.start_revision;
   h.prev_kv = true;
+  h.filter_put = s.filter_put;
+  h.filter_delete = s.filter_delete;
   for (const etcdserverpb::WatchResponse& r : s.responses) {
     checkers::WatchResponse c;
     c.header_revision = r.header().revision();

@@ -78,10 +78,10 @@ class Workload::Watcher final : public server::WatchSink {
     OpenOn(m, next_revision_);
   }
 
-  void OpenOn(int m, int64_t start) {
+  void OpenOn(int m, int64_t start, int filter = 0) {
     member_ = m;
     incarnation_ = w_->cluster_->env(m).node_loop().incarnation();
-    w_->watch_logs_[index_].streams.push_back(WatchStreamLog{m, start, {}});
+    w_->watch_logs_[index_].streams.push_back(WatchStreamLog{m, start, filter == 1, filter == 2, {}});
     stream_ = w_->cluster_->server(m)->NewWatchStream(this);
     etcdserverpb::WatchRequest request;
     etcdserverpb::WatchCreateRequest* create = request.mutable_create_request();
@@ -89,14 +89,27 @@ class Workload::Watcher final : public server::WatchSink {
     create->set_range_end("l");
     create->set_start_revision(start);
     create->set_prev_kv(true);
+    if (filter == 1) create->add_filters(etcdserverpb::WatchCreateRequest::NOPUT);
+    if (filter == 2) create->add_filters(etcdserverpb::WatchCreateRequest::NODELETE);
+    stream_->Handle(request);
+  }
+
+  // A stream-wide progress request (etcd's WatchProgressRequest): answered with a
+  // bookmark once every watcher of the stream is synced.
+  void RequestProgress() {
+    // A paused (SIGSTOPped) member reads no requests.
+    if (stream_ == nullptr || canceled_ || member_ < 0 || w_->cluster_->paused(member_)) return;
+    etcdserverpb::WatchRequest request;
+    request.mutable_progress_request();
     stream_->Handle(request);
   }
 
   // One-shot: opens on member m from `start`; the stream lives `for_ns`.
-  void OpenOnce(int m, int64_t start, int64_t for_ns) {
+  void OpenOnce(int m, int64_t start, int64_t for_ns, int filter) {
     one_shot_ = true;
     next_revision_ = start;
-    OpenOn(m, start);
+    OpenOn(m, start, filter);
+    w_->world_->ScheduleAfter(for_ns / 2, [this]() mutable { RequestProgress(); });
     w_->world_->ScheduleAfter(for_ns, [this]() mutable { Close(); });
   }
 
@@ -117,7 +130,7 @@ class Workload::Watcher final : public server::WatchSink {
     if (canceled_) return;
     const bool alive = member_ >= 0 && w_->cluster_->up(member_) &&
                        w_->cluster_->env(member_).node_loop().incarnation() == incarnation_;
-    if (alive) return;
+    if (alive) return RequestProgress();  // once a second: bookmarks for the checker
     stream_.reset();  // safe: a stream outliving its server does nothing
     member_ = -1;
     Open();
@@ -160,11 +173,11 @@ bool Workload::IsLeaseKey(const std::string& key) { return key.rfind("kl", 0) ==
 
 int64_t Workload::ClientTimeoutNs() const { return mix_.client_timeout_ns; }
 
-void Workload::OpenWatcherOnce(int member, int64_t start, int64_t for_ns) {
+void Workload::OpenWatcherOnce(int member, int64_t start, int64_t for_ns, int filter) {
   const int w = static_cast<int>(watchers_.size());
   watchers_.push_back(std::make_unique<Watcher>(this, w));
   watch_logs_.push_back(WatchLog{w, {}});
-  watchers_[w]->OpenOnce(member, start, for_ns);
+  watchers_[w]->OpenOnce(member, start, for_ns, filter);
 }
 
 std::map<std::string, uint64_t> Workload::OpCounts() const {
@@ -173,6 +186,15 @@ std::map<std::string, uint64_t> Workload::OpCounts() const {
     if (op.kind <= OpKind::kLeasePut) continue;  // the basic ones: not new coverage
     ++out[absl::StrCat("op.", OpKindName(op.kind))];
     if (op.outcome == Outcome::kOk) ++out[absl::StrCat("op.", OpKindName(op.kind), ".ok")];
+  }
+  for (const WatchLog& log : watch_logs_) {
+    for (const WatchStreamLog& s : log.streams) {
+      if (s.filter_put || s.filter_delete) ++out["watch.filtered_streams"];
+      for (const etcdserverpb::WatchResponse& r : s.responses) {
+        if (r.events_size() == 0 && !r.created() && !r.canceled()) ++out["watch.progress"];
+        if (r.canceled() && r.compact_revision() > 0) ++out["watch.compacted_cancels"];
+      }
+    }
   }
   return out;
 }

@@ -91,6 +91,7 @@ struct ClientOp {
   bool physical = false;       // compact
   int64_t ttl = 0;             // lease_keep: granted TTL; keep_alive / time_to_live: TTL answered
   int64_t granted_ttl = 0;     // time_to_live: grantedTTL answered
+  int watch_filter = 0;        // watch_from: 0 none, 1 NOPUT, 2 NODELETE
   std::vector<std::string> lease_keys;  // time_to_live: keys answered
 };
 
@@ -99,6 +100,8 @@ struct ClientOp {
 struct WatchStreamLog {
   int member = 0;
   int64_t start_revision = 1;
+  bool filter_put = false;     // etcd's NOPUT filter (one-shot watch_from streams only)
+  bool filter_delete = false;  // NODELETE
   std::vector<etcdserverpb::WatchResponse> responses;
 };
 
@@ -172,7 +175,7 @@ class Workload {
   // Updates the client's view (accounts, kept lease) after an extended op completed.
   void OnExtendedDone(int client, size_t op_index);
   // Opens a new one-shot watcher on `member` from `start`, closed after `for_ns`.
-  void OpenWatcherOnce(int member, int64_t start, int64_t for_ns);
+  void OpenWatcherOnce(int member, int64_t start, int64_t for_ns, int filter);
   static constexpr size_t kMaxWatchers = 256;
   void Finish(size_t op_index, Outcome outcome, std::string error);
   int PickMember();

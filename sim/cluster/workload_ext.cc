@@ -102,6 +102,7 @@ bool Workload::DrawExtended(int c, ClientOp* op) {
     op->kind = OpKind::kWatchFrom;
     op->at_revision = past_revision();
     op->amount = 200'000'000 + static_cast<int64_t>(ext_rng_.Uniform(2'000'000'000));  // open for
+    op->watch_filter = static_cast<int>(ext_rng_.Uniform(4)) % 3;  // none half the time
     return true;
   }
   if (u < 82 && cl.kept_lease == 0) {
@@ -344,7 +345,7 @@ void Workload::SendExtended(server::ServerImpl* s, size_t index,
     case OpKind::kWatchFrom: {
       // A short-lived watch from a past revision: compacted (the server must cancel it with
       // compact_revision) or not (it must deliver every event from there).
-      OpenWatcherOnce(op.member, op.at_revision, op.amount);
+      OpenWatcherOnce(op.member, op.at_revision, op.amount, op.watch_filter);
       complete(Outcome::kOk, "");
       break;
     }
