@@ -40,7 +40,10 @@
   X(kServerSkipWal, "server-skip-wal")                                     \
   X(kServerReadBeforeApply, "server-read-before-apply")                    \
   X(kServerLeaseRevokeKeepsKey, "server-lease-revoke-keeps-key")           \
-  X(kServerWatchSkipEvent, "server-watch-skip-event")
+  X(kServerWatchSkipEvent, "server-watch-skip-event")                      \
+  X(kKvTxnPartialApply, "kv-txn-partial-apply")                            \
+  X(kKvWatchSkipCompaction, "kv-watch-skip-compaction")                    \
+  X(kLeaseKeepaliveIgnored, "lease-keepalive-ignored")
 
 namespace keel::sim {
 class BugSwitchSetter;

@@ -73,7 +73,15 @@ ApplyResult Applier::Apply(const serverpb::InternalRaftRequest& r, int64_t now_n
     }
   } else if (r.has_txn()) {
     if (capped && TxnHasPut(r.txn())) return Error(kv::NoSpaceError());
-    result = FromStatusOr(store_->Txn(r.txn()));
+    // Bug-zoo site kv-txn-partial-apply: the success branch keeps only its first op (every
+    // replica alike, so they agree; what the client asked for is half done).
+    if (bugs_.on(env::Bug::kKvTxnPartialApply) && r.txn().success_size() > 1) {
+      etcdserverpb::TxnRequest partial = r.txn();
+      partial.mutable_success()->DeleteSubrange(1, partial.success_size() - 1);
+      result = FromStatusOr(store_->Txn(partial));
+    } else {
+      result = FromStatusOr(store_->Txn(r.txn()));
+    }
     if (result.status.ok()) {
       auto* txn = static_cast<etcdserverpb::TxnResponse*>(result.response.get());
       FillHeader(header, store_->current_revision(), txn);

@@ -248,8 +248,11 @@ class ServerImpl final : public Server, public env::TransportHandler {
 
   // ---- proposals and reads (server_requests.cc)
   bool Serving(absl::Status* why) const;
+  // `leader_only`: the leader's own duties (lease expiry and checkpoints), which only the
+  // leader may decide: dropped instead of forwarded if this member is no longer leader
+  // when Raft gets them (FlushProposals).
   void Propose(serverpb::InternalRaftRequest request,
-               absl::AnyInvocable<void(ApplyResult) &&> done);
+               absl::AnyInvocable<void(ApplyResult) &&> done, bool leader_only = false);
   // `who` goes into the entry's header: the user and auth revision the apply path checks.
   template <typename Response, typename Request>
   void ProposeTyped(Request request, void (serverpb::InternalRaftRequest::*set)(Request*),
@@ -373,6 +376,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   struct PendingProposal {
     uint64_t id = 0;
     std::string data;
+    bool leader_only = false;
   };
   std::vector<PendingProposal> pending_proposals_;
   std::vector<ReadDone> queued_reads_;

@@ -55,7 +55,7 @@ bool ServerImpl::Serving(absl::Status* why) const {
 }
 
 void ServerImpl::Propose(serverpb::InternalRaftRequest request,
-                         absl::AnyInvocable<void(ApplyResult) &&> done) {
+                         absl::AnyInvocable<void(ApplyResult) &&> done, bool leader_only) {
   absl::Status why;
   if (!Serving(&why)) return std::move(done)(ApplyResult{why, nullptr});
   const raft::NodeStatus status = raft_->GetStatus();
@@ -71,13 +71,25 @@ void ServerImpl::Propose(serverpb::InternalRaftRequest request,
   }
   // Raft sees it at this loop turn's ProcessReady, with every other proposal of the turn
   // (FlushProposals). Its messages would not leave before that Ready anyway.
-  pending_proposals_.push_back(PendingProposal{id, std::move(data)});
+  pending_proposals_.push_back(PendingProposal{id, std::move(data), leader_only});
   AwaitApply(id, std::move(done));
 }
 
 void ServerImpl::FlushProposals() {
   std::vector<PendingProposal> pending;
   pending.swap(pending_proposals_);
+  // A leader's own duties proposed before it learned it was deposed (a paused leader's
+  // deferred tick expires leases on its clock, then the new leader's MsgApp arrives in the
+  // same loop turn) must not be forwarded to the new leader: they would revoke leases the
+  // real leader keeps alive (found by keelsim, seeds 214 and 527: lease-expired-early).
+  // etcd 3.5 checks leadership before revoking for the same reason. Raft's own state is
+  // the authority here: is_leader_ follows it only at the next Ready.
+  if (raft_->raft().state() != raft::StateType::kLeader) {
+    auto deposed = std::stable_partition(pending.begin(), pending.end(),
+                                         [](const PendingProposal& p) { return !p.leader_only; });
+    for (auto it = deposed; it != pending.end(); ++it) FailProposal(it->id, NoLeaderError());
+    pending.erase(deposed, pending.end());
+  }
   size_t next = 0;
   // Bounded: each pass hands at least one proposal to Raft. A MsgProp stays under Raft's
   // message size (a forwarded one must fit one transport frame).
@@ -428,7 +440,14 @@ serverpb::ForwardedResponse ServerImpl::ServeForwarded(const serverpb::Forwarded
   if (request.has_keep_alive()) {
     etcdserverpb::LeaseKeepAliveResponse* out = response.mutable_keep_alive();
     out->set_id(request.keep_alive().id());
-    absl::StatusOr<kv::RenewResult> renewed = lessor_->Renew(request.keep_alive().id(), now);
+    // Bug-zoo site lease-keepalive-ignored: answered with the granted TTL, expiry untouched.
+    absl::StatusOr<kv::RenewResult> renewed = absl::NotFoundError("lease not found");
+    if (config_.bugs.on(env::Bug::kLeaseKeepaliveIgnored)) {
+      absl::StatusOr<kv::LeaseTimeToLive> ttl = lessor_->TimeToLive(request.keep_alive().id(), now);
+      if (ttl.ok() && ttl->ttl_seconds > 0) renewed = kv::RenewResult{ttl->granted_ttl_seconds, false};
+    } else {
+      renewed = lessor_->Renew(request.keep_alive().id(), now);
+    }
     if (renewed.ok()) {
       out->set_ttl(renewed->ttl_seconds);
       if (renewed->clear_checkpoint) {
@@ -587,7 +606,7 @@ void ServerImpl::RunLeaseDuties() {
     serverpb::InternalRaftRequest revoke;
     revoke.mutable_lease_revoke()->set_id(id);
     revoke.mutable_header()->set_system(true);
-    Propose(std::move(revoke), [](ApplyResult) {});
+    Propose(std::move(revoke), [](ApplyResult) {}, /*leader_only=*/true);
   }
   auto due = lessor_->DueCheckpoints(now, kMaxCheckpointsPerTick);
   if (!due.empty()) {
@@ -597,7 +616,7 @@ void ServerImpl::RunLeaseDuties() {
       cp->set_id(id);
       cp->set_remaining_ttl(remaining);
     }
-    Propose(std::move(checkpoint), [](ApplyResult) {});
+    Propose(std::move(checkpoint), [](ApplyResult) {}, /*leader_only=*/true);
   }
 }
 

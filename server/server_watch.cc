@@ -62,6 +62,17 @@ class ServerImpl::WatchStreamImpl final : public WatchStream {
 
   void Handle(const etcdserverpb::WatchRequest& request) override {
     if (server_alive_.expired()) return;
+    // Bug-zoo site kv-watch-skip-compaction: a watch from a compacted revision silently starts
+    // at the compaction revision instead of being canceled with compact_revision.
+    const int64_t compacted = server_->store_->compact_revision();
+    if (server_->config_.bugs.on(env::Bug::kKvWatchSkipCompaction) && request.has_create_request() &&
+        request.create_request().start_revision() > 0 && request.create_request().start_revision() < compacted) {
+      etcdserverpb::WatchRequest skipped = request;
+      skipped.mutable_create_request()->set_start_revision(compacted);
+      (void)server_->watch_hub_->Handle(id_, skipped);
+      if (server_->watch_hub_->HasBacklog()) (void)server_->watch_hub_->Pump(1000);
+      return;
+    }
     std::string user;
     if (request.has_create_request() && !Permitted(request.create_request(), &user)) return;
     // RESOURCE_EXHAUSTED means the stream's control backlog is full: the request is

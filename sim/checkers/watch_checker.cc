@@ -90,6 +90,9 @@ class WatcherReplay {
     return CheckReliable();
   }
 
+  // The compact_revision of the cancel that ended this stream, 0 if none.
+  int64_t compact_cancel_revision() const { return compact_cancel_revision_; }
+
   // The newest revision the watcher knows it has everything up to.
   int64_t last_seen_revision() const { return std::max(last_event_revision_, bookmark_); }
 
@@ -110,6 +113,7 @@ class WatcherReplay {
                                     r.compact_revision, needed));
       }
       compacted_ = r.compact_revision > 0;
+      compact_cancel_revision_ = r.compact_revision;
     }
     if (r.IsProgressNotify()) {
       bookmark_ = std::max(bookmark_, r.header_revision);
@@ -142,7 +146,11 @@ class WatcherReplay {
     if (position < -1) {
       return Fail("watch-phantom", absl::StrCat(DescribeEvent(e), " was never committed"));
     }
-    if (std::make_pair(rev, position) <= std::make_pair(last_event_revision_, last_position_)) {
+    // Where the log does not know the revision (compacted before it was archived), the
+    // order inside it cannot be judged; across revisions it still can.
+    const bool order_unknown = position == -1 && rev == last_event_revision_;
+    if (!order_unknown &&
+        std::make_pair(rev, position) <= std::make_pair(last_event_revision_, last_position_)) {
       return Fail("watch-ordered",
                   absl::StrFormat("%s arrived after an event at revision %d", DescribeEvent(e),
                                   last_event_revision_));
@@ -243,6 +251,7 @@ class WatcherReplay {
   bool previous_was_fragment_ = false;
   bool canceled_ = false;
   bool compacted_ = false;
+  int64_t compact_cancel_revision_ = 0;
 };
 
 }  // namespace
@@ -255,13 +264,20 @@ std::optional<Violation> CheckWatcher(const CommittedLog& log, const WatcherHist
 std::optional<Violation> CheckWatchStream(const CommittedLog& log,
                                           const std::vector<WatcherHistory>& incarnations) {
   int64_t previous_last_seen = -1;
+  int64_t previous_compacted = 0;  // the predecessor's compaction cancel, 0 if none
   for (size_t i = 0; i < incarnations.size(); ++i) {
     const WatcherHistory& w = incarnations[i];
-    if (i > 0 && w.start_revision > previous_last_seen + 1) {
+    // A gap between incarnations is explained only by the predecessor's compaction cancel:
+    // revisions below its compact_revision are gone, so the next may start there.
+    const int64_t allowed_start = std::max(previous_last_seen + 1, previous_compacted);
+    if (i > 0 && w.start_revision > allowed_start) {
       return Violation{"watch-resumable",
                        absl::StrFormat("%s resumed at revision %d, after the last revision %d "
-                                       "its predecessor saw: revisions in between are skipped",
-                                       w.name, w.start_revision, previous_last_seen),
+                                       "its predecessor saw%s: revisions in between are skipped",
+                                       w.name, w.start_revision, previous_last_seen,
+                                       previous_compacted > 0
+                                           ? absl::StrFormat(" and its compaction cancel at %d", previous_compacted)
+                                           : std::string()),
                        {}};
     }
     WatcherReplay replay(log, w);
@@ -273,6 +289,7 @@ std::optional<Violation> CheckWatchStream(const CommittedLog& log,
       return v;
     }
     previous_last_seen = std::max(previous_last_seen, replay.last_seen_revision());
+    previous_compacted = replay.compact_cancel_revision();
   }
   return std::nullopt;
 }

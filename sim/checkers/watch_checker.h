@@ -8,7 +8,8 @@
 //    prev_kv flag, and every WatchResponse in arrival order.
 //
 // Properties (Violation::property):
-//  watch-ordered     event (revision, position in its revision) strictly increases.
+//  watch-ordered     event (revision, position in its revision) strictly increases (the
+//                    position only where the log knows the revision).
 //  watch-unique      no (revision, key) event delivered twice.
 //  watch-atomic      all of one revision's events in the watched range arrive in one
 //                    response, or consecutive responses of which all but the last have
@@ -18,7 +19,9 @@
 //                    or progress notification) was delivered.
 //  watch-resumable   a watcher restarted at (last seen revision + 1) continues without gaps:
 //                    each incarnation of a WatchStream is reliable from its own start, and no
-//                    incarnation starts later than its predecessor's last seen revision + 1.
+//                    incarnation starts later than its predecessor's last seen revision + 1,
+//                    or than the compact_revision of the cancel that ended its predecessor
+//                    (the only gap a compaction explains: history below it is gone).
 //  watch-bookmark    no event with revision <= a progress notification's revision arrives
 //                    after that notification.
 //  watch-prev-kv     with prev_kv, each event carries the key's previous value and

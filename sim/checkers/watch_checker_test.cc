@@ -220,6 +220,60 @@ TEST(WatchChecker, ResumableRestartAtLastPlusOneContinuesWithoutGaps) {
   EXPECT_EQ(v->property, "watch-resumable");
 }
 
+TEST(WatchChecker, ResumeAfterCompactionCancelStartsAtTheCompactRevisionNoLater) {
+  const CommittedLog log = Log();
+  WatcherHistory first = GoodWatcher();
+  WatchResponse cancel = Created(5);
+  cancel.created = false;
+  cancel.canceled = true;
+  cancel.compact_revision = 4;
+  first.responses = {Created(5), Events(5, {PutEvent("a", "1", 1)}), cancel};  // saw 1, needed 2 < 4
+  WatcherHistory resumed = GoodWatcher();
+  resumed.name = "w1 after compaction";
+  resumed.start_revision = 4;
+  resumed.responses = {Created(5), Events(5, {WithPrev(DeleteEvent("a", 4), "2", 3)}), Progress(5)};
+  // Revisions 2 and 3 are gone: the cancel explains the gap.
+  EXPECT_FALSE(CheckWatchStream(log, {first, resumed}).has_value());
+
+  WatcherHistory beyond = resumed;
+  beyond.start_revision = 5;  // past the compaction revision: revision 4 silently skipped
+  beyond.responses = {Created(5), Progress(5)};
+  std::optional<Violation> v = CheckWatchStream(log, {first, beyond});
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->property, "watch-resumable");
+
+  // Without the cancel, the same jump to 4 is a gap.
+  WatcherHistory dropped = first;
+  dropped.responses.pop_back();
+  v = CheckWatchStream(log, {dropped, resumed});
+  ASSERT_TRUE(v.has_value());
+  EXPECT_EQ(v->property, "watch-resumable");
+}
+
+TEST(WatchChecker, SilentStartAtCompactionRevisionIsAGap) {
+  // kv-watch-skip-compaction's signature: asked from 2, silently started at 4.
+  const CommittedLog log = Log();
+  WatcherHistory w = GoodWatcher();
+  w.start_revision = 2;
+  w.responses = {Created(5), Events(5, {WithPrev(DeleteEvent("a", 4), "2", 3)}), Progress(5)};
+  EXPECT_EQ(PropertyOf(log, w), "watch-reliable");
+}
+
+TEST(WatchChecker, OrderInsideARevisionTheLogDoesNotKnowIsNotJudged) {
+  std::map<int64_t, std::vector<WatchEvent>> acked;
+  acked[1] = {PutEvent("a", "1", 1)};
+  absl::StatusOr<CommittedLog> log = CommittedLog::Create(acked, false);
+  ASSERT_TRUE(log.ok());
+  WatcherHistory w;
+  w.name = "w";
+  w.key = "a";
+  w.range_end = "c";
+  w.responses = {Events(3, {PutEvent("a", "1", 1)}), Events(3, {PutEvent("b", "2", 2), PutEvent("a", "2", 2)})};
+  EXPECT_EQ(PropertyOf(*log, w), "ok");
+  w.responses.push_back(Events(3, {PutEvent("a", "1", 1)}));  // across revisions: still judged
+  EXPECT_NE(PropertyOf(*log, w), "ok");
+}
+
 TEST(WatchChecker, IncompleteLogChecksOnlyKnownRevisions) {
   std::map<int64_t, std::vector<WatchEvent>> acked;
   acked[1] = {PutEvent("a", "1", 1)};

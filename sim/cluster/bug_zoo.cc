@@ -43,6 +43,17 @@ const std::vector<BugInfo>& BugZoo() {
       {"server-watch-skip-event",  // first failing seed: 3
        "a watch response carrying several events loses its last one",
        "watch-reliable / watch-resumable / watch-atomic", 50},
+      {"kv-txn-partial-apply",  // first failing seed: 1 (2 at --jobs=2 reports first)
+       "a Txn's success branch applies only its first op (a transfer debits without crediting)",
+       "txn-conserved-total / txn-outcome / txn-final-total / txn-audit-snapshot", 50},
+      {"kv-watch-skip-compaction",  // first failing seed: 2
+       "a watch from a compacted revision starts silently at the compaction revision instead "
+       "of being canceled with compact_revision",
+       "watch-reliable / watch-resumable", 50},
+      {"lease-keepalive-ignored",  // first failing seed: 2
+       "a keep-alive is answered with the TTL but does not refresh the lease's expiry on the "
+       "leader",
+       "lease-expired-early", 50},
       {"leveldb-log-switch-gap",  // first failing seed: 230 (also 254, 294, 295; deferred timing only)
        "LevelDB's PosixEnv sync rule: a switched-to log's directory entry is not synced and "
        "the old log is closed unsynced, so power loss before the memtable flush loses "

@@ -10,6 +10,7 @@
 #include "server/serverpb/internal.pb.h"
 #include "sim/checkers/durability.h"
 #include "sim/checkers/watch_checker.h"
+#include "sim/cluster/workload_checks.h"
 
 namespace keel::sim {
 namespace {
@@ -36,11 +37,13 @@ checkers::WatcherHistory ToWatcherHistory(const WatchLog& log, size_t stream) {
   checkers::WatcherHistory h;
   h.name = absl::StrFormat("watcher %d stream %d (n%d, from revision %d)", log.watcher, stream,
                            s.member + 1, s.start_revision);
-  // The workload's watch: ["k", "l"), prev_kv, no filters (workload.cc Watcher::Open).
+  // The workload's watch: ["k", "l"), prev_kv, filters as the stream asked (workload.cc).
   h.key = "k";
   h.range_end = "l";
   h.start_revision = s.start_revision;
   h.prev_kv = true;
+  h.filter_put = s.filter_put;
+  h.filter_delete = s.filter_delete;
   for (const etcdserverpb::WatchResponse& r : s.responses) {
     checkers::WatchResponse c;
     c.header_revision = r.header().revision();
@@ -71,6 +74,7 @@ void LeaseRevokeRecorder::OnApply(int node, const raftpb::Entry& e) {
   // Called right after the member applied the entry (or skipped it, already in its
   // backend: then the store is further along, which only makes R larger, still sound).
   const int64_t after = s->store().current_revision() + 1;
+  revoked_at_ns_.emplace(lease, cluster_->world().now_ns());  // the first apply wins
   auto [it, inserted] = revoked_.emplace(lease, after);
   if (!inserted) it->second = std::min(it->second, after);
 }
@@ -117,7 +121,8 @@ std::optional<checkers::Violation> CheckLeases(SimCluster* cluster, const LeaseR
   return checkers::CheckLeaseRevokes(history, finals, list);
 }
 
-std::optional<checkers::Violation> CheckWatches(SimCluster* cluster, const std::vector<WatchLog>& logs) {
+std::optional<checkers::Violation> CheckWatches(SimCluster* cluster, const std::vector<WatchLog>& logs,
+                                                const EventArchive* archive) {
   bool any = false;
   for (const WatchLog& log : logs) any = any || !log.streams.empty();
   if (!any) return std::nullopt;
@@ -132,20 +137,31 @@ std::optional<checkers::Violation> CheckWatches(SimCluster* cluster, const std::
     }
   }
   if (best < 0) return std::nullopt;
-  kv::MvccStore& store = cluster->server(best)->store();
-  const int64_t from = store.compact_revision() + 1;
-  std::vector<mvccpb::Event> events;
-  absl::StatusOr<int64_t> read = store.ReadEvents(from, store.current_revision(), kMaxCommittedEvents, &events);
-  if (!read.ok() || *read != store.current_revision()) {
-    return checkers::Violation{"watch-reference",
-                               absl::StrCat("cannot read n", best + 1, "'s committed log: ",
-                                            read.ok() ? "truncated" : std::string(read.status().message())),
-                               {}};
-  }
   std::map<int64_t, std::vector<checkers::WatchEvent>> writes;
-  for (const mvccpb::Event& e : events) writes[e.kv().mod_revision()].push_back(ToWatchEvent(e, false));
+  bool complete = false;
+  if (archive != nullptr) {
+    for (const auto& [revision, events] : archive->events()) {
+      for (const mvccpb::Event& e : events) writes[revision].push_back(ToWatchEvent(e, false));
+    }
+    // Never "complete" in CommittedLog's sense: revision 1 (the empty store) has no events,
+    // which Create would reject; where a revision is known, events are still checked.
+    complete = false;
+  } else {
+    kv::MvccStore& store = cluster->server(best)->store();
+    const int64_t from = store.compact_revision() + 1;
+    std::vector<mvccpb::Event> events;
+    absl::StatusOr<int64_t> read = store.ReadEvents(from, store.current_revision(), kMaxCommittedEvents, &events);
+    if (!read.ok() || *read != store.current_revision()) {
+      return checkers::Violation{"watch-reference",
+                                 absl::StrCat("cannot read n", best + 1, "'s committed log: ",
+                                              read.ok() ? "truncated" : std::string(read.status().message())),
+                                 {}};
+    }
+    for (const mvccpb::Event& e : events) writes[e.kv().mod_revision()].push_back(ToWatchEvent(e, false));
+    complete = from == 1;
+  }
   absl::StatusOr<checkers::CommittedLog> committed =
-      checkers::CommittedLog::Create(std::move(writes), /*complete=*/from == 1);
+      checkers::CommittedLog::Create(std::move(writes), complete);
   if (!committed.ok()) {
     return checkers::Violation{"watch-reference", std::string(committed.status().message()), {}};
   }

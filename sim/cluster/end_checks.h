@@ -35,6 +35,9 @@ class LeaseRevokeRecorder {
   // lease id -> the smallest revision R such that a store at revision >= R has applied the
   // revoke (the store revision right after applying it, + 1; min over members).
   const std::map<int64_t, int64_t>& revoked() const { return revoked_; }
+  // lease id -> the simulated time its revoke first applied on any member (the moment its
+  // keys first disappeared anywhere).
+  const std::map<int64_t, int64_t>& revoked_at_ns() const { return revoked_at_ns_; }
 
  private:
   void OnApply(int node, const raftpb::Entry& e);
@@ -46,6 +49,7 @@ class LeaseRevokeRecorder {
   SimCluster* const cluster_;
   std::function<void(int, const raftpb::Entry&)> next_;
   std::map<int64_t, int64_t> revoked_;
+  std::map<int64_t, int64_t> revoked_at_ns_;
   std::map<std::pair<uint64_t, uint64_t>, int64_t> parsed_;  // (index, term) -> lease
 };
 
@@ -55,7 +59,11 @@ std::optional<checkers::Violation> CheckLeases(SimCluster* cluster, const LeaseR
 
 // Every watcher's streams against the committed log of the live replica with the highest
 // revision. Returns the first violation.
-std::optional<checkers::Violation> CheckWatches(SimCluster* cluster, const std::vector<WatchLog>& logs);
+// `archive` (workload_checks.h) holds the committed log including what compactions
+// removed; nullptr: read it from that replica now (history below its compaction unknown).
+class EventArchive;
+std::optional<checkers::Violation> CheckWatches(SimCluster* cluster, const std::vector<WatchLog>& logs,
+                                                const EventArchive* archive = nullptr);
 
 }  // namespace keel::sim
 
