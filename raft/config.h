@@ -70,6 +70,7 @@ struct Config {
     bool commit_old_term = false;    // commit earlier terms' entries by counting (Figure 8)
     bool skip_append_check = false;  // accept appends whose previous entry does not match
     bool vote_any_log = false;       // grant votes without the up-to-date check (§5.4.1)
+    bool learner_acks_count = false;  // a learner's ack stands in for a voter's in the commit quorum
   } bugs;
 #endif
 };
