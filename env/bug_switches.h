@@ -33,6 +33,7 @@
   X(kRaftSkipAppendCheck, "raft-skip-append-check")                        \
   X(kRaftVoteAnyLog, "raft-vote-any-log")                                  \
   X(kRaftForgetVote, "raft-forget-vote")                                   \
+  X(kRaftLearnerAcksCount, "raft-learner-acks-count")                                   \
   X(kServerAckBeforeCommit, "server-ack-before-commit")                    \
   X(kServerStaleRead, "server-stale-read")                                 \
   X(kServerIndexBeforeApply, "server-index-before-apply")                  \

@@ -67,7 +67,8 @@ struct Config {
   // must catch. All off unless sim/ turned one on; keeld never can. Raft reads
   // kRaftCommitOldTerm (commit earlier terms' entries by counting, Figure 8),
   // kRaftSkipAppendCheck (accept appends whose previous entry does not match) and
-  // kRaftVoteAnyLog (grant votes without the up-to-date check, §5.4.1).
+  // kRaftVoteAnyLog (grant votes without the up-to-date check, §5.4.1) and
+  // kRaftLearnerAcksCount (a learner's ack stands in for a voter's in the commit quorum).
   env::BugSwitches bugs;
 };
 

@@ -1,7 +1,9 @@
 #include "raft/raft.h"
 
 #include <algorithm>
+#include <functional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "raft/check.h"
@@ -812,6 +814,15 @@ bool Raft::MaybeCommit() {
       return true;
     }
     return false;
+  }
+  // Bug-zoo site raft-learner-acks-count: the quorum size is the voters' majority, but the
+  // acks are taken from voters and learners alike (a learner's ack stands in for a voter's).
+  if (bugs_.on(env::Bug::kRaftLearnerAcksCount) && !tracker_.config.voters.IsJoint()) {
+    std::vector<uint64_t> acked;
+    for (const auto& [id, pr] : tracker_.progress) acked.push_back(pr.match);
+    std::sort(acked.begin(), acked.end(), std::greater<uint64_t>());
+    const size_t quorum = tracker_.config.voters.incoming.ids().size() / 2 + 1;
+    if (quorum <= acked.size()) return log_.MaybeCommit(acked[quorum - 1], term_);
   }
   return log_.MaybeCommit(tracker_.Committed(), term_);
 }

@@ -370,5 +370,54 @@ TEST_F(ServerClusterTest, AConfChangeRefusedAtApplyStaysRefusedWhenReplayedAfter
   EXPECT_EQ(config(follower), expected) << "the replay applied a refused change to Raft";
 }
 
+// A member that was down while a new member joined and took over leadership restarts with
+// an applied membership that predates its leader. etcd answers such a sender through the
+// peer URLs its requests carry (rafthttp's addRemoteFromRequest); without them, every
+// answer of the restarted member had no address ("unknown_peer"), the leader never got a
+// heartbeat response to resume replicating, and the member never caught up (keelsim seed
+// 31 with membership changes: liveness).
+TEST_F(ServerClusterTest, AMemberDownWhileItsNewLeaderJoinedCatchesUpAfterRestart) {
+  const int down = Follower();
+  cluster_->Crash(down);
+  etcdserverpb::MemberAddRequest add;
+  add.add_peerurls(sim::SimCluster::PeerUrlOf(cluster_->size()));
+  add.set_islearner(true);
+  auto added = On<etcdserverpb::MemberAddResponse>(Leader(), [&](ServerImpl* s, auto done) { s->MemberAdd(add, done); });
+  ASSERT_TRUE(added.ok()) << added.status();
+  const uint64_t joiner_id = added->member().id();
+  const int joiner = cluster_->AddJoiner(joiner_id, added->member().peerurls(0));
+  ASSERT_EQ(cluster_->TryStartJoiners(), 1);
+  // Promoted once in sync (etcd's "not in sync" answer meanwhile is legal).
+  absl::Status promoted = absl::UnknownError("not tried");
+  for (int attempt = 0; attempt < 50 && !promoted.ok(); ++attempt) {
+    world_.RunUntil(world_.now_ns() + 100 * kMs);
+    etcdserverpb::MemberPromoteRequest promote;
+    promote.set_id(joiner_id);
+    promoted = On<etcdserverpb::MemberPromoteResponse>(Leader(), [&](ServerImpl* s, auto done) {
+                 s->MemberPromote(promote, done);
+               }).status();
+  }
+  ASSERT_TRUE(promoted.ok()) << promoted;
+  // The joiner applies its promotion too (a learner ignores MsgTimeoutNow).
+  world_.RunUntil(world_.now_ns() + 500 * kMs);
+  etcdserverpb::MoveLeaderRequest move;
+  move.set_targetid(joiner_id);
+  auto moved = On<etcdserverpb::MoveLeaderResponse>(Leader(), [&](ServerImpl* s, auto done) { s->MoveLeader(move, done); });
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  world_.RunUntil(world_.now_ns() + 200 * kMs);
+  ASSERT_EQ(Leader(), joiner);
+
+  ASSERT_TRUE(cluster_->Restart(down).ok());
+  ASSERT_EQ(cluster_->server(down)->membership().Find(joiner_id), nullptr)
+      << "the restarted member must not know its leader yet for this test to mean anything";
+  etcdserverpb::PutRequest put;
+  put.set_key("after-restart");
+  put.set_value("1");
+  ASSERT_TRUE(On<etcdserverpb::PutResponse>(joiner, [&](ServerImpl* s, auto done) { s->Put(put, done); }).ok());
+  world_.RunUntil(world_.now_ns() + 2000 * kMs);
+  EXPECT_EQ(cluster_->server(down)->applied_index(), cluster_->server(joiner)->applied_index());
+  EXPECT_NE(cluster_->server(down)->membership().Find(joiner_id), nullptr);
+}
+
 }  // namespace
 }  // namespace keel::server

@@ -168,6 +168,10 @@ class ServerImpl final : public Server, public env::TransportHandler {
   // Index of the newest snapshot this member took or installed (0: none).
   uint64_t snapshot_index() const { return snapshot_index_; }
   uint64_t member_id() const { return member_id_; }
+  // The membership as this member applied it (the simulator's membership checks).
+  const Membership& membership() const { return *membership_; }
+  // Stopped for good: this member applied its own removal (etcd exits then).
+  bool stopped() const { return stopped_; }
 
  private:
   class WatchStreamImpl;
@@ -215,6 +219,8 @@ class ServerImpl final : public Server, public env::TransportHandler {
   absl::Status ReloadStateFromBackend();
   absl::Status CreateRaftNode(uint64_t applied);
   void ConnectPeers();
+  // A peer message from a member the membership does not list yet (see LearnRemote).
+  void LearnRemote(uint64_t from, const std::string& peer_url);
 
   // ---- the Ready loop (server_raft.cc)
   void ScheduleTick();

@@ -203,6 +203,10 @@ void ServerImpl::SendRaftMessages(std::vector<raftpb::Message>& messages) {
       DebugLog("%x forwarded a proposal (%d entries) to %x at term %d", member_id_,
                m.entries_size(), m.to(), raft_->raft().term());
     }
+    if (m.type() == raftpb::MsgApp || m.type() == raftpb::MsgHeartbeat ||
+        m.type() == raftpb::MsgVote || m.type() == raftpb::MsgPreVote) {
+      for (const std::string& url : config_.advertise_peer_urls) envelope.add_sender_peer_urls(url);
+    }
     *envelope.mutable_raft() = std::move(m);
     SendPeer(envelope.raft().to(), envelope);
   }
@@ -249,6 +253,7 @@ void ServerImpl::OnMessage(uint64_t from, std::string payload) {
   switch (message.body_case()) {
     case serverpb::PeerMessage::kRaft: {
       if (membership_->IsRemoved(message.raft().from())) return;
+      if (message.sender_peer_urls_size() > 0) LearnRemote(from, message.sender_peer_urls(0));
       if (message.raft().type() == raftpb::MsgProp && !AcceptForwardedProposal(message)) return;
       (void)raft_->Step(std::move(*message.mutable_raft()));
       break;

@@ -521,6 +521,15 @@ absl::Status ServerImpl::CreateRaftNode(uint64_t applied) {
   return absl::OkStatus();
 }
 
+void ServerImpl::LearnRemote(uint64_t from, const std::string& peer_url) {
+  // etcd's addRemoteFromRequest: a sender this member's membership does not list yet (it
+  // joined while this member was down) becomes a remote, so answers reach it. Listed
+  // members already have their address; removed ones are never answered.
+  if (from == member_id_ || membership_->Find(from) != nullptr || membership_->IsRemoved(from)) return;
+  // Re-adding a peer with the same address is a no-op for the transport.
+  env_->transport()->AddPeer(from, HostPort(peer_url));
+}
+
 void ServerImpl::ConnectPeers() {
   env_->transport()->SetHandler(this);
   for (const serverpb::Member& member : membership_->List()) {

@@ -19,6 +19,9 @@ const std::vector<BugInfo>& BugZoo() {
       {"raft-forget-vote",  // first failing seed: 3 (29 of seeds 1-300, election-storm)
        "the vote is not persisted: a restarted member votes twice in one term",
        "restart-amnesia / election-safety", 100},
+      {"raft-learner-acks-count",  // first failing seed: 1 (129 of seeds 1-300, membership seeds)
+       "a learner's ack stands in for a voter's in the leader's commit quorum",
+       "commit-quorum / leader-completeness / state-machine-safety", 50},
       {"server-ack-before-commit",  // first failing seed: 1
        "writes are acknowledged once proposed, before a quorum stores them",
        "duplicate-revision / linearizability / durability-lost-write", 50},

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "server/member_id.h"
 #include "sim/bug_switch_setter.h"
+#include "sim/check.h"
 
 namespace keel::sim {
 namespace {
@@ -41,50 +42,12 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
   std::unique_ptr<SimCluster> cluster(new SimCluster(world, scenario));
   cluster->bug_ = std::string(bug);
   cluster->network_ = std::make_unique<SimNetwork>(world, scenario.network, world->NewRng("net"));
-  std::vector<server::PeerConfig> initial;
-  for (int i = 0; i < scenario.nodes; ++i) {
-    initial.push_back({absl::StrCat("n", i + 1), {PeerUrl(i)}});
-  }
   cluster->nodes_.resize(scenario.nodes);
   for (int i = 0; i < scenario.nodes; ++i) {
-    Node& n = cluster->nodes_[i];
-    n.member_id = server::ComputeMemberId({PeerUrl(i)}, kClusterToken);
-    n.leveldb_rng.emplace(world->NewRng(absl::StrCat("leveldb.n", i + 1)));
-    SimEnvOptions options;
-    options.clock.restart_starts_loop_clock_over = scenario.restart_starts_loop_clock_over;
-    options.disk = scenario.disk;
-    const bool faulty = std::find(scenario.faulty_disk_nodes.begin(), scenario.faulty_disk_nodes.end(),
-                                  i) != scenario.faulty_disk_nodes.end();
-    if (!faulty) {
-      options.disk.faults.read_error_probability = 0;
-      options.disk.faults.write_error_probability = 0;
-      options.disk.faults.sync_error_probability = 0;
-      options.disk.faults.dir_sync_error_probability = 0;
-      options.disk.faults.read_bit_flip_probability = 0;
-      options.disk.faults.misdirected_write_probability = 0;
-      options.disk.faults.capacity_bytes = 0;
-    }
-    auto env = SimEnv::Create(world, cluster->network_.get(), n.member_id, options);
-    if (!env.ok()) return env.status();
-    n.env = *std::move(env);
-
-    server::ServerConfig& c = n.config;
-    c.name = absl::StrCat("n", i + 1);
-    c.data_dir = "/data";
-    c.advertise_client_urls = {ClientUrl(i)};
-    c.advertise_peer_urls = {PeerUrl(i)};
-    c.initial_cluster = initial;
-    c.initial_cluster_token = kClusterToken;
-    c.heartbeat_interval_ms = scenario.heartbeat_ms;
-    c.election_timeout_ms = scenario.election_ms;
-    c.snapshot_count = scenario.snapshot_count;
-    c.snapshot_catchup_entries = std::min<uint64_t>(scenario.snapshot_count, 50);
-    c.request_timeout_ms = std::max<int64_t>(2000, 5 * scenario.election_ms);
-    c.pre_vote = scenario.pre_vote;
-    c.sim_max_size_per_msg = scenario.max_msg_bytes;
-    c.backend_write_buffer_bytes = scenario.leveldb_write_buffer_bytes;
-    absl::Status switched = SwitchOnBug(bug, &c);
-    if (!switched.ok()) return switched;
+    cluster->nodes_[i].member_id = server::ComputeMemberId({PeerUrl(i)}, kClusterToken);
+    cluster->nodes_[i].peer_url = PeerUrl(i);
+    absl::Status configured = cluster->Configure(i);
+    if (!configured.ok()) return configured;
   }
   for (int i = 0; i < scenario.nodes; ++i) {
     // A first start can fail like any other (a faulty disk's EIO while bootstrapping): the
@@ -95,8 +58,137 @@ absl::StatusOr<std::unique_ptr<SimCluster>> SimCluster::Create(World* world,
   return cluster;
 }
 
+absl::Status SimCluster::Configure(int i) {
+  Node& n = nodes_[i];
+  n.leveldb_rng.emplace(world_->NewRng(absl::StrCat("leveldb.n", i + 1)));
+  SimEnvOptions options;
+  options.clock.restart_starts_loop_clock_over = scenario_.restart_starts_loop_clock_over;
+  options.disk = scenario_.disk;
+  // A joiner's disk is a fresh, healthy one: faulty disks stay a minority of the
+  // original members, as the scenario drew them.
+  const bool faulty = !n.joiner && std::find(scenario_.faulty_disk_nodes.begin(),
+                                             scenario_.faulty_disk_nodes.end(),
+                                             i) != scenario_.faulty_disk_nodes.end();
+  if (!faulty) {
+    options.disk.faults.read_error_probability = 0;
+    options.disk.faults.write_error_probability = 0;
+    options.disk.faults.sync_error_probability = 0;
+    options.disk.faults.dir_sync_error_probability = 0;
+    options.disk.faults.read_bit_flip_probability = 0;
+    options.disk.faults.misdirected_write_probability = 0;
+    options.disk.faults.capacity_bytes = 0;
+  }
+  auto env = SimEnv::Create(world_, network_.get(), n.member_id, options);
+  if (!env.ok()) return env.status();
+  n.env = *std::move(env);
+
+  server::ServerConfig& c = n.config;
+  c.name = absl::StrCat("n", i + 1);
+  c.data_dir = "/data";
+  c.advertise_client_urls = {ClientUrl(i)};
+  c.advertise_peer_urls = {n.peer_url};
+  if (!n.joiner) {
+    for (int k = 0; k < scenario_.nodes; ++k) {
+      c.initial_cluster.push_back({absl::StrCat("n", k + 1), {PeerUrl(k)}});
+    }
+  }
+  c.initial_cluster_token = kClusterToken;
+  c.heartbeat_interval_ms = scenario_.heartbeat_ms;
+  c.election_timeout_ms = scenario_.election_ms;
+  c.snapshot_count = scenario_.snapshot_count;
+  c.snapshot_catchup_entries = std::min<uint64_t>(scenario_.snapshot_count, 50);
+  c.request_timeout_ms = std::max<int64_t>(2000, 5 * scenario_.election_ms);
+  c.pre_vote = scenario_.pre_vote;
+  c.sim_max_size_per_msg = scenario_.max_msg_bytes;
+  c.backend_write_buffer_bytes = scenario_.leveldb_write_buffer_bytes;
+  return SwitchOnBug(bug_, &c);
+}
+
+std::string SimCluster::PeerUrlOf(int i) { return PeerUrl(i); }
+
+int SimCluster::AddJoiner(uint64_t member_id, const std::string& peer_url) {
+  const int i = size();
+  KEEL_SIM_CHECK(IndexOf(member_id) < 0);   // an ID is never reused
+  nodes_.emplace_back();
+  nodes_[i].member_id = member_id;
+  nodes_[i].peer_url = peer_url;
+  nodes_[i].joiner = true;
+  absl::Status configured = Configure(i);
+  KEEL_SIM_CHECK(configured.ok());
+  world_->trace().Record(world_->now_ns(), member_id, "node.added", {{"index", i}});
+  // Until it starts, its process is up with no server (like a refused start).
+  return i;
+}
+
+bool SimCluster::PrepareJoin(int i) {
+  Node& n = nodes_[i];
+  for (int j = 0; j < size(); ++j) {
+    if (j == i || nodes_[j].retired || nodes_[j].server == nullptr || nodes_[j].server->stopped()) continue;
+    const server::Membership& m = nodes_[j].server->membership();
+    if (m.Find(n.member_id) == nullptr) continue;
+    server::ExistingCluster existing;
+    existing.cluster_id = m.cluster_id();
+    n.config.initial_cluster.clear();
+    for (const serverpb::Member& member : m.List()) {
+      const int k = IndexOf(member.id());
+      n.config.initial_cluster.push_back(
+          {k >= 0 ? absl::StrCat("n", k + 1) : member.name(),
+           {member.peer_urls().begin(), member.peer_urls().end()}});
+      server::ExistingCluster::Member e;
+      e.id = member.id();
+      e.name = member.name();
+      e.peer_urls.assign(member.peer_urls().begin(), member.peer_urls().end());
+      e.client_urls.assign(member.client_urls().begin(), member.client_urls().end());
+      e.is_learner = member.is_learner();
+      existing.members.push_back(std::move(e));
+    }
+    n.config.initial_cluster_state_new = false;
+    // keeld asks the peers over the network; here the answer of the member chosen above,
+    // taken when the joiner starts (the fetch itself is not what is under test).
+    n.config.fetch_existing_cluster = [existing]() -> absl::StatusOr<server::ExistingCluster> {
+      return existing;
+    };
+    return true;
+  }
+  return false;
+}
+
+int SimCluster::TryStartJoiners() {
+  int started = 0;
+  for (int i = 0; i < size(); ++i) {
+    Node& n = nodes_[i];
+    if (!n.joiner || n.retired || n.ever_started || n.server != nullptr) continue;
+    if (!PrepareJoin(i)) continue;
+    n.refusal.clear();
+    if (!n.env->node_loop().up()) n.env->Restart();
+    absl::Status s = StartNode(i);
+    if (s.ok()) {
+      ++started;
+    } else {
+      Refused(i, s);
+    }
+  }
+  return started;
+}
+
+void SimCluster::Retire(int i, std::string why) {
+  Node& n = nodes_[i];
+  if (n.retired) return;
+  world_->trace().Record(world_->now_ns(), n.member_id, "node.retired", {{"why", std::string_view(why)}});
+  Crash(i);
+  n.retired = true;
+  n.retired_reason = std::move(why);
+}
+
+int SimCluster::retired_count() const {
+  int count = 0;
+  for (const Node& n : nodes_) count += n.retired ? 1 : 0;
+  return count;
+}
+
 absl::Status SimCluster::StartNode(int i) {
   Node& n = nodes_[i];
+  KEEL_SIM_CHECK(!n.retired);  // a removed member never comes back with its old ID
   env::LevelDbEnv::Options ldb;
   ldb.fs = n.env->fs();
   ldb.background = env::LevelDbEnv::BackgroundMode::kQueued;
@@ -129,6 +221,7 @@ absl::Status SimCluster::StartNode(int i) {
     return server.status();
   }
   n.server.reset(static_cast<server::ServerImpl*>(server->release()));
+  n.ever_started = true;
   CheckPromise(i);
   n.server->Start();
   world_->trace().Record(world_->now_ns(), n.member_id, "node.start", {});
@@ -188,7 +281,12 @@ void SimCluster::Crash(int i) {
 
 absl::Status SimCluster::Restart(int i) {
   Node& n = nodes_[i];
-  if (n.server != nullptr || !n.refusal.empty()) return absl::OkStatus();
+  if (n.server != nullptr || !n.refusal.empty() || n.retired) return absl::OkStatus();
+  // A joiner that never ran starts through TryStartJoiners (it needs a member to ask).
+  if (n.joiner && !n.ever_started) return absl::OkStatus();
+  // A joiner that crashed before its WAL was durable joins again, with the membership as
+  // it is now (with a WAL, these settings are ignored).
+  if (n.joiner) (void)PrepareJoin(i);
   // A refused start left the process up without a server (HealAll retries it).
   if (!n.env->node_loop().up()) n.env->Restart();
   absl::Status started = StartNode(i);
@@ -207,7 +305,7 @@ void SimCluster::Refused(int i, const absl::Status& status) {
 }
 
 void SimCluster::Pause(int i) {
-  if (nodes_[i].server == nullptr || paused(i)) return;
+  if (nodes_[i].retired || nodes_[i].server == nullptr || paused(i)) return;
   nodes_[i].env->node_loop().Pause();
 }
 
@@ -265,6 +363,7 @@ void SimCluster::CheckPromise(int i) {
 void SimCluster::HealAll() {
   network_->Heal();
   for (int i = 0; i < size(); ++i) {
+    if (nodes_[i].retired) continue;
     if (paused(i)) Resume(i);
     // An operator's second attempt: a refusal caused by a transient fault (EIO or a bit
     // flip on a read during recovery, a full disk) must not outlive it.
@@ -294,7 +393,10 @@ int SimCluster::Leader() const {
   // The member that most live members name as leader at the highest term they know.
   uint64_t best_term = 0;
   std::map<uint64_t, int> votes;
+  int members = 0;
   for (const Node& n : nodes_) {
+    if (n.retired || (n.joiner && !n.ever_started)) continue;
+    ++members;
     if (n.server == nullptr) continue;
     // Raft's own state, not Stats(): this runs often and must stay cheap.
     const raft::Raft& r = n.server->raft_node().raft();
@@ -305,7 +407,7 @@ int SimCluster::Leader() const {
     if (r.term() == best_term && r.lead() != 0) votes[r.lead()]++;
   }
   for (const auto& [id, count] : votes) {
-    if (count * 2 > size()) return IndexOf(id);
+    if (count * 2 > members) return IndexOf(id);
   }
   return -1;
 }

@@ -45,6 +45,8 @@ class SimCluster {
   SimCluster(const SimCluster&) = delete;
   SimCluster& operator=(const SimCluster&) = delete;
 
+  // Every member index ever used, removed ones included: indices are stable and never
+  // reused (a member added later gets the next one).
   int size() const { return static_cast<int>(nodes_.size()); }
   uint64_t member_id(int i) const { return nodes_[i].member_id; }
   int IndexOf(uint64_t member_id) const;
@@ -69,6 +71,30 @@ class SimCluster {
   bool MediumDamaged(int i) const;
   // "misdirected_write=1 eio_sync=2": the faults member i's disk fired, or "".
   std::string DiskFaultSummary(int i) const;
+
+  // ---- Membership changes (sim/cluster/membership_ops.h drives them).
+  // The peer URL member index i advertises; a new member gets a fresh one, so a
+  // replacement never reuses a removed member's URL (nor, therefore, its ID).
+  static std::string PeerUrlOf(int i);
+  // A member the cluster just added (MemberAdd answered with `member_id` for `peer_url`):
+  // a new process with an empty disk at the next index. It starts (TryStartJoiners) as
+  // keeld does with --initial-cluster-state=existing, once a live member's applied
+  // membership lists it: --initial-cluster and the fetched membership come from that
+  // member, as an operator would paste `member add`'s output.
+  int AddJoiner(uint64_t member_id, const std::string& peer_url);
+  const std::string& peer_url(int i) const { return nodes_[i].peer_url; }
+  // Starts joiners that never started (or whose first start was refused before they
+  // ever ran, e.g. no member could answer the fetch). Returns how many started.
+  int TryStartJoiners();
+  // Member i was removed from the cluster: its process stops for good and is never
+  // restarted (etcd exits once it applies its removal or its peers answer "removed").
+  void Retire(int i, std::string why);
+  bool retired(int i) const { return nodes_[i].retired; }
+  const std::string& retired_reason(int i) const { return nodes_[i].retired_reason; }
+  bool joiner(int i) const { return nodes_[i].joiner; }
+  // Whether member i ever ran a server (a joiner may be waiting for its first start).
+  bool ever_started(int i) const { return nodes_[i].ever_started; }
+  int retired_count() const;
 
   void Crash(int i);
   // Starts member i again from its disk. Returns the start-up error if it refused.
@@ -99,6 +125,11 @@ class SimCluster {
  private:
   struct Node {
     uint64_t member_id = 0;
+    std::string peer_url;
+    bool joiner = false;        // added by MemberAdd during the run
+    bool ever_started = false;
+    bool retired = false;       // removed from the cluster: never restarted
+    std::string retired_reason;
     std::unique_ptr<SimEnv> env;
     std::unique_ptr<env::LevelDbEnv> leveldb;
     std::unique_ptr<server::ServerImpl> server;
@@ -118,6 +149,11 @@ class SimCluster {
   };
 
   SimCluster(World* world, const Scenario& scenario);
+  // The configuration every member shares (timing, snapshots, bug switches), for member i.
+  absl::Status Configure(int i);
+  // Joiner i: --initial-cluster and the fetched membership from a live member whose
+  // applied membership lists it; false if no such member is up.
+  bool PrepareJoin(int i);
   absl::Status StartNode(int i);
   void OnFatal(int i, const absl::Status& status);
   // Crashes member i on the next world event and restarts it one election timeout later

@@ -196,7 +196,7 @@ void RaftTracer::OnDeliver(uint64_t from, uint64_t to, uint64_t id) {
   if (in_flight_.erase(id) == 0) return;
   world_->trace().Annotate(world_->now_ns(), to, "raft.recv", {{"id", id}, {"from", from}});
   const int i = cluster_->IndexOf(to);
-  if (i >= 0) members_[i].woke_by_message = true;
+  if (i >= 0 && i < static_cast<int>(members_.size())) members_[i].woke_by_message = true;
 }
 
 void RaftTracer::OnDrop(uint64_t from, uint64_t to, uint64_t id, std::string_view reason,
@@ -215,6 +215,8 @@ void RaftTracer::OnDrop(uint64_t from, uint64_t to, uint64_t id, std::string_vie
 
 void RaftTracer::AfterStep() {
   if (!enabled_) return;
+  // Members added during the run (membership changes) are traced from their first step.
+  if (members_.size() < static_cast<size_t>(cluster_->size())) members_.resize(cluster_->size());
   for (int i = 0; i < static_cast<int>(members_.size()); ++i) ObserveMember(i);
 }
 

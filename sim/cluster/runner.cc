@@ -19,6 +19,8 @@
 #include "sim/cluster/coverage.h"
 #include "sim/cluster/end_checks.h"
 #include "sim/cluster/log_reporter.h"
+#include "sim/cluster/membership_checks.h"
+#include "sim/cluster/membership_ops.h"
 #include "sim/cluster/raft_trace.h"
 #include "sim/cluster/scenario.h"
 #include "sim/cluster/storage_commit.h"
@@ -48,6 +50,7 @@ class RaftObserver {
  public:
   explicit RaftObserver(SimCluster* cluster) : cluster_(cluster), views_(cluster->size()) {
     cluster_->on_apply = [this](int node, const raftpb::Entry& e) {
+      GrowViews();
       views_[node].applied.push_back({e.index(), e.term(), EntryHash(e)});
       CheckRevisionAt(node, e.index());
     };
@@ -123,7 +126,13 @@ class RaftObserver {
     Fingerprint fingerprint;                        // at the last observation
   };
 
+  // Members added during the run (SimCluster::AddJoiner) get a view on first sight.
+  void GrowViews() {
+    if (views_.size() < static_cast<size_t>(cluster_->size())) views_.resize(cluster_->size());
+  }
+
   std::optional<checkers::Violation> Observe(int i, bool force) {
+    GrowViews();
     server::ServerImpl* s = cluster_->server(i);
     View& view = views_[i];
     if (s == nullptr) {
@@ -382,8 +391,14 @@ absl::StatusOr<checkers::ReplicaFinalState> FinalState(SimCluster* c, int i) {
 // every refused member retried, so anything else that keeps it down is a bug (a restart
 // that cannot read what it wrote, a fail-stop without a fault). Returns the failure, or
 // appends the excuse to `excused`.
-std::optional<std::string> CheckEveryMemberBack(const SimCluster& c, std::vector<std::string>* excused) {
+std::optional<std::string> CheckEveryMemberBack(const SimCluster& c, std::vector<std::string>* excused,
+                                                std::vector<std::string>* removed) {
   for (int i = 0; i < c.size(); ++i) {
+    if (c.retired(i)) {
+      // Left out because it was removed from the cluster, and said so.
+      removed->push_back(absl::StrFormat("n%d (%x) removed: %s", i + 1, c.member_id(i), c.retired_reason(i)));
+      continue;
+    }
     if (c.up(i)) continue;
     const std::string why = !c.refusal(i).empty() ? absl::StrCat("refused to start: ", c.refusal(i))
                             : !c.last_fatal(i).empty() ? absl::StrCat("fail-stopped: ", c.last_fatal(i))
@@ -479,12 +494,20 @@ RunResult RunSeed(const RunOptions& options) {
   std::unique_ptr<SimCluster> cluster;
   std::unique_ptr<RaftCoverage> raft_coverage;
   const Workload* workload_seen = nullptr;  // for the per-kind operation counts
+  std::unique_ptr<MembershipOps> membership_ops;
+  std::unique_ptr<CommitQuorumChecker> commit_quorum;
   auto finish = [&](bool ok, std::string checker, std::string message) {
     if (cluster != nullptr) {
       result.coverage = Coverage(*cluster, result.excused.size(), scenario, world, raft_coverage.get(), buggify);
     }
     if (workload_seen != nullptr) {
       for (const auto& [name, n] : workload_seen->OpCounts()) result.coverage[name] += n;
+    }
+    if (membership_ops != nullptr) {
+      for (const auto& [name, count] : membership_ops->counters()) result.coverage[name] += count;
+    }
+    if (commit_quorum != nullptr && commit_quorum->checked() > 0) {
+      result.coverage["commit_quorum_checked"] += commit_quorum->checked();
     }
     result.buggify_sites = buggify.EnabledSites();
     result.buggify_fires = buggify.fires();
@@ -532,6 +555,14 @@ RunResult RunSeed(const RunOptions& options) {
     }
   }
   workload.Start(scenario.safety_phase_ns);
+  // Membership changes and leader transfers (membership_ops.h), from their own stream.
+  commit_quorum = std::make_unique<CommitQuorumChecker>(cluster.get());
+  membership_ops = std::make_unique<MembershipOps>(
+      &world, cluster.get(), world.NewRng("membership"), scenario.faulty_disk_nodes,
+      std::max<int64_t>(2000, 5 * scenario.election_ms) * 1'000'000 + kSec);
+  membership_ops->Start(scenario.safety_phase_ns, scenario.safety_phase_ns + scenario.liveness_bound_ns);
+  // The driver outlives the cluster's teardown (declared before `teardown` runs): servers
+  // answering its requests while destroyed find it alive.
 
   // ---- Safety phase: faults on, every event checked.
   int64_t next_watch_revive = kSec;
@@ -541,6 +572,7 @@ RunResult RunSeed(const RunOptions& options) {
     raft_trace.AfterStep();
     raft_coverage->AfterStep(world.event_node());
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
+    if (auto v = commit_quorum->AfterEvent(world.event_node())) return finish(false, v->property, v->message);
     if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     triggers.AfterEvent();
     if (world.now_ns() >= next_watch_revive) {
@@ -577,6 +609,7 @@ RunResult RunSeed(const RunOptions& options) {
     raft_trace.AfterStep();
     raft_coverage->AfterStep(world.event_node());
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
+    if (auto v = commit_quorum->AfterEvent(world.event_node())) return finish(false, v->property, v->message);
     if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     if (world.now_ns() >= next_watch_revive) {
       workload.ReviveWatchers();  // outside any event: observe everyone after it
@@ -619,6 +652,9 @@ RunResult RunSeed(const RunOptions& options) {
         // fail-stop in this phase, e.g. a LevelDB background error from the safety phase
         // surfacing at its next write, seed 202): wait for it. A refused one is judged by
         // member-down after this loop.
+        // A removed member is left out because it was removed (reported by
+        // CheckEveryMemberBack); a joiner not started yet is waited for.
+        if (cluster->retired(i)) continue;
         if (!cluster->up(i)) {
           if (cluster->refusal(i).empty()) all = false;
           continue;
@@ -637,7 +673,12 @@ RunResult RunSeed(const RunOptions& options) {
     const int leader = cluster->Leader();
     std::string state;
     for (int i = 0; i < cluster->size(); ++i) {
+      if (cluster->retired(i)) {
+        absl::StrAppend(&state, " n", i + 1, "=removed");
+        continue;
+      }
       absl::StrAppend(&state, " n", i + 1, cluster->up(i) ? "=up" : "=down",
+                      cluster->joiner(i) && !cluster->ever_started(i) ? "(joiner, not started)" : "",
                       cluster->refusal(i).empty() ? "" : absl::StrCat("(", cluster->refusal(i), ")"));
       if (cluster->up(i)) absl::StrAppend(&state, "/applied=", cluster->server(i)->applied_index());
     }
@@ -650,11 +691,14 @@ RunResult RunSeed(const RunOptions& options) {
   }
 
   // ---- No free passes: every member must be back, unless its disk was damaged.
-  if (std::optional<std::string> down = CheckEveryMemberBack(*cluster, &result.excused)) {
+  if (std::optional<std::string> down = CheckEveryMemberBack(*cluster, &result.excused, &result.removed)) {
     return finish(false, "member-down", *down);
   }
 
   // ---- End-of-run checkers.
+  if (auto v = CheckMembershipAtEnd(*cluster, membership_ops->removed_ids())) {
+    return finish(false, v->property, v->message);
+  }
   checkers::History history = ToCheckerHistory(workload.history());
   result.operations = history.size();
   checkers::LinearizabilityOptions lin_options;

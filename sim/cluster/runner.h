@@ -55,6 +55,9 @@ struct RunResult {
   // disk fault that damaged their medium. One line each, naming the member, the faults its
   // disk fired and the server's own reason.
   std::vector<std::string> excused;
+  // Members left out of the liveness and end checks because they were removed from the
+  // cluster (membership_ops.h), one line each with who saw the removal.
+  std::vector<std::string> removed;
 };
 
 RunResult RunSeed(const RunOptions& options);

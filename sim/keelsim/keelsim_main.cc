@@ -135,6 +135,7 @@ int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
     std::cout << "\n";
   }
   for (const std::string& line : r.excused) std::cout << "excused: " << line << "\n";
+  for (const std::string& line : r.removed) std::cout << "removed: " << line << "\n";
   if (r.ok) return 0;
   std::cout << "checker: " << r.checker << "\n" << "violation: " << r.message << "\n";
   std::cout << "fault schedule:\n";
