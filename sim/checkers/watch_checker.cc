@@ -102,7 +102,17 @@ class WatcherReplay {
   }
 
   std::optional<Violation> OnResponse(size_t index, const WatchResponse& r) {
-    if (canceled_) return Fail("watch-compacted", absl::StrFormat("response %d after cancel", index));
+    if (canceled_) {
+      // A stream-wide progress request is answered for the stream, not for a watch (etcd:
+      // WatchId -1): one asked for before the cancel may arrive after it, and promises
+      // nothing about the canceled watch.
+      if (r.IsProgressNotify()) return std::nullopt;
+      return Fail("watch-compacted",
+                  absl::StrFormat("response %d after cancel (revision %d, %d events, created=%d, "
+                                  "canceled=%d, compact_revision=%d)",
+                                  index, r.header_revision, r.events.size(), r.created, r.canceled,
+                                  r.compact_revision));
+    }
     if (r.canceled) {
       canceled_ = true;
       const int64_t needed = std::max(w_.start_revision, last_event_revision_ + 1);

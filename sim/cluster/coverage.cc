@@ -32,6 +32,8 @@ void RaftCoverage::AfterStep(uint64_t event_node) {
 }
 
 void RaftCoverage::Observe(int i) {
+  // Members joined at run time (membership_ops.h) get their slot when first seen.
+  if (static_cast<size_t>(i) >= members_.size()) members_.resize(i + 1);
   Member& m = members_[i];
   server::ServerImpl* s = cluster_->server(i);
   if (s == nullptr) {
@@ -107,6 +109,7 @@ void RaftCoverage::OnSend(uint64_t from, uint64_t to, uint64_t id, std::string_v
   std::optional<PeekedRaftMessage> msg = PeekPeerFrame(payload);
   if (!msg.has_value()) return;
   const int i = cluster_->IndexOf(from);
+  if (i >= 0 && static_cast<size_t>(i) >= members_.size()) members_.resize(i + 1);  // a joiner
   switch (msg->type) {
     case raftpb::MsgPreVote:
       if (i >= 0 && (members_[i].prevote_term != msg->term ||
