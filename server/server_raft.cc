@@ -351,11 +351,9 @@ void ServerImpl::HandleSoftState(const raft::SoftState& soft) {
     leader_id_ = soft.lead;
   }
   is_leader_ = soft.state == raft::StateType::kLeader;
-  if (is_leader_ && !was_leader) {
-    // Give every lease an election timeout of grace: its owner could not reach anyone
-    // while there was no leader (etcd extends by the election timeout too).
-    lessor_->Promote(loop_->NowNanos(), config_.election_timeout_ms * 1'000'000);
-  } else if (!is_leader_ && was_leader) {
+  // A new leader's lessor is promoted only when it applies its own term's empty entry
+  // (ApplyNormalEntry), as etcd's applyEntryNormal does, not here.
+  if (!is_leader_ && was_leader) {
     lessor_->Demote();
   }
   // MoveLeader and others waiting for a particular leader.
@@ -442,6 +440,16 @@ void ServerImpl::ApplyNormalEntry(const raftpb::Entry& e) {
     // cover it: a snapshot taken right after it promises the backend holds everything up
     // to its index. (Found by keelsim: a member then refused to restart.)
     if (!already_in_backend) store_->SetConsistentIndex(e.index(), e.term());
+    // A leader's lessor becomes primary once it applies the empty entry of its own term:
+    // every entry of earlier terms has applied by then, including an expiry revoke that
+    // this member proposed when it led before and that only commits now. Promoted at
+    // election, it renewed such a lease and acknowledged the keep-alive, and the old
+    // revoke then killed the lease anyway (keelsim seed 259). As etcd: until then a
+    // keep-alive is "not primary" and retried. Every lease gets an election timeout of
+    // grace: its owner could not reach anyone while there was no leader.
+    if (is_leader_ && !lessor_->is_primary() && e.term() == raft_->raft().term()) {
+      lessor_->Promote(loop_->NowNanos(), config_.election_timeout_ms * 1'000'000);
+    }
     return;
   }
   serverpb::InternalRaftRequest request;

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "env/buggify.h"
 #include "kv/errors.h"
+#include "kv/lease/lease_errors.h"
 #include "kv/request_check.h"
 #include "raft/errors.h"
 #include "server/errors.h"
@@ -459,6 +460,14 @@ serverpb::ForwardedResponse ServerImpl::ServeForwarded(const serverpb::Forwarded
         *internal.mutable_lease_checkpoint() = std::move(clear);
         Propose(std::move(internal), [](ApplyResult) {});
       }
+    } else if (renewed.status() == kv::LeaseNotPrimaryError()) {
+      // A leader that has not applied its own term's first entry yet (ApplyNormalEntry):
+      // etcd's LeaseRenew retries ErrNotPrimary until the lessor is promoted; the client
+      // retries this answer.
+      absl::Status s = LeaderChangedError();
+      response.set_code(static_cast<int>(s.code()));
+      response.set_message(std::string(s.message()));
+      return response;
     } else {
       // etcd answers a keep-alive for an unknown lease with TTL 0, not an error.
       out->set_ttl(0);
