@@ -12,23 +12,7 @@ namespace keel::node {
     return RunUnaryOnLoop(context, loop_, server_, &server::Server::Method, request,       \
                           response, CallerOf(*context, common_name_));                     \
   }
-KEEL_AUTH_RPC(AuthEnable, AuthEnableRequest, AuthEnableResponse)
-KEEL_AUTH_RPC(AuthDisable, AuthDisableRequest, AuthDisableResponse)
-KEEL_AUTH_RPC(UserAdd, AuthUserAddRequest, AuthUserAddResponse)
-KEEL_AUTH_RPC(UserGet, AuthUserGetRequest, AuthUserGetResponse)
-KEEL_AUTH_RPC(UserList, AuthUserListRequest, AuthUserListResponse)
-KEEL_AUTH_RPC(UserDelete, AuthUserDeleteRequest, AuthUserDeleteResponse)
-KEEL_AUTH_RPC(UserChangePassword, AuthUserChangePasswordRequest, AuthUserChangePasswordResponse)
-KEEL_AUTH_RPC(UserGrantRole, AuthUserGrantRoleRequest, AuthUserGrantRoleResponse)
-KEEL_AUTH_RPC(UserRevokeRole, AuthUserRevokeRoleRequest, AuthUserRevokeRoleResponse)
-KEEL_AUTH_RPC(RoleAdd, AuthRoleAddRequest, AuthRoleAddResponse)
-KEEL_AUTH_RPC(RoleGet, AuthRoleGetRequest, AuthRoleGetResponse)
-KEEL_AUTH_RPC(RoleList, AuthRoleListRequest, AuthRoleListResponse)
-KEEL_AUTH_RPC(RoleDelete, AuthRoleDeleteRequest, AuthRoleDeleteResponse)
-KEEL_AUTH_RPC(RoleGrantPermission, AuthRoleGrantPermissionRequest,
-              AuthRoleGrantPermissionResponse)
-KEEL_AUTH_RPC(RoleRevokePermission, AuthRoleRevokePermissionRequest,
-              AuthRoleRevokePermissionResponse)
+KEEL_AUTH_CALLER_RPCS(KEEL_AUTH_RPC)
 #undef KEEL_AUTH_RPC
 
 // Authenticate carries no caller: the credentials are the request.

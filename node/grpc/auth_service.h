@@ -9,6 +9,25 @@
 #include "node/grpc/caller.h"
 #include "server/server.h"
 
+// Every Auth RPC made on behalf of a caller, X(Method, Request, Response): all but
+// Authenticate, whose credentials are the request. Declared and defined from this one list.
+#define KEEL_AUTH_CALLER_RPCS(X)                                                              \
+  X(AuthEnable, AuthEnableRequest, AuthEnableResponse)                                        \
+  X(AuthDisable, AuthDisableRequest, AuthDisableResponse)                                     \
+  X(UserAdd, AuthUserAddRequest, AuthUserAddResponse)                                         \
+  X(UserGet, AuthUserGetRequest, AuthUserGetResponse)                                         \
+  X(UserList, AuthUserListRequest, AuthUserListResponse)                                      \
+  X(UserDelete, AuthUserDeleteRequest, AuthUserDeleteResponse)                                \
+  X(UserChangePassword, AuthUserChangePasswordRequest, AuthUserChangePasswordResponse)        \
+  X(UserGrantRole, AuthUserGrantRoleRequest, AuthUserGrantRoleResponse)                       \
+  X(UserRevokeRole, AuthUserRevokeRoleRequest, AuthUserRevokeRoleResponse)                    \
+  X(RoleAdd, AuthRoleAddRequest, AuthRoleAddResponse)                                         \
+  X(RoleGet, AuthRoleGetRequest, AuthRoleGetResponse)                                         \
+  X(RoleList, AuthRoleListRequest, AuthRoleListResponse)                                      \
+  X(RoleDelete, AuthRoleDeleteRequest, AuthRoleDeleteResponse)                                \
+  X(RoleGrantPermission, AuthRoleGrantPermissionRequest, AuthRoleGrantPermissionResponse)     \
+  X(RoleRevokePermission, AuthRoleRevokePermissionRequest, AuthRoleRevokePermissionResponse)
+
 namespace keel::node {
 
 class AuthService final : public etcdserverpb::Auth::CallbackService {
@@ -22,24 +41,8 @@ class AuthService final : public etcdserverpb::Auth::CallbackService {
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* context,         \
                                    const etcdserverpb::Request* request,         \
                                    etcdserverpb::Response* response) override;
-  KEEL_AUTH_RPC(AuthEnable, AuthEnableRequest, AuthEnableResponse)
-  KEEL_AUTH_RPC(AuthDisable, AuthDisableRequest, AuthDisableResponse)
   KEEL_AUTH_RPC(Authenticate, AuthenticateRequest, AuthenticateResponse)
-  KEEL_AUTH_RPC(UserAdd, AuthUserAddRequest, AuthUserAddResponse)
-  KEEL_AUTH_RPC(UserGet, AuthUserGetRequest, AuthUserGetResponse)
-  KEEL_AUTH_RPC(UserList, AuthUserListRequest, AuthUserListResponse)
-  KEEL_AUTH_RPC(UserDelete, AuthUserDeleteRequest, AuthUserDeleteResponse)
-  KEEL_AUTH_RPC(UserChangePassword, AuthUserChangePasswordRequest, AuthUserChangePasswordResponse)
-  KEEL_AUTH_RPC(UserGrantRole, AuthUserGrantRoleRequest, AuthUserGrantRoleResponse)
-  KEEL_AUTH_RPC(UserRevokeRole, AuthUserRevokeRoleRequest, AuthUserRevokeRoleResponse)
-  KEEL_AUTH_RPC(RoleAdd, AuthRoleAddRequest, AuthRoleAddResponse)
-  KEEL_AUTH_RPC(RoleGet, AuthRoleGetRequest, AuthRoleGetResponse)
-  KEEL_AUTH_RPC(RoleList, AuthRoleListRequest, AuthRoleListResponse)
-  KEEL_AUTH_RPC(RoleDelete, AuthRoleDeleteRequest, AuthRoleDeleteResponse)
-  KEEL_AUTH_RPC(RoleGrantPermission, AuthRoleGrantPermissionRequest,
-                AuthRoleGrantPermissionResponse)
-  KEEL_AUTH_RPC(RoleRevokePermission, AuthRoleRevokePermissionRequest,
-                AuthRoleRevokePermissionResponse)
+  KEEL_AUTH_CALLER_RPCS(KEEL_AUTH_RPC)
 #undef KEEL_AUTH_RPC
 
  private:
