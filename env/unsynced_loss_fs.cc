@@ -90,40 +90,30 @@ class UnsyncedLossJournal {
 
 namespace {
 
-class JournaledWritableFile final : public WritableFile {
+class JournaledWritableFile final : public WritableFileWrapper {
  public:
   JournaledWritableFile(std::unique_ptr<WritableFile> base, std::string path,
                         std::shared_ptr<UnsyncedLossJournal> journal)
-      : base_(std::move(base)), path_(std::move(path)), journal_(std::move(journal)) {}
+      : WritableFileWrapper(std::move(base)), path_(std::move(path)), journal_(std::move(journal)) {}
 
-  absl::Status Append(std::string_view data) override { return base_->Append(data); }
-  absl::Status Flush() override { return base_->Flush(); }
   absl::Status Sync() override {
     // Taken before the sync: every byte appended so far is covered by it.
-    const uint64_t size = base_->Size();
-    absl::Status status = base_->Sync();
+    const uint64_t size = target()->Size();
+    absl::Status status = target()->Sync();
     if (status.ok()) journal_->Append(absl::StrCat("S ", size, " ", path_));
     return status;
   }
-  absl::Status Close() override { return base_->Close(); }
-
-  void AppendAsync(std::string data, StatusCallback done) override {
-    base_->AppendAsync(std::move(data), std::move(done));
-  }
   void SyncAsync(StatusCallback done) override {
     // Size() counts queued appends, which the base executes before this sync (FIFO).
-    const uint64_t size = base_->Size();
-    base_->SyncAsync([journal = journal_, path = path_, size,
+    const uint64_t size = target()->Size();
+    target()->SyncAsync([journal = journal_, path = path_, size,
                       done = std::move(done)](absl::Status status) mutable {
       if (status.ok()) journal->Append(absl::StrCat("S ", size, " ", path));
       std::move(done)(std::move(status));
     });
   }
 
-  uint64_t Size() const override { return base_->Size(); }
-
  private:
-  const std::unique_ptr<WritableFile> base_;
   const std::string path_;
   const std::shared_ptr<UnsyncedLossJournal> journal_;
 };
@@ -278,27 +268,17 @@ absl::StatusOr<std::unique_ptr<UnsyncedLossFileSystem>> UnsyncedLossFileSystem::
 
 UnsyncedLossFileSystem::UnsyncedLossFileSystem(FileSystem* base,
                                                std::shared_ptr<UnsyncedLossJournal> journal)
-    : base_(base), journal_(std::move(journal)) {}
+    : FileSystemWrapper(base), journal_(std::move(journal)) {}
 
 UnsyncedLossFileSystem::~UnsyncedLossFileSystem() = default;
-
-absl::StatusOr<std::unique_ptr<SequentialFile>> UnsyncedLossFileSystem::NewSequentialFile(
-    std::string_view path) {
-  return base_->NewSequentialFile(path);
-}
-
-absl::StatusOr<std::unique_ptr<RandomAccessFile>> UnsyncedLossFileSystem::NewRandomAccessFile(
-    std::string_view path) {
-  return base_->NewRandomAccessFile(path);
-}
 
 absl::StatusOr<std::unique_ptr<WritableFile>> UnsyncedLossFileSystem::NewWritableFile(
     std::string_view path) {
   const std::string normalized = Normalize(path);
   CheckJournalable(normalized);
   absl::MutexLock lock(&journal_->namespace_mu());
-  const bool existed = base_->FileExists(path);
-  absl::StatusOr<std::unique_ptr<WritableFile>> file = base_->NewWritableFile(path);
+  const bool existed = target()->FileExists(path);
+  absl::StatusOr<std::unique_ptr<WritableFile>> file = target()->NewWritableFile(path);
   if (!file.ok()) return file.status();
   journal_->Append(absl::StrCat(existed ? "T " : "C ", normalized));
   return std::make_unique<JournaledWritableFile>(*std::move(file), normalized, journal_);
@@ -309,30 +289,19 @@ absl::StatusOr<std::unique_ptr<WritableFile>> UnsyncedLossFileSystem::NewAppenda
   const std::string normalized = Normalize(path);
   CheckJournalable(normalized);
   absl::MutexLock lock(&journal_->namespace_mu());
-  const bool existed = base_->FileExists(path);
-  absl::StatusOr<std::unique_ptr<WritableFile>> file = base_->NewAppendableFile(path);
+  const bool existed = target()->FileExists(path);
+  absl::StatusOr<std::unique_ptr<WritableFile>> file = target()->NewAppendableFile(path);
   if (!file.ok()) return file.status();
   journal_->Append(existed ? absl::StrCat("A ", (*file)->Size(), " ", normalized)
                            : absl::StrCat("C ", normalized));
   return std::make_unique<JournaledWritableFile>(*std::move(file), normalized, journal_);
 }
 
-bool UnsyncedLossFileSystem::FileExists(std::string_view path) { return base_->FileExists(path); }
-
-absl::StatusOr<std::vector<std::string>> UnsyncedLossFileSystem::GetChildren(
-    std::string_view dir) {
-  return base_->GetChildren(dir);
-}
-
-absl::StatusOr<uint64_t> UnsyncedLossFileSystem::GetFileSize(std::string_view path) {
-  return base_->GetFileSize(path);
-}
-
 absl::Status UnsyncedLossFileSystem::CreateDir(std::string_view path) {
   const std::string normalized = Normalize(path);
   CheckJournalable(normalized);
   absl::MutexLock lock(&journal_->namespace_mu());
-  absl::Status status = base_->CreateDir(path);
+  absl::Status status = target()->CreateDir(path);
   // The base (PosixFileSystem) syncs the parent: entries created there so far are durable.
   if (status.ok()) journal_->Append(absl::StrCat("D ", Parent(normalized)));
   return status;
@@ -342,13 +311,9 @@ absl::Status UnsyncedLossFileSystem::RemoveFile(std::string_view path) {
   const std::string normalized = Normalize(path);
   CheckJournalable(normalized);
   absl::MutexLock lock(&journal_->namespace_mu());
-  absl::Status status = base_->RemoveFile(path);
+  absl::Status status = target()->RemoveFile(path);
   if (status.ok()) journal_->Append(absl::StrCat("R ", normalized));
   return status;
-}
-
-absl::Status UnsyncedLossFileSystem::RemoveDir(std::string_view path) {
-  return base_->RemoveDir(path);
 }
 
 absl::Status UnsyncedLossFileSystem::Rename(std::string_view from, std::string_view to) {
@@ -357,7 +322,7 @@ absl::Status UnsyncedLossFileSystem::Rename(std::string_view from, std::string_v
   CheckJournalable(from_normalized);
   CheckJournalable(to_normalized);
   absl::MutexLock lock(&journal_->namespace_mu());
-  absl::Status status = base_->Rename(from, to);
+  absl::Status status = target()->Rename(from, to);
   if (!status.ok()) return status;
   // The base syncs both parents before returning OK (env.h, posix_fs.h).
   journal_->Append(absl::StrCat("M ", from_normalized, "\t", to_normalized));
@@ -371,7 +336,7 @@ absl::Status UnsyncedLossFileSystem::Rename(std::string_view from, std::string_v
 absl::Status UnsyncedLossFileSystem::Truncate(std::string_view path, uint64_t size) {
   const std::string normalized = Normalize(path);
   CheckJournalable(normalized);
-  absl::Status status = base_->Truncate(path, size);
+  absl::Status status = target()->Truncate(path, size);
   // The base fsyncs the file: the new size is durable.
   if (status.ok()) journal_->Append(absl::StrCat("S ", size, " ", normalized));
   return status;
@@ -381,14 +346,9 @@ absl::Status UnsyncedLossFileSystem::SyncDir(std::string_view dir) {
   const std::string normalized = Normalize(dir);
   CheckJournalable(normalized);
   absl::MutexLock lock(&journal_->namespace_mu());
-  absl::Status status = base_->SyncDir(dir);
+  absl::Status status = target()->SyncDir(dir);
   if (status.ok()) journal_->Append(absl::StrCat("D ", normalized));
   return status;
-}
-
-absl::StatusOr<std::unique_ptr<FileLock>> UnsyncedLossFileSystem::LockFile(
-    std::string_view path) {
-  return base_->LockFile(path);
 }
 
 }  // namespace keel::env

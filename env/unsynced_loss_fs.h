@@ -69,12 +69,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "env/env.h"
+#include "env/file_system_wrapper.h"
 
 namespace keel::env {
 
 class UnsyncedLossJournal;
 
-class UnsyncedLossFileSystem final : public FileSystem {
+class UnsyncedLossFileSystem final : public FileSystemWrapper {
  public:
   // What Recover() did, for the caller's log line.
   struct RecoveryReport {
@@ -98,32 +99,21 @@ class UnsyncedLossFileSystem final : public FileSystem {
       FileSystem* base, const std::string& journal_path);
   ~UnsyncedLossFileSystem() override;
 
-  absl::StatusOr<std::unique_ptr<SequentialFile>> NewSequentialFile(
-      std::string_view path) override;
-  absl::StatusOr<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
-      std::string_view path) override;
+  // Reads, queries, RemoveDir and LockFile are forwarded unjournaled (FileSystemWrapper).
   absl::StatusOr<std::unique_ptr<WritableFile>> NewWritableFile(
       std::string_view path) override;
   absl::StatusOr<std::unique_ptr<WritableFile>> NewAppendableFile(
       std::string_view path) override;
 
-  bool FileExists(std::string_view path) override;
-  absl::StatusOr<std::vector<std::string>> GetChildren(std::string_view dir) override;
-  absl::StatusOr<uint64_t> GetFileSize(std::string_view path) override;
-
   absl::Status CreateDir(std::string_view path) override;
   absl::Status RemoveFile(std::string_view path) override;
-  absl::Status RemoveDir(std::string_view path) override;
   absl::Status Rename(std::string_view from, std::string_view to) override;
   absl::Status Truncate(std::string_view path, uint64_t size) override;
   absl::Status SyncDir(std::string_view dir) override;
 
-  absl::StatusOr<std::unique_ptr<FileLock>> LockFile(std::string_view path) override;
-
  private:
   UnsyncedLossFileSystem(FileSystem* base, std::shared_ptr<UnsyncedLossJournal> journal);
 
-  FileSystem* const base_;
   const std::shared_ptr<UnsyncedLossJournal> journal_;
 };
 

@@ -14,18 +14,16 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <string>
 #include <string_view>
-#include <vector>
 
-#include "env/env.h"
+#include "env/file_system_wrapper.h"
 
 namespace keel::storage::testing {
 
-class PowerCutFs final : public env::FileSystem {
+class PowerCutFs final : public env::FileSystemWrapper {
  public:
   // `base` must outlive this and every file it hands out.
-  explicit PowerCutFs(env::FileSystem* base) : base_(base) {}
+  explicit PowerCutFs(env::FileSystem* base) : env::FileSystemWrapper(base) {}
 
   // Cuts power just before mutating operation number `budget` (0-based) would run;
   // a negative budget never cuts (used to count a full run's operations).
@@ -33,41 +31,26 @@ class PowerCutFs final : public env::FileSystem {
     budget_ = budget;
     on_cut_ = std::move(on_cut);
   }
+
   bool cut() const { return cut_; }
   int64_t operations() const { return operations_; }
 
   // Counts one mutating operation; false (after cutting, once) if power is gone.
-  bool Admit();
+  bool AdmitMutation();
 
-  absl::StatusOr<std::unique_ptr<env::SequentialFile>> NewSequentialFile(
-      std::string_view path) override;
-  absl::StatusOr<std::unique_ptr<env::RandomAccessFile>> NewRandomAccessFile(
-      std::string_view path) override;
+  // Files opened for writing count their appends and syncs too.
   absl::StatusOr<std::unique_ptr<env::WritableFile>> NewWritableFile(
       std::string_view path) override;
   absl::StatusOr<std::unique_ptr<env::WritableFile>> NewAppendableFile(
       std::string_view path) override;
-  bool FileExists(std::string_view path) override { return base_->FileExists(path); }
-  absl::StatusOr<std::vector<std::string>> GetChildren(std::string_view dir) override {
-    return base_->GetChildren(dir);
-  }
-  absl::StatusOr<uint64_t> GetFileSize(std::string_view path) override {
-    return base_->GetFileSize(path);
-  }
-  absl::Status CreateDir(std::string_view path) override;
-  absl::Status RemoveFile(std::string_view path) override;
-  absl::Status RemoveDir(std::string_view path) override;
-  absl::Status Rename(std::string_view from, std::string_view to) override;
-  absl::Status Truncate(std::string_view path, uint64_t size) override;
-  absl::Status SyncDir(std::string_view dir) override;
-  absl::StatusOr<std::unique_ptr<env::FileLock>> LockFile(std::string_view path) override {
-    return base_->LockFile(path);
-  }
 
   static absl::Status PowerLost();
 
+ protected:
+  // Reads and queries always pass; each mutating call counts against the budget.
+  absl::Status Admit(Access access) override;
+
  private:
-  env::FileSystem* const base_;
   int64_t budget_ = -1;
   std::function<void()> on_cut_;
   int64_t operations_ = 0;
