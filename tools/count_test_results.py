@@ -17,7 +17,8 @@ import xml.etree.ElementTree as ET
 
 
 def test_results(events_path: str) -> dict:
-    """label -> list of (status, test.xml path or None), one per run/shard/attempt."""
+    """label -> list of (status, test.xml path or None, test.log path or None), one per
+    run/shard/attempt."""
     results = {}
     with open(events_path) as f:
         for line in f:
@@ -26,11 +27,12 @@ def test_results(events_path: str) -> dict:
             if not key:
                 continue
             body = event.get("testResult", {})
-            xml = None
+            files = {}
             for out in body.get("testActionOutput", []):
-                if out.get("name") == "test.xml" and out.get("uri", "").startswith("file://"):
-                    xml = urllib.parse.unquote(out["uri"][len("file://"):])
-            results.setdefault(key["label"], []).append((body.get("status", "NO_STATUS"), xml))
+                if out.get("uri", "").startswith("file://"):
+                    files[out.get("name")] = urllib.parse.unquote(out["uri"][len("file://"):])
+            results.setdefault(key["label"], []).append(
+                (body.get("status", "NO_STATUS"), files.get("test.xml"), files.get("test.log")))
     return results
 
 
@@ -57,7 +59,7 @@ def count_xml(path: str, label: str, failures: list) -> int:
 
 def main() -> int:
     results = test_results(sys.argv[1])
-    passed, failures = 0, []
+    passed, failures, logs = 0, [], []
     for label in sys.argv[2:]:
         attempts = results.get(label)
         if not attempts:
@@ -65,16 +67,21 @@ def main() -> int:
             continue
         # With --flaky_test_attempts only the last attempt of each shard decides; without
         # it there is one attempt per shard.
-        for status, xml in attempts:
+        for status, xml, log in attempts:
+            before = len(failures)
             if xml is None:
                 failures.append(f"{label}: {status}, no test.xml")
-                continue
-            before = len(failures)
-            passed += count_xml(xml, label, failures)
-            if status != "PASSED" and len(failures) == before:
-                failures.append(f"{label}: {status}")
+            else:
+                passed += count_xml(xml, label, failures)
+                if status != "PASSED" and len(failures) == before:
+                    failures.append(f"{label}: {status}")
+            if len(failures) > before and log:
+                logs.append(f"{label}: {log}")
     for f in failures:
         print(f"FAILED: {f}")
+    # The failing attempts' full logs, last, so a reader of a long CI log finds them.
+    for log in logs:
+        print(f"log of a failed attempt: {log}")
     print(f"{passed} passed, {len(failures)} failed")
     return 1 if failures else 0
 
