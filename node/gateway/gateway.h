@@ -1,4 +1,5 @@
-// etcd 3.4's HTTP/JSON gateway (grpc-gateway v1.9.5 as etcd registers it, embed/serve.go)
+// etcd 3.4's HTTP/JSON gateway (grpc-gateway as etcd registers it, embed/serve.go;
+// Debian's etcd 3.4.23 is built with grpc-gateway 1.6.4, whose answers these are)
 // and its /version, served on the client port's HTTP/1.x side (node/http_endpoints.h).
 //
 // Every request goes through the node's own gRPC services, over an in-process channel

@@ -114,7 +114,7 @@ TEST(JsonCodec, ErrorShapes) {
             R"("message":"etcdserver: mvcc: required revision has been compacted","code":11})");
   EXPECT_EQ(HttpStatusFromCode(11), 400);
   EXPECT_EQ(HttpStatusFromCode(5), 404);
-  EXPECT_EQ(HttpStatusFromCode(9), 400);
+  EXPECT_EQ(HttpStatusFromCode(9), 412);  // "root user does not exist" on auth enable
   EXPECT_EQ(HttpStatusFromCode(16), 401);
   EXPECT_EQ(StreamErrorJson(7, "etcdserver: permission denied"),
             R"({"error":{"grpc_code":7,"http_code":403,"message":"etcdserver: permission denied",)"

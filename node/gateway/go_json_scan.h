@@ -1,7 +1,7 @@
 // Splits an HTTP body into the JSON values Go's json.Decoder would read from it, one
 // after another, and reports a syntax error with Go's exact message.
 //
-// Why: etcd 3.4's gateway (grpc-gateway v1.9.5) decodes request bodies with Go's
+// Why: etcd 3.4's gateway (grpc-gateway 1.6.4 in Debian's build) decodes request bodies with Go's
 // encoding/json Decoder, and its syntax errors reach the client verbatim ("invalid
 // character 'b' looking for beginning of object key string", "unexpected EOF"). The
 // conversion itself is protobuf's (json_codec.h); this only finds value boundaries and

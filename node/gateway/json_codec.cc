@@ -63,7 +63,7 @@ int HttpStatusFromCode(int grpc_code) {
     case 7: return 403;   // PermissionDenied
     case 16: return 401;  // Unauthenticated
     case 8: return 429;   // ResourceExhausted
-    case 9: return 400;   // FailedPrecondition (grpc-gateway's choice, not 412)
+    case 9: return 412;   // FailedPrecondition (1.6.4; grpc-gateway >= 1.9.5 says 400)
     case 10: return 409;  // Aborted
     case 11: return 400;  // OutOfRange
     case 12: return 501;  // Unimplemented
@@ -83,6 +83,7 @@ std::string HttpStatusText(int http_status) {
     case 404: return "Not Found";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
+    case 412: return "Precondition Failed";
     case 429: return "Too Many Requests";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";

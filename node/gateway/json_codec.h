@@ -1,5 +1,6 @@
-// JSON <-> protobuf exactly as etcd 3.4's gateway (grpc-gateway v1.9.5, runtime.JSONPb
-// with OrigName) reads and writes it, made with protobuf's own JSON utilities:
+// JSON <-> protobuf exactly as etcd 3.4's gateway reads and writes it (grpc-gateway's
+// runtime.JSONPb with OrigName; Debian's etcd 3.4.23 is built with grpc-gateway 1.6.4),
+// made with protobuf's own JSON utilities:
 //   * field names as declared in the .proto (`create_revision`, `dbSize`, `ID`);
 //   * int64/uint64 as strings, bytes as base64, enums by name;
 //   * fields at their default value omitted; unknown input fields ignored.
