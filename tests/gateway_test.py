@@ -6,8 +6,9 @@
 
 On a 3-member cluster, through member m0's client port (curl's requests, made with
 http.client): kv put/range/txn/deleterange/compaction, lease grant/timetolive/leases/
-keepalive/revoke and the /v3/kv/lease/ aliases, a watch stream (created, PUT and DELETE
-events, a compacted start revision), member list, status, alarm, defragment, /v3beta/,
+keepalive/revoke and the /v3/kv/lease/ aliases, lock and election, a watch stream
+(created, PUT and DELETE events, a compacted start revision), member list, status,
+alarm, defragment, hash, a snapshot stream, /v3beta/,
 /version, etcd's errors (bad JSON, non-object body, unknown path, wrong method, compacted
 and future revisions, unknown lease) and auth (enable without root, authenticate, the
 Authorization header, permission denied, invalid token, a denied watch). Every answer goes
@@ -24,6 +25,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -93,7 +95,21 @@ class Normalizer:
             return "<ttl>"  # remaining seconds: depends on timing
         if key in ("peerURLs", "clientURLs"):
             return self.url(v)
+        if key == "key" and isinstance(v, str):
+            return self.lock_key(v)
         return v
+
+    def lock_key(self, encoded):
+        """Lock and election keys are "<name>/<lease ID in hex>": the lease becomes its
+        placeholder."""
+        try:
+            text = base64.b64decode(encoded).decode()
+        except (ValueError, UnicodeDecodeError):
+            return encoded
+        m = re.fullmatch(r"(.*)/([0-9a-f]{1,16})", text)
+        if not m or str(int(m.group(2), 16)) not in self.leases:
+            return encoded
+        return "%s/%s" % (m.group(1), self.leases[str(int(m.group(2), 16))])
 
     def body(self, text):
         text = text.strip()
@@ -215,6 +231,23 @@ def scenario(binary, workdir, keeld):
         call("revoke again", "/v3/lease/revoke", {"ID": lease})
         call("range leased", "/v3/kv/range", {"key": b64("leased")})
 
+        # ---- lock and election (v3lockpb, v3electionpb) ----
+        session = body_of("/v3/lease/grant", {"TTL": "60"})["ID"]
+        transcript.append("lease granted %s" % norm.lease(session))
+        code, text = call("lock", "/v3/lock/lock", {"name": b64("mylock"), "lease": session})
+        check(code == 200, "lock: %s" % text)
+        call("unlock", "/v3/lock/unlock", {"key": json.loads(text)["key"]})
+        code, text = call("campaign", "/v3/election/campaign",
+                          {"name": b64("el"), "lease": session, "value": b64("v1")})
+        check(code == 200, "campaign: %s" % text)
+        leader = json.loads(text)["leader"]
+        call("election leader", "/v3/election/leader", {"name": b64("el")})
+        call("proclaim", "/v3/election/proclaim", {"leader": leader, "value": b64("v2")})
+        call("election leader after proclaim", "/v3/election/leader", {"name": b64("el")})
+        call("resign", "/v3/election/resign", {"leader": leader})
+        call("election leader after resign", "/v3/election/leader", {"name": b64("el")})
+        call("revoke session", "/v3/lease/revoke", {"ID": session})
+
         # ---- watch: from the next revision; two puts and a delete ----
         rev = int(body_of("/v3/kv/range", {"key": b64("foo")})["header"]["revision"])
         watch = Stream(port, "/v3/watch", {"create_request": {
@@ -259,6 +292,17 @@ def scenario(binary, workdir, keeld):
         call("alarm empty body", "/v3/maintenance/alarm", "")
         call("defragment", "/v3/maintenance/defragment", {})
         call("hash", "/v3/maintenance/hash", {})
+        snap = Stream(port, "/v3/maintenance/snapshot", {})
+        lines = []
+        while len(lines) < 100000:  # bounded: the stream ends after the last chunk
+            line = snap.line()
+            if not line:
+                break
+            lines.append(json.loads(line))
+        snap.close()
+        transcript.append("snapshot -> %d, %s result lines with blobs: %s" % (
+            snap.status, "some" if lines else "no",
+            all("blob" in x.get("result", {}) for x in lines)))
 
         # ---- errors and plain endpoints ----
         call("bad JSON", "/v3/kv/range", "{bad")

@@ -128,7 +128,7 @@ TEST(Routes, EveryEtcdPatternResolves) {
   EXPECT_EQ(routes->at("/v3/kv/compaction").grpc_method, "/etcdserverpb.KV/Compact");
   EXPECT_EQ(routes->at("/v3/maintenance/hash").grpc_method, "/etcdserverpb.Maintenance/Hash");
   EXPECT_EQ(routes->at("/v3/kv/lease/revoke").grpc_method, "/etcdserverpb.Lease/LeaseRevoke");
-  EXPECT_EQ(routes->at("/v3/lock").grpc_method, "/v3lockpb.Lock/Lock");
+  EXPECT_EQ(routes->at("/v3/lock/lock").grpc_method, "/v3lockpb.Lock/Lock");
   EXPECT_TRUE(routes->at("/v3/watch").client_streaming);
   EXPECT_TRUE(routes->at("/v3/maintenance/snapshot").streaming);
   EXPECT_FALSE(routes->at("/v3/maintenance/snapshot").client_streaming);

@@ -57,7 +57,7 @@ constexpr PathMethod kTable[] = {
     {"/v3/auth/role/delete", "etcdserverpb.Auth.RoleDelete"},
     {"/v3/auth/role/grant", "etcdserverpb.Auth.RoleGrantPermission"},
     {"/v3/auth/role/revoke", "etcdserverpb.Auth.RoleRevokePermission"},
-    {"/v3/lock", "v3lockpb.Lock.Lock"},
+    {"/v3/lock/lock", "v3lockpb.Lock.Lock"},
     {"/v3/lock/unlock", "v3lockpb.Lock.Unlock"},
     {"/v3/election/campaign", "v3electionpb.Election.Campaign"},
     {"/v3/election/proclaim", "v3electionpb.Election.Proclaim"},
