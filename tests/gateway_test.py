@@ -6,7 +6,8 @@
 
 On a 3-member cluster, through member m0's client port (curl's requests, made with
 http.client): kv put/range/txn/deleterange/compaction, lease grant/timetolive/leases/
-keepalive/revoke and the /v3/kv/lease/ aliases, lock and election, a watch stream
+keepalive/revoke and the /v3/kv/lease/ aliases, lock and election (and a waiting Lock
+whose client leaves: cancelled), a watch stream
 (created, PUT and DELETE events, a compacted start revision), member list, status,
 alarm, defragment, hash, a snapshot stream, /v3beta/,
 /version, etcd's errors (bad JSON, non-object body, unknown path, wrong method, compacted
@@ -247,6 +248,7 @@ def scenario(binary, workdir, keeld):
         call("resign", "/v3/election/resign", {"leader": leader})
         call("election leader after resign", "/v3/election/leader", {"name": b64("el")})
         call("revoke session", "/v3/lease/revoke", {"ID": session})
+        check_abandoned_lock(port, transcript, body_of)
 
         # ---- watch: from the next revision; two puts and a delete ----
         rev = int(body_of("/v3/kv/range", {"key": b64("foo")})["header"]["revision"])
@@ -353,6 +355,40 @@ def scenario(binary, workdir, keeld):
         if keeld:
             check_stream_bound(port)
     return transcript
+
+
+def check_abandoned_lock(port, transcript, body_of):
+    """A client that leaves while its Lock call waits: the call is cancelled (its waiter
+    key goes) and it never takes the lock, as with etcd (Go cancels the request context)."""
+    lock_range = {"key": b64("held/"), "range_end": b64("held0"), "count_only": True}
+
+    def keys():
+        return int(body_of("/v3/kv/range", lock_range).get("count", "0"))
+
+    def wait_for(count, what):
+        deadline = time.time() + 20  # bounded; only the eventual state is asserted
+        while keys() != count:
+            check(time.time() < deadline, what)
+            time.sleep(0.1)
+
+    holder = body_of("/v3/lease/grant", {"TTL": "60"})["ID"]
+    waiter = body_of("/v3/lease/grant", {"TTL": "60"})["ID"]
+    held = body_of("/v3/lock/lock", {"name": b64("held"), "lease": holder})["key"]
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    body = json.dumps({"name": b64("held"), "lease": waiter}).encode()
+    sock.sendall(b"POST /v3/lock/lock HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                 b"\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+    wait_for(2, "the second Lock call never queued its key")
+    transcript.append("blocked lock: holder and waiter keys")
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+    wait_for(1, "the abandoned Lock call kept its key")
+    transcript.append("client left: the waiter key is gone")
+    body_of("/v3/lock/unlock", {"key": held})
+    time.sleep(0.5)  # give a wrongly surviving waiter the chance to take the lock
+    transcript.append("after unlock: %d keys" % keys())
+    body_of("/v3/lease/revoke", {"ID": holder})
+    body_of("/v3/lease/revoke", {"ID": waiter})
 
 
 def open_watches(port, count):

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 
+#include <chrono>
 #include <deque>
 #include <utility>
 #include <vector>
@@ -94,14 +95,8 @@ void ForwardMetadata(const httplib::Request& req, grpc::ClientContext* context) 
   }
 }
 
-// State shared by a gRPC callback and the HTTP thread waiting for it (shared, so neither
-// side destroys the mutex under the other).
-struct UnaryState {
-  absl::Mutex mu;
-  bool done ABSL_GUARDED_BY(mu) = false;
-  grpc::Status status ABSL_GUARDED_BY(mu);
-};
-
+// State shared by the stream's gRPC callbacks and the HTTP thread waiting for them
+// (shared, so neither side destroys the mutex under the other).
 struct StreamState {
   absl::Mutex mu;
   std::deque<std::string> responses ABSL_GUARDED_BY(mu);  // serialized, bounded
@@ -379,26 +374,37 @@ void Gateway::ServeUnary(const Route& route, const httplib::Request& req,
   grpc::ByteBuffer response_bytes;
   grpc::ClientContext context;
   ForwardMetadata(req, &context);
-  auto state = std::make_shared<UnaryState>();
-  stub_.UnaryCall(&context, route.grpc_method, grpc::StubOptions(), &request_bytes,
-                  &response_bytes, [state](grpc::Status status) {
-                    absl::MutexLock lock(&state->mu);
-                    state->status = std::move(status);
-                    state->done = true;
-                  });
-  const int fd = CurrentFd();
+  // The call's completion queue is polled by this thread itself: no gRPC callback thread
+  // between the answer and the HTTP reply (one thread hop less per request than the
+  // callback API, which measured ~1.5 ms on a loaded machine).
+  grpc::CompletionQueue cq;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
+      stub_.PrepareUnaryCall(&context, route.grpc_method, request_bytes, &cq);
+  call->StartCall();
   grpc::Status status;
+  call->Finish(&response_bytes, &status, /*tag=*/&status);
+  const int fd = CurrentFd();
   bool cancelled = false;
-  {
-    absl::MutexLock lock(&state->mu);
-    // Bounded by the call: it ends with its answer, or promptly once cancelled.
-    while (!state->mu.AwaitWithTimeout(absl::Condition(&state->done), kClientPollInterval)) {
-      if (!cancelled && ClientGone(fd)) {
-        context.TryCancel();
-        cancelled = true;
-      }
+  // Bounded by the call: it ends with its answer, or promptly once cancelled.
+  while (true) {
+    void* tag = nullptr;
+    bool ok = false;
+    const auto next = cq.AsyncNext(
+        &tag, &ok, std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kClientPollInterval));
+    if (next == grpc::CompletionQueue::GOT_EVENT) break;  // the only tag: Finish
+    KEEL_NODE_CHECK(next == grpc::CompletionQueue::TIMEOUT);
+    if (!cancelled && ClientGone(fd)) {
+      context.TryCancel();
+      cancelled = true;
     }
-    status = state->status;
+  }
+  cq.Shutdown();
+  {
+    void* tag = nullptr;
+    bool ok = false;
+    // Drains the shut-down queue (nothing else was queued on it).
+    while (cq.Next(&tag, &ok)) {
+    }
   }
   if (!status.ok()) {
     return AnswerError(res, status.error_code(), status.error_message());
