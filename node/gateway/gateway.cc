@@ -3,9 +3,8 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#include <cstdio>
-
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <utility>
 #include <vector>
@@ -29,6 +28,7 @@ constexpr char kJson[] = "application/json";
 constexpr int kResourceExhausted = 8;
 constexpr int kUnknown = 2;
 constexpr int kInvalidArgument = 3;
+constexpr int kInternal = 13;
 
 // True once the peer closed or reset the connection (its FIN is enough: Go's server
 // cancels the request context on it too).
@@ -47,7 +47,8 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
   std::vector<grpc::Slice> slices;
   std::string out;
   if (!buffer.Dump(&slices).ok()) return out;
-  for (const grpc::Slice& s : slices) out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return out;
 }
 
@@ -86,9 +87,9 @@ void ForwardMetadata(const httplib::Request& req, grpc::ClientContext* context) 
       if (!absl::StartsWith(key, kPrefix)) continue;
       key = key.substr(kPrefix.size());
     }
-    const bool key_ok = !key.empty() && !absl::EndsWith(key, "-bin") &&
-                        key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") ==
-                            std::string::npos;
+    const bool key_ok =
+        !key.empty() && !absl::EndsWith(key, "-bin") &&
+        key.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_.") == std::string::npos;
     bool value_ok = true;
     for (char c : value) value_ok = value_ok && c >= 0x20 && c < 0x7f;
     if (key_ok && value_ok) context->AddMetadata(key, value);
@@ -100,9 +101,9 @@ void ForwardMetadata(const httplib::Request& req, grpc::ClientContext* context) 
 struct StreamState {
   absl::Mutex mu;
   std::deque<std::string> responses ABSL_GUARDED_BY(mu);  // serialized, bounded
-  bool read_paused ABSL_GUARDED_BY(mu) = false;  // queue full: no read outstanding
-  bool reads_ended ABSL_GUARDED_BY(mu) = false;  // the server finished sending
-  bool done ABSL_GUARDED_BY(mu) = false;         // OnDone ran: `status` is final
+  bool read_paused ABSL_GUARDED_BY(mu) = false;           // queue full: no read outstanding
+  bool reads_ended ABSL_GUARDED_BY(mu) = false;           // the server finished sending
+  bool done ABSL_GUARDED_BY(mu) = false;                  // OnDone ran: `status` is final
   grpc::Status status ABSL_GUARDED_BY(mu);
 };
 
@@ -115,8 +116,7 @@ class StreamCall final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::
              size_t queue_limit)
       : state_(std::move(state)), requests_(std::move(requests)), queue_limit_(queue_limit) {}
 
-  void Start(grpc::GenericStub* stub, const std::string& method,
-             const httplib::Request& req) {
+  void Start(grpc::GenericStub* stub, const std::string& method, const httplib::Request& req) {
     ForwardMetadata(req, &context_);
     stub->PrepareBidiStreamingCall(&context_, method, grpc::StubOptions(), this);
     AddHold();
@@ -242,7 +242,9 @@ class StreamSession {
   std::atomic<size_t>* const active_;
 };
 
-std::string ResultLine(const std::string& json) { return absl::StrCat("{\"result\":", json, "}\n"); }
+std::string ResultLine(const std::string& json) {
+  return absl::StrCat("{\"result\":", json, "}\n");
+}
 
 // HTTP/1.1 chunked transfer written straight to a blocking socket, each write bounded by
 // kWriteTimeoutMs (a client that stops reading for that long loses its stream).
@@ -295,8 +297,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
   absl::StatusOr<absl::flat_hash_map<std::string, Route>> routes = ResolveRoutes();
   if (!routes.ok()) return routes.status();
   KEEL_NODE_CHECK(options.stream_queue_messages > 0 && options.max_stream_requests > 0);
-  return std::unique_ptr<Gateway>(
-      new Gateway(std::move(channel), options, *std::move(routes)));
+  return std::unique_ptr<Gateway>(new Gateway(std::move(channel), options, *std::move(routes)));
 }
 
 Gateway::Gateway(std::shared_ptr<grpc::ChannelInterface> channel, Options options,
@@ -310,9 +311,8 @@ int Gateway::CurrentFd() const {
 void Gateway::Register(httplib::Server* http) {
   http->set_payload_max_length(options_.max_body_bytes);
   constexpr char kGatewayPaths[] = R"(/v3(beta)?/.*)";
-  http->Post(kGatewayPaths, [this](const httplib::Request& req, httplib::Response& res) {
-    Serve(req, res);
-  });
+  http->Post(kGatewayPaths,
+             [this](const httplib::Request& req, httplib::Response& res) { Serve(req, res); });
   // grpc-gateway: a known path with another method is 405, an unknown one 404.
   auto not_post = [this](const httplib::Request& req, httplib::Response& res) {
     std::string path = req.path;
@@ -360,8 +360,7 @@ void Gateway::Serve(const httplib::Request& req, httplib::Response& res) {
   }
 }
 
-void Gateway::ServeUnary(const Route& route, const httplib::Request& req,
-                         httplib::Response& res) {
+void Gateway::ServeUnary(const Route& route, const httplib::Request& req, httplib::Response& res) {
   // One value; the rest of the body is never read (a Decoder asked once).
   JsonScan scan = ScanJsonValues(req.body, 1);
   if (!scan.error.empty()) return AnswerError(res, kInvalidArgument, scan.error);
@@ -390,7 +389,8 @@ void Gateway::ServeUnary(const Route& route, const httplib::Request& req,
     void* tag = nullptr;
     bool ok = false;
     const auto next = cq.AsyncNext(
-        &tag, &ok, std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kClientPollInterval));
+        &tag, &ok,
+        std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kClientPollInterval));
     if (next == grpc::CompletionQueue::GOT_EVENT) break;  // the only tag: Finish
     KEEL_NODE_CHECK(next == grpc::CompletionQueue::TIMEOUT);
     if (!cancelled && ClientGone(fd)) {
@@ -411,15 +411,15 @@ void Gateway::ServeUnary(const Route& route, const httplib::Request& req,
   }
   std::string json;
   if (!ResponseJson(route, Flatten(response_bytes), &json)) {
-    return AnswerError(res, 13, "gateway: cannot parse the gRPC response");
+    return AnswerError(res, kInternal, "gateway: cannot parse the gRPC response");
   }
   AddEtcdHeaders(res, /*grpc_answered=*/true);
   res.set_content(json, kJson);
 }
 
-void Gateway::ServeStream(const Route& route, const httplib::Request& req,
-                          httplib::Response& res) {
-  JsonScan scan = ScanJsonValues(req.body, route.client_streaming ? options_.max_stream_requests : 1);
+void Gateway::ServeStream(const Route& route, const httplib::Request& req, httplib::Response& res) {
+  JsonScan scan =
+      ScanJsonValues(req.body, route.client_streaming ? options_.max_stream_requests : 1);
   std::vector<grpc::ByteBuffer> requests;
   for (std::string_view value : scan.values) {
     std::unique_ptr<google::protobuf::Message> request(route.request_prototype->New());
@@ -454,7 +454,7 @@ void Gateway::ServeStream(const Route& route, const httplib::Request& req,
   std::string first;
   const StreamSession::Next next = session->Wait(&first);
   if (next == StreamSession::Next::kClientGone) {
-    session.reset();  // cancels the call
+    session.reset();   // cancels the call
     res.status = 408;  // written to a closed connection
     return;
   }
@@ -472,13 +472,13 @@ void Gateway::ServeStream(const Route& route, const httplib::Request& req,
   }
   if (!ResponseJson(route, first, &first_line)) {
     session.reset();
-    return AnswerError(res, 13, "gateway: cannot parse the gRPC response");
+    return AnswerError(res, kInternal, "gateway: cannot parse the gRPC response");
   }
   if (session_fd < 0) {
     // Not on a handed-over connection (no socket to stream on): cannot happen in keeld,
     // where the gateway is registered on the client port only.
     session.reset();
-    return AnswerError(res, 13, "gateway: streaming needs the client port");
+    return AnswerError(res, kInternal, "gateway: streaming needs the client port");
   }
   // The stream is written here, on the connection itself: httplib's content providers
   // only run inside httplib's own listen loop, and connections handed over by the client

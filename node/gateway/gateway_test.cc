@@ -26,9 +26,11 @@ TEST(GoJsonScan, SyntaxErrorsWordedAsGo) {
   EXPECT_EQ(FirstError("[1 2]"), "invalid character '2' after array element");
   EXPECT_EQ(FirstError("{\"a\":\"x\ny\"}"), "invalid character '\\n' in string literal");
   EXPECT_EQ(FirstError(R"({"a":tru})"), "invalid character '}' in literal true (expecting 'e')");
-  EXPECT_EQ(FirstError(R"({"a":1.})"), "invalid character '}' after decimal point in numeric literal");
+  EXPECT_EQ(FirstError(R"({"a":1.})"),
+            "invalid character '}' after decimal point in numeric literal");
   EXPECT_EQ(FirstError(R"({"a":"\q"})"), "invalid character 'q' in string escape code");
-  EXPECT_EQ(FirstError("{'a':1}"), "invalid character '\\'' looking for beginning of object key string");
+  EXPECT_EQ(FirstError("{'a':1}"),
+            "invalid character '\\'' looking for beginning of object key string");
 }
 
 TEST(GoJsonScan, EmptyBodyIsNoValueAndNoError) {

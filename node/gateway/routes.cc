@@ -85,8 +85,7 @@ absl::StatusOr<absl::flat_hash_map<std::string, Route>> ResolveRoutes() {
       return absl::InternalError(absl::StrCat("gateway: no gRPC method ", entry.method));
     }
     Route route;
-    route.grpc_method =
-        absl::StrCat("/", method->service()->full_name(), "/", method->name());
+    route.grpc_method = absl::StrCat("/", method->service()->full_name(), "/", method->name());
     route.request_prototype = factory->GetPrototype(method->input_type());
     route.response_prototype = factory->GetPrototype(method->output_type());
     route.client_streaming = method->client_streaming();

@@ -1,7 +1,7 @@
 // The gateway's URL table: etcd 3.4's google.api.http POST paths (rpc.proto, v3lock.proto,
 // v3election.proto; the checked-in *.pb.gw.go files are stale for Lock: "/v3/lock" there,
-// "/v3/lock/lock" in the proto and in the etcd binary), each resolved to its gRPC method and message
-// types through the generated descriptors, so a wrong name fails at start-up, not per call.
+// "/v3/lock/lock" in the proto and in the etcd binary), each resolved to its gRPC method and
+// message types through the generated descriptors, so a wrong name fails at start-up, not per call.
 #ifndef KEEL_NODE_GATEWAY_ROUTES_H_
 #define KEEL_NODE_GATEWAY_ROUTES_H_
 
