@@ -179,14 +179,20 @@ class HttpEndpoints::HandlerServer final : public httplib::Server {
   }
 };
 
-absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(const std::vector<Url>& urls,
-                                                                    env::Loop* loop,
-                                                                    server::Server* server,
-                                                                    int64_t health_timeout_ms) {
+namespace {
+thread_local int current_connection_fd = -1;
+}  // namespace
+
+int HttpEndpoints::CurrentConnectionFd() { return current_connection_fd; }
+
+absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
+    const std::vector<Url>& urls, env::Loop* loop, server::Server* server,
+    int64_t health_timeout_ms, ClientPortExtension extension) {
   std::unique_ptr<HttpEndpoints> endpoints(new HttpEndpoints());
   endpoints->connection_server_ = std::make_unique<HandlerServer>();
   AddHandlers(endpoints->connection_server_.get(), loop, server, health_timeout_ms);
-  for (int i = 0; i < kConnectionThreads; ++i) {
+  if (extension.add_handlers) extension.add_handlers(endpoints->connection_server_.get());
+  for (int i = 0; i < kConnectionThreads + std::max(0, extension.extra_workers); ++i) {
     HttpEndpoints* raw = endpoints.get();
     endpoints->workers_.emplace_back([raw] { raw->ConnectionWorker(); });
   }
@@ -246,11 +252,13 @@ void HttpEndpoints::ConnectionWorker() {
     if (flags >= 0) (void)::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
     bool closed = false;
     // Bounded by kKeepAliveRequests, each bounded by the I/O timeouts.
+    current_connection_fd = fd;
     for (int left = kKeepAliveRequests; left > 0 && !closed; --left) {
       if (!WaitFor(fd, POLLIN, kIdleTimeoutMs)) break;
       FdStream stream(fd);
       if (!connection_server_->ServeOne(stream, /*last=*/left == 1, &closed)) break;
     }
+    current_connection_fd = -1;
     {
       absl::MutexLock lock(&mu_);
       active_.erase(std::find(active_.begin(), active_.end(), fd));

@@ -9,6 +9,7 @@
 #define KEEL_NODE_HTTP_ENDPOINTS_H_
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -26,6 +27,14 @@ class Server;
 
 namespace keel::node {
 
+// More for the client port only (etcd's JSON gateway, node/gateway/): handlers added to
+// the handed-over connections' server, and workers added for the long requests they may
+// hold (watch streams), so that HttpEndpoints::kConnectionThreads workers stay for the rest.
+struct HttpClientPortExtension {
+  std::function<void(httplib::Server*)> add_handlers;
+  int extra_workers = 0;
+};
+
 class HttpEndpoints {
  public:
   // Bounds for connections handed over by the client port.
@@ -35,13 +44,18 @@ class HttpEndpoints {
   static constexpr int64_t kIdleTimeoutMs = 5000;  // between requests on one connection
   static constexpr int64_t kIoTimeoutMs = 5000;    // one read or write within a request
 
+  using ClientPortExtension = HttpClientPortExtension;
+
   // Binds every URL (failing with the first bind error, e.g. a busy port) and starts
   // serving; `urls` may be empty (handed-over connections only). `loop` and `server`
-  // outlive the returned object, or until Stop().
-  static absl::StatusOr<std::unique_ptr<HttpEndpoints>> Start(const std::vector<Url>& urls,
-                                                              env::Loop* loop,
-                                                              server::Server* server,
-                                                              int64_t health_timeout_ms = 1000);
+  // (and what `extension` refers to) outlive the returned object, or until Stop().
+  static absl::StatusOr<std::unique_ptr<HttpEndpoints>> Start(
+      const std::vector<Url>& urls, env::Loop* loop, server::Server* server,
+      int64_t health_timeout_ms = 1000, ClientPortExtension extension = {});
+
+  // The socket of the handed-over connection this worker thread is serving; -1 on any
+  // other thread. Lets a handler notice its client went away.
+  static int CurrentConnectionFd();
   ~HttpEndpoints();
 
   // Serves one accepted HTTP/1.x connection (taking ownership of `fd`) on a worker

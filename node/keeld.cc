@@ -161,9 +161,12 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   if (!opened.ok()) return opened;
   absl::Status grpc = keeld->StartGrpc(config);
   if (!grpc.ok()) return grpc;
-  // /health and /metrics: on --listen-metrics-urls (if any) and on the client port.
-  absl::StatusOr<std::unique_ptr<HttpEndpoints>> http =
-      HttpEndpoints::Start(config.listen_metrics_urls, loop, keeld->server_.get());
+  // /health and /metrics: on --listen-metrics-urls (if any) and on the client port, with
+  // etcd's JSON gateway and /version on the client port only.
+  absl::StatusOr<HttpEndpoints::ClientPortExtension> gateway = keeld->StartGateway(config);
+  if (!gateway.ok()) return gateway.status();
+  absl::StatusOr<std::unique_ptr<HttpEndpoints>> http = HttpEndpoints::Start(
+      config.listen_metrics_urls, loop, keeld->server_.get(), 1000, *std::move(gateway));
   if (!http.ok()) return http.status();
   keeld->http_ = *std::move(http);
   grpc::Server* grpc_server = keeld->grpc_server_.get();
@@ -313,6 +316,29 @@ absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<HttpEndpoints::ClientPortExtension> Keeld::StartGateway(
+    const KeeldConfig& config) {
+  // The gateway dials our own gRPC services, as etcd's dials its client port: auth,
+  // quotas and errors are the gRPC ones. No size limit on answers (etcd: MaxInt32).
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  gateway::Gateway::Options options;
+  options.current_connection_fd = &HttpEndpoints::CurrentConnectionFd;
+  // JSON carries bytes as base64 (4/3) plus field names and quoting.
+  options.max_body_bytes = static_cast<size_t>(config.server.max_request_bytes) * 2 + (1 << 20);
+  absl::StatusOr<std::unique_ptr<gateway::Gateway>> created =
+      gateway::Gateway::Create(grpc_server_->InProcessChannel(args), options);
+  if (!created.ok()) return created.status();
+  gateway_ = *std::move(created);
+  HttpEndpoints::ClientPortExtension extension;
+  extension.add_handlers = [gateway = gateway_.get()](httplib::Server* http) {
+    gateway->Register(http);
+  };
+  // One worker per possible stream: watches never starve short requests.
+  extension.extra_workers = static_cast<int>(options.max_streams);
+  return extension;
+}
+
 void Keeld::RunOnLoop(absl::AnyInvocable<void() &&> fn) {
   absl::Notification done;
   env_->loop()->Post([&fn, &done]() mutable {
@@ -332,6 +358,9 @@ void Keeld::Shutdown() {
   // Closes every TLS relay: gRPC and HTTP see their sockets close.
   if (tls_terminator_ != nullptr) tls_terminator_->Stop();
   if (http_ != nullptr) http_->Stop();
+  // Its workers are joined: no gateway call is pending (each was cancelled when Stop
+  // shut its connection down).
+  gateway_.reset();
   if (env_ != nullptr && env_->tcp_transport() != nullptr) {
     env_->tcp_transport()->SetQueryHandler(nullptr);
   }

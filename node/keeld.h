@@ -38,6 +38,7 @@
 #include "env/unsynced_loss_fs.h"
 #include "grpcpp/grpcpp.h"
 #include "node/client_listener.h"
+#include "node/gateway/gateway.h"
 #include "node/http_endpoints.h"
 #include "node/keeld_flags.h"
 #include "node/tls_setup.h"
@@ -71,6 +72,8 @@ class Keeld {
   absl::Status OpenServer(const KeeldConfig& config,
                           std::function<void(const absl::Status&)> on_fatal);
   absl::Status StartGrpc(const KeeldConfig& config);
+  // Creates gateway_ (after StartGrpc) and returns how HttpEndpoints serves it.
+  absl::StatusOr<HttpEndpoints::ClientPortExtension> StartGateway(const KeeldConfig& config);
   // Answers a control query on the peer port (a joining member's membership question).
   void AnswerQuery(std::string request, env::TcpTransport::QueryReply reply);
   // Runs `fn` on the Loop and waits for it.
@@ -89,6 +92,9 @@ class Keeld {
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HttpEndpoints> http_;
+  // etcd's JSON gateway (node/gateway/): served by http_'s workers, through an in-process
+  // channel to grpc_server_; destroyed once http_ has stopped.
+  std::unique_ptr<gateway::Gateway> gateway_;
   std::unique_ptr<ClientListener> client_listener_;
   // TLS (tls_setup.h): contexts made at start; the terminator serves https client URLs.
   TlsContexts tls_;

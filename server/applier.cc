@@ -109,11 +109,8 @@ ApplyResult Applier::Apply(const serverpb::InternalRaftRequest& r, int64_t now_n
   } else if (r.has_lease_checkpoint()) {
     result = ApplyLeaseCheckpoint(r.lease_checkpoint(), now_ns);
   } else if (r.has_alarm()) {
+    // No header: etcd 3.4's applier answers Alarm with the alarms alone.
     result = ApplyAlarm(r.alarm());
-    if (result.status.ok()) {
-      FillHeader(header, store_->current_revision(),
-                 static_cast<etcdserverpb::AlarmResponse*>(result.response.get()));
-    }
   } else if (r.has_publish()) {
     membership_->ApplyPublish(r.publish(), store_->backend());
     result.status = absl::OkStatus();

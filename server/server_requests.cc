@@ -673,8 +673,15 @@ void ToProto(const serverpb::Member& m, etcdserverpb::Member* out) {
 template <typename Response>
 Response ServerImpl::MembersResponse() const {
   Response response;
-  for (const serverpb::Member& member : membership_->List()) ToProto(member, response.add_members());
+  std::vector<serverpb::Member> members = membership_->List();
+  // etcd lists members sorted by ID (membership.MembersByID).
+  std::sort(members.begin(), members.end(),
+            [](const serverpb::Member& a, const serverpb::Member& b) { return a.id() < b.id(); });
+  for (const serverpb::Member& member : members) ToProto(member, response.add_members());
   FillHeaderNow(&response);
+  // etcd's Cluster RPCs answer with cluster ID, member ID and term only (v3rpc/member.go's
+  // header()): no revision.
+  response.mutable_header()->clear_revision();
   return response;
 }
 
@@ -797,7 +804,8 @@ void ServerImpl::Alarm(const etcdserverpb::AlarmRequest& request,
         *response.add_alarms() = m;
       }
     }
-    FillHeaderNow(&response);
+    // No header: etcd 3.4's applier answers Alarm with the alarms alone (its gateway
+    // prints `{}` when there are none).
     return std::move(done)(std::move(response));
   }
   ProposeTyped<etcdserverpb::AlarmResponse>(request, &serverpb::InternalRaftRequest::set_allocated_alarm,
@@ -834,9 +842,8 @@ void ServerImpl::Defragment(const etcdserverpb::DefragmentRequest&,
   // LevelDB reclaims space by its own compactions; an explicit full compaction is what
   // defragmenting means for it.
   store_->backend().CompactAll();
-  etcdserverpb::DefragmentResponse response;
-  FillHeaderNow(&response);
-  std::move(done)(std::move(response));
+  // No header, as etcd 3.4's maintenance server (`&pb.DefragmentResponse{}`).
+  std::move(done)(etcdserverpb::DefragmentResponse());
 }
 
 void ServerImpl::Hash(const etcdserverpb::HashRequest&, Callback<etcdserverpb::HashResponse> done) {
