@@ -20,7 +20,7 @@ case $expect in
   pass)
     [ "$rc" -eq 0 ] || fail "keelchaos exited $rc, expected 0"
     tail -n 1 "$out" | grep -Eq '^[1-9][0-9]* passed, 0 failed$' || fail "final line is not 'N passed, 0 failed'"
-    for kind in crash crash_leader crash_majority pause pause_leader isolate split asymmetric flap cut move_leader; do
+    for kind in crash crash_leader crash_majority pause pause_leader isolate split asymmetric flap cut move_leader replace; do
       grep -Eq "^fault $kind: fired [1-9]" "$out" || fail "fault $kind never fired"
     done
     # The watchers caught up with every acknowledged write, and the proxy did cut links.

@@ -97,6 +97,16 @@ std::vector<std::string> ChaosCluster::ClientAddresses() const {
   return out;
 }
 
+std::string ChaosCluster::PeerUrl(int i) const {
+  return absl::StrCat("http://127.0.0.1:", members_[i].proxy_port);
+}
+
+void ChaosCluster::WipeData(int i) {
+  KEEL_SIM_CHECK(members_[i].pid <= 0);
+  std::error_code ignored;
+  std::filesystem::remove_all(absl::StrCat(options_.work_dir, "/", name(i), ".data"), ignored);
+}
+
 void ChaosCluster::Kill(int i) {
   Member& m = members_[i];
   if (m.pid <= 0) return;

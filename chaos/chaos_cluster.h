@@ -44,7 +44,9 @@ class ChaosCluster {
   bool Paused(int i) const { return members_[i].paused; }
   PeerProxy& proxy() { return *proxy_; }
 
+  std::string PeerUrl(int i) const;  // the advertised (proxied) peer URL
   void Kill(int i);              // SIGKILL + reap
+  void WipeData(int i);          // removes a killed member's data dir (membership replace)
   absl::Status Restart(int i);   // same flags and data dir; does not wait for it
   void Pause(int i);             // SIGSTOP
   void Continue(int i);          // SIGCONT

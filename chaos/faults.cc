@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "sim/check.h"
@@ -15,7 +16,7 @@ namespace {
 constexpr FaultKind kAllFaults[] = {
     FaultKind::kCrash,   FaultKind::kCrashLeader, FaultKind::kCrashMajority, FaultKind::kPause,
     FaultKind::kPauseLeader, FaultKind::kIsolate, FaultKind::kSplit,      FaultKind::kAsymmetric,
-    FaultKind::kFlap,    FaultKind::kCut,         FaultKind::kMoveLeader,
+    FaultKind::kFlap,    FaultKind::kCut,         FaultKind::kMoveLeader,  FaultKind::kReplace,
 };
 
 // Fisher-Yates with our deterministic Rng (std::shuffle's algorithm is unspecified).
@@ -41,6 +42,7 @@ const char* FaultName(FaultKind kind) {
     case FaultKind::kFlap: return "flap";
     case FaultKind::kCut: return "cut";
     case FaultKind::kMoveLeader: return "move_leader";
+    case FaultKind::kReplace: return "replace";
   }
   return "unknown";
 }
@@ -130,7 +132,8 @@ FaultPlan FaultSchedule::Next(int nodes, int leader) {
     }
     case FaultKind::kCut:
       break;
-    case FaultKind::kMoveLeader: {
+    case FaultKind::kMoveLeader:
+    case FaultKind::kReplace: {
       const int target = all[0] != leader ? all[0] : all[1 % nodes];
       plan.members = {target};
       break;
@@ -201,8 +204,89 @@ absl::StatusOr<std::string> FaultInjector::Apply(const FaultPlan& plan) {
       return moved.ok() ? std::string("moved")
                         : absl::StrCat("move_leader: ", moved.status().message());
     }
+    case FaultKind::kReplace:
+      return Replace(plan.members[0]);
   }
   return std::string();
+}
+
+absl::StatusOr<std::string> FaultInjector::Replace(int member) {
+  learner_id_ = 0;
+  absl::StatusOr<etcdserverpb::StatusResponse> status = cluster_->Status(member);
+  if (!status.ok()) return std::string("replace: target did not answer Status; skipped");
+  const uint64_t old_id = status->header().member_id();
+  // A removal whose outcome is unknown is settled by MemberList. etcd refuses removals
+  // while a remaining member reconnected less than 5 s ago ("not enough started members"),
+  // as after a crash round, hence the retries for a bounded time.
+  bool removed = false;
+  std::string last;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (!removed && absl::Now() < deadline) {
+    absl::StatusOr<etcdserverpb::MemberRemoveResponse> r = admin_->MemberRemove(old_id);
+    if (r.ok()) {
+      removed = true;
+      break;
+    }
+    last = std::string(r.status().message());
+    absl::StatusOr<etcdserverpb::MemberListResponse> list = admin_->MemberList();
+    if (list.ok()) {
+      removed = std::none_of(list->members().begin(), list->members().end(),
+                             [&](const etcdserverpb::Member& m) { return m.id() == old_id; });
+    }
+    if (!removed) absl::SleepFor(absl::Milliseconds(200));
+  }
+  if (!removed) return absl::UnavailableError("replace: MemberRemove did not succeed: " + last);
+  cluster_->Kill(member);
+  cluster_->WipeData(member);
+  const absl::Time add_deadline = absl::Now() + absl::Seconds(20);
+  while (learner_id_ == 0 && absl::Now() < add_deadline) {
+    absl::StatusOr<etcdserverpb::MemberAddResponse> r =
+        admin_->MemberAdd({cluster_->PeerUrl(member)}, /*is_learner=*/true);
+    if (r.ok()) {
+      learner_id_ = r->member().id();
+      break;
+    }
+    last = std::string(r.status().message());
+    absl::StatusOr<etcdserverpb::MemberListResponse> list = admin_->MemberList();
+    if (list.ok()) {
+      for (const etcdserverpb::Member& m : list->members()) {
+        for (const std::string& url : m.peerurls()) {
+          if (url == cluster_->PeerUrl(member)) learner_id_ = m.id();
+        }
+      }
+    }
+    if (learner_id_ == 0) absl::SleepFor(absl::Milliseconds(200));
+  }
+  if (learner_id_ == 0) return absl::UnavailableError("replace: MemberAdd did not succeed: " + last);
+  if (absl::Status s = cluster_->Restart(member); !s.ok()) return s;
+  return absl::StrCat("removed ", absl::Hex(old_id), ", learner ", absl::Hex(learner_id_));
+}
+
+// etcd refuses to promote a learner that has not caught up ("...in sync with leader"), so
+// this retries for a bounded time.
+void FaultInjector::PromoteLearner() {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  std::string last;
+  while (absl::Now() < deadline) {
+    absl::StatusOr<etcdserverpb::MemberPromoteResponse> r = admin_->MemberPromote(learner_id_);
+    if (r.ok()) {
+      learner_id_ = 0;
+      return;
+    }
+    last = std::string(r.status().message());
+    absl::StatusOr<etcdserverpb::MemberListResponse> list = admin_->MemberList();
+    if (list.ok()) {
+      for (const etcdserverpb::Member& m : list->members()) {
+        if (m.id() == learner_id_ && !m.islearner()) {
+          learner_id_ = 0;  // an earlier attempt of unknown outcome did it
+          return;
+        }
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  heal_problem_ = absl::StrCat("liveness: learner ", absl::Hex(learner_id_),
+                               " not promoted within 30s (last error: ", last, ")");
 }
 
 void FaultInjector::Tick() {
@@ -218,6 +302,7 @@ void FaultInjector::Tick() {
 }
 
 absl::Status FaultInjector::Heal() {
+  heal_problem_.clear();
   if (!active_) return absl::OkStatus();
   active_ = false;
   cluster_->proxy().Heal();
@@ -229,6 +314,7 @@ absl::Status FaultInjector::Heal() {
       if (absl::Status s = cluster_->Restart(m); !s.ok()) return s;
     }
   }
+  if (plan_.kind == FaultKind::kReplace && learner_id_ != 0) PromoteLearner();
   return absl::OkStatus();
 }
 

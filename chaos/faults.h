@@ -13,7 +13,10 @@
 //   flap            one member is isolated and reconnected at seeded 100-400 ms intervals
 //   cut             every peer connection is closed, repeatedly (300 ms), members redial
 //   move_leader     MoveLeader to a random follower during load (nothing to heal)
-// Not here yet (see README.md): disk failpoints, membership churn, client-link faults.
+//   replace         membership churn: MemberRemove a follower, kill it, wipe its data dir,
+//                   MemberAdd it back as a learner (same peer URL, new id) and restart it
+//                   empty; heal: MemberPromote once it has caught up
+// Not here yet (see README.md): disk failpoints, client-link faults.
 #ifndef KEEL_CHAOS_FAULTS_H_
 #define KEEL_CHAOS_FAULTS_H_
 
@@ -40,6 +43,7 @@ enum class FaultKind {
   kFlap,
   kCut,
   kMoveLeader,
+  kReplace,
 };
 
 const char* FaultName(FaultKind kind);
@@ -82,8 +86,13 @@ class FaultInjector {
   absl::StatusOr<std::string> Apply(const FaultPlan& plan);
   void Tick();
   absl::Status Heal();
+  // What went wrong in the last Heal that a healthy cluster would not do (a learner that
+  // could not be promoted in time); empty if nothing.
+  const std::string& heal_problem() const { return heal_problem_; }
 
  private:
+  absl::StatusOr<std::string> Replace(int member);
+  void PromoteLearner();
   void SetIsolated(int member, bool isolated);
 
   ChaosCluster* cluster_;
@@ -93,6 +102,8 @@ class FaultInjector {
   env::Rng flap_rng_{0};
   absl::Time next_toggle_;
   bool flap_isolated_ = false;
+  uint64_t learner_id_ = 0;  // replace: the re-added member, promoted at heal
+  std::string heal_problem_;
 };
 
 }  // namespace keel::chaos

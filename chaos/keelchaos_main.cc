@@ -197,6 +197,7 @@ int Run(const Flags& f, const std::string& binary, const std::string& replay) {
       std::fprintf(stderr, "keelchaos: heal: %s\n", std::string(s.message()).c_str());
       return 2;
     }
+    if (!injector.heal_problem().empty()) anomalies.push_back(injector.heal_problem());
     std::string recovered = "recovery n/a";
     absl::StatusOr<absl::Duration> rec = ProbeWrite(admin->get(), round);
     if (rec.ok()) {
@@ -260,8 +261,9 @@ int Run(const Flags& f, const std::string& binary, const std::string& replay) {
   w.Stop();
   out.History(w.TakeJsonLines());
   const WorkloadCounters total = w.counters();
-  out.Line(absl::StrFormat("final: watchers at %s (last acknowledged revision %d), %d watch resumes -> %s",
-                           absl::StrJoin(seen, ","), last_acked, total.watch_resumes,
+  out.Line(absl::StrFormat("final: watchers at %s (last acknowledged revision %d), %d reconnects, "
+                           "%d new incarnations -> %s",
+                           absl::StrJoin(seen, ","), last_acked, total.watch_reconnects, total.watch_resumes,
                            final_anomalies.empty() ? "PASS" : "FAIL"));
   for (const std::string& a : final_anomalies) out.Line("ANOMALY final: " + a);
   if (!final_anomalies.empty()) {

@@ -111,6 +111,7 @@ absl::StatusOr<std::unique_ptr<Workloads>> Workloads::Start(WorkloadOptions opti
   if (o.run_watch) {
     absl::MutexLock lock(&w->mu_);
     w->streams_.resize(o.watchers);
+    w->reconnects_.assign(o.watchers, 0);
   }
   if (o.run_watch) {
     for (int i = 0; i < o.watchers; ++i, ++next) {
@@ -346,6 +347,7 @@ void Workloads::WatchLoop(int id) {
   const int index = id - op_workers_;
   client::Client* client = clients_[id].get();
   int64_t start = 1;
+  int64_t earlier_reconnects = 0;  // of finished incarnations
   for (int incarnation = 0; incarnation < kMaxWatchIncarnations; ++incarnation) {
     {
       absl::MutexLock lock(&mu_);
@@ -388,10 +390,12 @@ void Workloads::WatchLoop(int id) {
              .mod_revision = e.kv().mod_revision()});
       }
       absl::MutexLock lock(&mu_);
+      reconnects_[index] = earlier_reconnects + (*watcher)->resume_count();
       counters_.watch_events += static_cast<int64_t>(response.events.size());
       streams_[index].back().responses.push_back(std::move(response));
     }
     start = (*watcher)->next_revision();
+    earlier_reconnects += (*watcher)->resume_count();
     absl::MutexLock lock(&mu_);
     active_watchers_.erase(std::find(active_watchers_.begin(), active_watchers_.end(), watcher->get()));
     if (stop_) return;
@@ -442,7 +446,9 @@ std::vector<std::string> Workloads::TakeJsonLines() {
 
 WorkloadCounters Workloads::counters() const {
   absl::MutexLock lock(&mu_);
-  return counters_;
+  WorkloadCounters c = counters_;
+  for (int64_t r : reconnects_) c.watch_reconnects += r;
+  return c;
 }
 
 }  // namespace keel::chaos

@@ -66,7 +66,8 @@ struct WorkloadCounters {
   int64_t bank_transfers = 0;
   int64_t bank_unknown = 0;
   int64_t watch_events = 0;
-  int64_t watch_resumes = 0;  // new incarnations after a Watcher gave up
+  int64_t watch_resumes = 0;     // new incarnations after a Watcher gave up
+  int64_t watch_reconnects = 0;  // resumes inside client::Watcher (another endpoint, next revision)
 };
 
 class Workloads {
@@ -125,6 +126,7 @@ class Workloads {
   std::map<int64_t, std::vector<checkers::WatchEvent>> acked_ ABSL_GUARDED_BY(mu_);
   std::vector<std::vector<checkers::WatcherHistory>> streams_ ABSL_GUARDED_BY(mu_);
   std::vector<client::Watcher*> active_watchers_ ABSL_GUARDED_BY(mu_);
+  std::vector<int64_t> reconnects_ ABSL_GUARDED_BY(mu_);  // per watcher, over incarnations
   std::vector<std::string> anomalies_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> json_ ABSL_GUARDED_BY(mu_);
   WorkloadCounters counters_ ABSL_GUARDED_BY(mu_);
