@@ -212,6 +212,7 @@ int Run(const Flags& f, const std::string& binary, const std::string& replay) {
     }
     absl::SleepFor(absl::Milliseconds(300));  // load on the healed cluster
     if (!w.Quiesce(absl::Seconds(15))) anomalies.push_back("harness: workers did not go idle in 15s");
+    w.FinalReads(round);
 
     for (std::string& e : c.UnexpectedExits()) anomalies.push_back("member-exit: " + e);
     std::string hash_summary = "hashkv n/a";

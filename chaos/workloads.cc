@@ -246,6 +246,33 @@ void Workloads::RegisterLoop(int id) {
   }
 }
 
+void Workloads::FinalReads(int round) {
+  if (!options_.run_register) return;
+  client::Client* client = clients_.front().get();
+  const uint64_t reader = static_cast<uint64_t>(clients_.size());  // a client id of its own
+  for (int k = 0; k < options_.register_keys; ++k) {
+    for (int attempt = 0; attempt < 5; ++attempt) {  // a failed read is dropped; try again
+      Operation op;
+      op.client_id = reader;
+      op.kind = OpKind::kGet;
+      op.key = RegisterKey(round, k);
+      op.invoke_ns = NowNs();
+      absl::StatusOr<etcdserverpb::RangeResponse> r = client->Get(op.key);
+      op.complete_ns = NowNs();
+      if (!r.ok()) continue;
+      op.header_revision = r->header().revision();
+      op.found = r->kvs_size() > 0;
+      if (op.found) {
+        op.read_value = r->kvs(0).value();
+        op.read_mod_revision = r->kvs(0).mod_revision();
+        op.read_version = r->kvs(0).version();
+      }
+      RecordRegister(round, std::move(op));
+      break;
+    }
+  }
+}
+
 absl::Status Workloads::InitBank() {
   client::Client* client = clients_.front().get();
   for (int attempt = 0; attempt < 20; ++attempt) {  // bounded; each try has a deadline

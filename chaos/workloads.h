@@ -86,6 +86,10 @@ class Workloads {
   // `timeout` (its request is still bounded by the client's command deadline).
   bool Quiesce(absl::Duration timeout);
   void Stop();
+  // After Quiesce: one linearizable Get of every register key of `round`, recorded in that
+  // round's history (Jepsen's final reads), so an acknowledged write lost by a crash or a
+  // bad recovery is caught even if no worker read the key afterwards. Bounded retries.
+  void FinalReads(int round);
 
   checkers::History RegisterHistory(int round) const;
   std::map<int64_t, std::vector<checkers::WatchEvent>> AckedWrites() const;
