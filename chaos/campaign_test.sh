@@ -20,12 +20,13 @@ case $expect in
   pass)
     [ "$rc" -eq 0 ] || fail "keelchaos exited $rc, expected 0"
     tail -n 1 "$out" | grep -Eq '^[1-9][0-9]* passed, 0 failed$' || fail "final line is not 'N passed, 0 failed'"
-    for kind in crash crash_leader crash_majority pause pause_leader isolate split asymmetric flap cut move_leader replace; do
+    for kind in crash crash_leader crash_majority pause pause_leader isolate split asymmetric flap cut move_leader replace cut_clients; do
       grep -Eq "^fault $kind: fired [1-9]" "$out" || fail "fault $kind never fired"
     done
     # The watchers caught up with every acknowledged write, and the proxy did cut links.
     grep -Eq '^final: .* -> PASS$' "$out" || fail "final watch check did not pass"
     grep -Eq 'proxy [0-9]+ connections, [0-9]+ refused, [1-9][0-9]* cut' "$out" || fail "the proxy never cut a link"
+    grep -Eq 'client proxy [0-9]+ connections, [1-9][0-9]* cut' "$out" || fail "the client proxy never cut a link"
     [ -s "$tmp/report/history.jsonl" ] || fail "--report wrote no history"
     grep -q '"workload":"register"' "$tmp/report/history.jsonl" || fail "no register ops in the history"
     grep -q '"workload":"bank"' "$tmp/report/history.jsonl" || fail "no bank ops in the history"

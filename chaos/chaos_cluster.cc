@@ -31,6 +31,7 @@ absl::StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(ClusterOptions
     m.client_port = client::testing::PickFreePort();
     m.peer_port = client::testing::PickFreePort();
     m.proxy_port = client::testing::PickFreePort();
+    m.client_proxy_port = client::testing::PickFreePort();
     peers.push_back(absl::StrCat(m.name, "=http://127.0.0.1:", m.proxy_port));
     listen_ports.push_back(m.proxy_port);
     target_ports.push_back(m.peer_port);
@@ -41,6 +42,15 @@ absl::StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(ClusterOptions
       PeerProxy::Start(std::move(listen_ports), std::move(target_ports));
   if (!proxy.ok()) return proxy.status();
   cluster->proxy_ = std::move(*proxy);
+  std::vector<int> client_listen, client_targets;
+  for (const Member& m : cluster->members_) {
+    client_listen.push_back(m.client_proxy_port);
+    client_targets.push_back(m.client_port);
+  }
+  absl::StatusOr<std::unique_ptr<PeerProxy>> client_proxy =
+      PeerProxy::Start(std::move(client_listen), std::move(client_targets));
+  if (!client_proxy.ok()) return client_proxy.status();
+  cluster->client_proxy_ = std::move(*client_proxy);
   for (int i = 0; i < cluster->size(); ++i) {
     if (absl::Status s = cluster->Spawn(i, /*existing=*/false); !s.ok()) return s;
   }
@@ -55,17 +65,17 @@ absl::StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(ClusterOptions
 ChaosCluster::~ChaosCluster() {
   for (int i = 0; i < size(); ++i) Kill(i);
   proxy_.reset();
+  client_proxy_.reset();
 }
 
 std::vector<std::string> ChaosCluster::Flags(int i, bool existing) const {
   const Member& m = members_[i];
-  const std::string client_url = absl::StrCat("http://127.0.0.1:", m.client_port);
   return {
       options_.binary,
       "--name=" + m.name,
       absl::StrCat("--data-dir=", options_.work_dir, "/", m.name, ".data"),
-      "--listen-client-urls=" + client_url,
-      "--advertise-client-urls=" + client_url,
+      absl::StrCat("--listen-client-urls=http://127.0.0.1:", m.client_port),
+      absl::StrCat("--advertise-client-urls=http://127.0.0.1:", m.client_proxy_port),
       absl::StrCat("--listen-peer-urls=http://127.0.0.1:", m.peer_port),
       absl::StrCat("--initial-advertise-peer-urls=http://127.0.0.1:", m.proxy_port),
       "--initial-cluster=" + initial_cluster_,
@@ -88,7 +98,7 @@ absl::Status ChaosCluster::Spawn(int i, bool existing) {
 }
 
 std::string ChaosCluster::ClientAddress(int i) const {
-  return absl::StrCat("127.0.0.1:", members_[i].client_port);
+  return absl::StrCat("127.0.0.1:", members_[i].client_proxy_port);
 }
 
 std::vector<std::string> ChaosCluster::ClientAddresses() const {
@@ -134,7 +144,8 @@ void ChaosCluster::Continue(int i) {
 // connected while the member was starting, or was killed, sits in gRPC's reconnect backoff
 // (20 s connect timeout) and would make a healthy member look dead.
 std::unique_ptr<client::Endpoint> ChaosCluster::FreshEndpoint(int i) const {
-  return client::MakeEndpoint(ClientAddress(i), ++endpoint_generation_);
+  return client::MakeEndpoint(absl::StrCat("127.0.0.1:", members_[i].client_port),
+                              ++endpoint_generation_);
 }
 
 absl::StatusOr<etcdserverpb::StatusResponse> ChaosCluster::Status(int i) const {

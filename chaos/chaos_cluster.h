@@ -1,6 +1,8 @@
 // A real keeld (or etcd 3.4: same flags) cluster on loopback whose peer links all pass
 // through a PeerProxy, with the process operations faults need: kill -9, restart on the same
 // data dir, SIGSTOP/SIGCONT. Members are children of the Supervisor (supervisor.h).
+// Client links pass through a second proxy (advertised client URLs point at it), so a fault
+// can cut clients off mid-request; the harness's own checks (Status, HashKV) go direct.
 #ifndef KEEL_CHAOS_CHAOS_CLUSTER_H_
 #define KEEL_CHAOS_CHAOS_CLUSTER_H_
 
@@ -37,8 +39,12 @@ class ChaosCluster {
   int size() const { return static_cast<int>(members_.size()); }
   const ClusterOptions& options() const { return options_; }
   std::string name(int i) const { return members_[i].name; }
+  // Through the client proxy: what workloads and the admin client use.
   std::string ClientAddress(int i) const;
   std::vector<std::string> ClientAddresses() const;
+  // Closes every client connection now (clients reconnect).
+  void CutClientLinks() { client_proxy_->Cut(); }
+  const PeerProxy& client_proxy() const { return *client_proxy_; }
   pid_t pid(int i) const { return members_[i].pid; }
   bool Running(int i) const { return members_[i].pid > 0; }
   bool Paused(int i) const { return members_[i].paused; }
@@ -66,6 +72,7 @@ class ChaosCluster {
     int client_port = 0;
     int peer_port = 0;        // the real listener
     int proxy_port = 0;       // advertised; the proxy forwards to peer_port
+    int client_proxy_port = 0;  // advertised client URL; forwards to client_port
     pid_t pid = -1;
     bool paused = false;
   };
@@ -78,6 +85,7 @@ class ChaosCluster {
   std::string initial_cluster_;
   std::vector<Member> members_;
   std::unique_ptr<PeerProxy> proxy_;
+  std::unique_ptr<PeerProxy> client_proxy_;  // no rules, only Cut()
   mutable std::atomic<int> endpoint_generation_{0};  // distinct channel per call
 };
 

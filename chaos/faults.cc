@@ -17,6 +17,7 @@ constexpr FaultKind kAllFaults[] = {
     FaultKind::kCrash,   FaultKind::kCrashLeader, FaultKind::kCrashMajority, FaultKind::kPause,
     FaultKind::kPauseLeader, FaultKind::kIsolate, FaultKind::kSplit,      FaultKind::kAsymmetric,
     FaultKind::kFlap,    FaultKind::kCut,         FaultKind::kMoveLeader,  FaultKind::kReplace,
+    FaultKind::kCutClients,
 };
 
 // Fisher-Yates with our deterministic Rng (std::shuffle's algorithm is unspecified).
@@ -43,6 +44,7 @@ const char* FaultName(FaultKind kind) {
     case FaultKind::kCut: return "cut";
     case FaultKind::kMoveLeader: return "move_leader";
     case FaultKind::kReplace: return "replace";
+    case FaultKind::kCutClients: return "cut_clients";
   }
   return "unknown";
 }
@@ -131,6 +133,7 @@ FaultPlan FaultSchedule::Next(int nodes, int leader) {
       break;
     }
     case FaultKind::kCut:
+    case FaultKind::kCutClients:
       break;
     case FaultKind::kMoveLeader:
     case FaultKind::kReplace: {
@@ -193,6 +196,7 @@ absl::StatusOr<std::string> FaultInjector::Apply(const FaultPlan& plan) {
       Tick();
       break;
     case FaultKind::kCut:
+    case FaultKind::kCutClients:
       next_toggle_ = absl::Now();
       Tick();
       break;
@@ -297,6 +301,9 @@ void FaultInjector::Tick() {
     next_toggle_ = absl::Now() + absl::Milliseconds(flap_rng_.UniformRange(100, 400));
   } else if (plan_.kind == FaultKind::kCut) {
     cluster_->proxy().Cut();
+    next_toggle_ = absl::Now() + absl::Milliseconds(300);
+  } else if (plan_.kind == FaultKind::kCutClients) {
+    cluster_->CutClientLinks();
     next_toggle_ = absl::Now() + absl::Milliseconds(300);
   }
 }

@@ -12,11 +12,13 @@
 //                   bytes to them stall (one direction only)
 //   flap            one member is isolated and reconnected at seeded 100-400 ms intervals
 //   cut             every peer connection is closed, repeatedly (300 ms), members redial
+//   cut_clients     every client connection is closed, repeatedly (300 ms), mid-request:
+//                   the client must report "unknown", never a wrong answer
 //   move_leader     MoveLeader to a random follower during load (nothing to heal)
 //   replace         membership churn: MemberRemove a follower, kill it, wipe its data dir,
 //                   MemberAdd it back as a learner (same peer URL, new id) and restart it
 //                   empty; heal: MemberPromote once it has caught up
-// Not here yet (see README.md): disk failpoints, client-link faults.
+// Not here yet (see README.md): disk failpoints.
 #ifndef KEEL_CHAOS_FAULTS_H_
 #define KEEL_CHAOS_FAULTS_H_
 
@@ -44,6 +46,7 @@ enum class FaultKind {
   kCut,
   kMoveLeader,
   kReplace,
+  kCutClients,
 };
 
 const char* FaultName(FaultKind kind);

@@ -283,12 +283,14 @@ int Run(const Flags& f, const std::string& binary, const std::string& replay) {
                           " max ", r.empty() ? "n/a" : absl::FormatDuration(absl::Trunc(worst, absl::Milliseconds(1)))));
   }
   const PeerProxy::Stats ps = c.proxy().stats();
+  const PeerProxy::Stats cs = c.client_proxy().stats();
   out.Line(absl::StrCat("totals: register ", total.register_ops, " ops (", total.register_unknown,
                         " unknown, ", total.register_failed, " failed reads); bank ", total.bank_reads,
                         " reads, ", total.bank_transfers, " transfers (", total.bank_unknown,
                         " unknown); watch ", total.watch_events, " events; proxy ", ps.accepted,
                         " connections, ", ps.refused, " refused, ", ps.cut, " cut, ",
-                        ps.unattributed, " unattributed; ", inconclusive_rounds,
+                        ps.unattributed, " unattributed; client proxy ", cs.accepted,
+                        " connections, ", cs.cut, " cut; ", inconclusive_rounds,
                         " rounds inconclusive"));
   out.Line(absl::StrCat(passed, " passed, ", failed, " failed"));
   if (!f.keep_work_dir && f.work_dir.empty() && failed == 0) {

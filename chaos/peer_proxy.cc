@@ -130,7 +130,9 @@ bool Pump(int src, int dst, Buffer& buf, bool readable, bool writable, int64_t* 
       if (n > 0) buf.end += static_cast<size_t>(n);
     }
   }
-  if (writable && buf.pending() > 0) {
+  // Forward what was just read without waiting for the next poll round: `readable` is only
+  // reported for an open direction, and the socket is non-blocking (EAGAIN keeps the rest).
+  if ((writable || readable) && buf.pending() > 0) {
     const ssize_t n = ::send(dst, buf.data.data() + buf.begin, buf.pending(), MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EINTR) return false;
     if (n > 0) {
