@@ -88,8 +88,12 @@ std::vector<std::string> ChaosCluster::Flags(int i, bool existing) const {
 
 absl::Status ChaosCluster::Spawn(int i, bool existing) {
   Member& m = members_[i];
+  std::vector<std::string> env;
+  if (options_.lose_unsynced) {
+    env.push_back(absl::StrCat("KEEL_FAILPOINT_LOSE_UNSYNCED=", JournalPath(i)));
+  }
   absl::StatusOr<pid_t> pid =
-      chaos::Spawn(Flags(i, existing), absl::StrCat(options_.work_dir, "/", m.name, ".log"));
+      chaos::Spawn(Flags(i, existing), absl::StrCat(options_.work_dir, "/", m.name, ".log"), env);
   if (!pid.ok()) return pid.status();
   m.pid = *pid;
   m.paused = false;
@@ -115,6 +119,11 @@ void ChaosCluster::WipeData(int i) {
   KEEL_SIM_CHECK(members_[i].pid <= 0);
   std::error_code ignored;
   std::filesystem::remove_all(absl::StrCat(options_.work_dir, "/", name(i), ".data"), ignored);
+  std::filesystem::remove(JournalPath(i), ignored);  // it describes the wiped files
+}
+
+std::string ChaosCluster::JournalPath(int i) const {
+  return absl::StrCat(options_.work_dir, "/", name(i), ".journal");  // outside the data dir
 }
 
 void ChaosCluster::Kill(int i) {

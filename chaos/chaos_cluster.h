@@ -28,6 +28,10 @@ struct ClusterOptions {
   std::string work_dir;  // data dirs and logs: <work_dir>/mN.data, mN.log
   int heartbeat_ms = 50;
   int election_ms = 500;
+  // keeld only: every member runs with KEEL_FAILPOINT_LOSE_UNSYNCED (env/unsynced_loss_fs.h),
+  // journal <work_dir>/mN.journal, so every kill -9 acts as a power loss: what was not
+  // fsynced is gone at the restart.
+  bool lose_unsynced = false;
 };
 
 class ChaosCluster {
@@ -80,6 +84,7 @@ class ChaosCluster {
   absl::Status Spawn(int i, bool existing);
   std::vector<std::string> Flags(int i, bool existing) const;
   std::unique_ptr<client::Endpoint> FreshEndpoint(int i) const;
+  std::string JournalPath(int i) const;
 
   const ClusterOptions options_;
   std::string initial_cluster_;

@@ -4,6 +4,7 @@
 //                 --workload=register,bank,watch|all --seed=N [--report=DIR]
 //                 [--keeld=PATH] [--etcd=PATH] [--work-dir=DIR] [--keep-work-dir]
 //                 [--election-ms=500] [--heartbeat-ms=50] [--bug=serializable-reads]
+//                 [--lose-unsynced]   (keeld: every kill -9 is a power loss)
 //
 // Rounds of heal -> fault -> heal -> check until --duration has passed and every fault kind
 // fired at least once. Prints one line per round, every anomaly with the operations
@@ -53,6 +54,7 @@ struct Flags {
   int election_ms = 500;
   int heartbeat_ms = 50;
   std::string bug;
+  bool lose_unsynced = false;
   std::string duration_text = "60s";
 };
 
@@ -61,7 +63,7 @@ int Usage(const std::string& why) {
                "keelchaos: %s\nusage: keelchaos run --target=keeld|etcd --nodes=N --duration=60s "
                "--faults=LIST|all --workload=register,bank,watch|all --seed=N [--report=DIR] "
                "[--keeld=PATH] [--etcd=PATH] [--work-dir=DIR] [--keep-work-dir] "
-               "[--election-ms=500] [--heartbeat-ms=50] [--bug=serializable-reads]\n",
+               "[--election-ms=500] [--heartbeat-ms=50] [--bug=serializable-reads] [--lose-unsynced]\n",
                why.c_str());
   return 2;
 }
@@ -128,7 +130,8 @@ int Run(const Flags& f, const std::string& binary, const std::string& replay) {
 
   absl::StatusOr<std::unique_ptr<ChaosCluster>> cluster = ChaosCluster::Start(
       {.binary = binary, .nodes = f.nodes, .work_dir = work_dir,
-       .heartbeat_ms = f.heartbeat_ms, .election_ms = f.election_ms});
+       .heartbeat_ms = f.heartbeat_ms, .election_ms = f.election_ms,
+       .lose_unsynced = f.lose_unsynced});
   if (!cluster.ok()) {
     std::fprintf(stderr, "keelchaos: %s\n", std::string(cluster.status().message()).c_str());
     return 2;
@@ -322,6 +325,7 @@ int Main(int argc, char** argv) {
     else if (name == "--report") f.report = value;
     else if (name == "--work-dir") f.work_dir = value;
     else if (name == "--keep-work-dir") f.keep_work_dir = true;
+    else if (name == "--lose-unsynced") f.lose_unsynced = true;
     else if (name == "--election-ms") ok = absl::SimpleAtoi(value, &f.election_ms) && f.election_ms > 0;
     else if (name == "--heartbeat-ms") ok = absl::SimpleAtoi(value, &f.heartbeat_ms) && f.heartbeat_ms > 0;
     else if (name == "--bug") ok = value == "serializable-reads", f.bug = value;
@@ -333,6 +337,7 @@ int Main(int argc, char** argv) {
     binary = FindKeeld(f.keeld, argv[0]);
     if (binary.empty()) return Usage("keeld not found: pass --keeld=PATH (or bazel run //chaos:keelchaos)");
   } else if (f.target == "etcd") {
+    if (f.lose_unsynced) return Usage("--lose-unsynced is a keeld failpoint");
     binary = f.etcd;
   } else {
     return Usage("--target must be keeld or etcd");
@@ -340,7 +345,7 @@ int Main(int argc, char** argv) {
   const std::string replay = absl::StrCat(
       "keelchaos run --target=", f.target, " --nodes=", f.nodes, " --duration=", f.duration_text,
       " --faults=", f.faults, " --workload=", f.workload, " --seed=", f.seed,
-      f.bug.empty() ? "" : " --bug=" + f.bug);
+      f.bug.empty() ? "" : " --bug=" + f.bug, f.lose_unsynced ? " --lose-unsynced" : "");
   return Run(f, binary, replay);
 }
 

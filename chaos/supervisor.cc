@@ -51,13 +51,19 @@ void InstallChildReaper() {
   std::atexit(KillAllAtExit);
 }
 
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_path) {
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_path,
+                            const std::vector<std::string>& extra_env) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
   // Everything the child needs is prepared before fork: only async-signal-safe calls after.
   std::vector<std::string> args = argv;
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  std::vector<std::string> env = extra_env;
+  std::vector<char*> cenv;
+  for (auto& e : env) cenv.push_back(e.data());
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) cenv.push_back(*e);
+  cenv.push_back(nullptr);  // getenv takes the first match: extra_env wins
   const pid_t parent = ::getpid();
   // Block the fatal signals across fork so a signal cannot land between fork and Track
   // (the child would then be missed by KillAllChildren).
@@ -81,7 +87,7 @@ absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::str
       ::dup2(out, 1);
       ::dup2(out, 2);
     }
-    ::execv(cargv[0], cargv.data());
+    ::execve(cargv[0], cargv.data(), cenv.data());
     ::_exit(127);
   }
   if (pid < 0) {

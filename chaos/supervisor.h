@@ -25,9 +25,11 @@ namespace keel::chaos {
 // Installs the signal handlers and the atexit hook. Call once from main before Spawn.
 void InstallChildReaper();
 
-// Starts argv[0] (a path) with argv, stdin from /dev/null, stdout+stderr appended to
-// log_path. Fails when the table of children is full or fork fails.
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_path);
+// Starts argv[0] (a path) with argv, this process's environment plus `extra_env`
+// ("NAME=value"), stdin from /dev/null, stdout+stderr appended to log_path. Fails when the
+// table of children is full or fork fails.
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& argv, const std::string& log_path,
+                            const std::vector<std::string>& extra_env = {});
 
 // SIGKILL (and SIGCONT, so a stopped child can die), reap, forget. No-op for pid <= 0.
 void KillChild(pid_t pid);
