@@ -59,6 +59,17 @@ std::string JsonOp(int round, const Operation& op) {
       ",\"cas_succeeded\":", op.cas_succeeded ? "true" : "false", "}");
 }
 
+// What a single-key linearizable Range returned, in the checker's terms.
+void RecordGetResult(const etcdserverpb::RangeResponse& r, Operation* op) {
+  op->header_revision = r.header().revision();
+  op->found = r.kvs_size() > 0;
+  if (op->found) {
+    op->read_value = r.kvs(0).value();
+    op->read_mod_revision = r.kvs(0).mod_revision();
+    op->read_version = r.kvs(0).version();
+  }
+}
+
 }  // namespace
 
 std::string Workloads::RegisterKey(int round, int k) { return absl::StrCat("c/r/", round, "/", k); }
@@ -201,13 +212,7 @@ void Workloads::RegisterLoop(int id) {
       }
       op.complete_ns = NowNs();
       if (r.ok()) {
-        op.header_revision = r->header().revision();
-        op.found = r->kvs_size() > 0;
-        if (op.found) {
-          op.read_value = r->kvs(0).value();
-          op.read_mod_revision = r->kvs(0).mod_revision();
-          op.read_version = r->kvs(0).version();
-        }
+        RecordGetResult(*r, &op);
         last_mod[op.key] = op.found ? op.read_mod_revision : 0;
       } else {
         op.outcome = Outcome::kFailed;  // a read that failed had no effect
@@ -260,13 +265,7 @@ void Workloads::FinalReads(int round) {
       absl::StatusOr<etcdserverpb::RangeResponse> r = client->Get(op.key);
       op.complete_ns = NowNs();
       if (!r.ok()) continue;
-      op.header_revision = r->header().revision();
-      op.found = r->kvs_size() > 0;
-      if (op.found) {
-        op.read_value = r->kvs(0).value();
-        op.read_mod_revision = r->kvs(0).mod_revision();
-        op.read_version = r->kvs(0).version();
-      }
+      RecordGetResult(*r, &op);
       RecordRegister(round, std::move(op));
       break;
     }
