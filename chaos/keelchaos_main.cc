@@ -181,7 +181,7 @@ int Run(const Flags& f, const std::string& binary, const std::string& replay) {
     w.BeginRound(round);
     absl::StatusOr<int> leader = c.WaitLeader(kLivenessBound);
     if (!leader.ok()) anomalies.push_back(absl::StrCat("liveness: before the fault: ", leader.status().message()));
-    absl::SleepFor(absl::Milliseconds(300));  // some load on a healthy cluster
+    absl::SleepFor(absl::Milliseconds(200));  // some load on a healthy cluster
     const FaultPlan plan = schedule.Next(c.size(), leader.ok() ? *leader : 0);
     ++planned;
     const std::string fault = plan.Describe(c);
@@ -213,7 +213,7 @@ int Run(const Flags& f, const std::string& binary, const std::string& replay) {
     if (absl::StatusOr<int> l = c.WaitLeader(kLivenessBound); !l.ok()) {
       anomalies.push_back(absl::StrCat("liveness: after the heal: ", l.status().message()));
     }
-    absl::SleepFor(absl::Milliseconds(300));  // load on the healed cluster
+    absl::SleepFor(absl::Milliseconds(200));  // load on the healed cluster
     if (!w.Quiesce(absl::Seconds(15))) anomalies.push_back("harness: workers did not go idle in 15s");
     w.FinalReads(round);
 
