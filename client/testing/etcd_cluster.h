@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/testing/free_port.h"
 
 namespace keel::client::testing {
 
@@ -55,9 +56,6 @@ class EtcdCluster {
   std::string initial_cluster_;
   std::vector<Member> members_;
 };
-
-// A TCP port that was free a moment ago (bind to port 0, read it back, close).
-int PickFreePort();
 
 }  // namespace keel::client::testing
 
