@@ -40,16 +40,6 @@ class RngSource final : public raft::RandomSource {
   env::Rng rng_;
 };
 
-checkers::RaftRole ToRole(raft::StateType s) {
-  switch (s) {
-    case raft::StateType::kLeader: return checkers::RaftRole::kLeader;
-    case raft::StateType::kCandidate: return checkers::RaftRole::kCandidate;
-    case raft::StateType::kPreCandidate: return checkers::RaftRole::kPreCandidate;
-    case raft::StateType::kFollower: return checkers::RaftRole::kFollower;
-  }
-  return checkers::RaftRole::kFollower;
-}
-
 class Swarm {
  public:
   Swarm(uint64_t seed, std::ostream* trace) : world_(seed), rng_(world_.NewRng("swarm.driver")) {

@@ -36,16 +36,6 @@ namespace {
 
 constexpr int64_t kSec = 1'000'000'000;
 
-checkers::RaftRole ToRole(raft::StateType s) {
-  switch (s) {
-    case raft::StateType::kLeader: return checkers::RaftRole::kLeader;
-    case raft::StateType::kCandidate: return checkers::RaftRole::kCandidate;
-    case raft::StateType::kPreCandidate: return checkers::RaftRole::kPreCandidate;
-    case raft::StateType::kFollower: return checkers::RaftRole::kFollower;
-  }
-  return checkers::RaftRole::kFollower;
-}
-
 // Feeds the Raft safety checker from every member after every event: role, term, commit,
 // the delta of its stable log, and the entries it applied.
 class RaftObserver {
