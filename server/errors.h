@@ -19,6 +19,10 @@ inline absl::Status StoppedError() { return absl::UnavailableError("etcdserver: 
 inline absl::Status TimeoutError() {
   return absl::UnavailableError("etcdserver: request timed out");
 }
+// MoveLeader's timeout (etcd's ErrGRPCTimeoutLeaderTransfer), not the generic one.
+inline absl::Status LeaderTransferTimeoutError() {
+  return absl::UnavailableError("etcdserver: request timed out, leader transfer took too long");
+}
 inline absl::Status TooManyRequestsError() {
   return absl::ResourceExhaustedError("etcdserver: too many requests");
 }

@@ -150,6 +150,22 @@ TEST_F(ServerClusterTest, MoveLeaderToANonMemberFailsAsInEtcd) {
   EXPECT_EQ(r.status().message(), "etcdserver: bad leader transferee");
 }
 
+// A transfer to a voter that never takes over times out with etcd 3.4's own text
+// (ErrGRPCTimeoutLeaderTransfer), not the generic "request timed out" (found by keelsim's
+// move-leader check).
+TEST_F(ServerClusterTest, MoveLeaderToADownVoterTimesOutAsInEtcd) {
+  const int follower = Follower();
+  etcdserverpb::MoveLeaderRequest move;
+  move.set_targetid(cluster_->member_id(follower));
+  cluster_->Crash(follower);
+  auto r = On<etcdserverpb::MoveLeaderResponse>(Leader(), [&](ServerImpl* s, auto done) {
+    s->MoveLeader(move, done);
+  });
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(r.status().message(), "etcdserver: request timed out, leader transfer took too long");
+}
+
 TEST_F(ServerClusterTest, NestedTxnResponsesCarryOnlyTheRevision) {
   etcdserverpb::TxnRequest txn;
   txn.add_success()->mutable_request_put()->set_key("t");

@@ -926,7 +926,7 @@ void ServerImpl::MoveLeader(const etcdserverpb::MoveLeaderRequest& request,
         // Whichever of timeout and leader change comes first answers; the other finds
         // the callback already taken (a moved-from AnyInvocable is empty).
         auto done = std::move(*shared);
-        if (done) std::move(done)(TimeoutError());
+        if (done) std::move(done)(LeaderTransferTimeoutError());
       });
   leader_waiters_.emplace_back(request.targetid(), [this, shared, timeout]() mutable {
     loop_->Cancel(timeout);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sim/check.h"
+#include "sim/checkers/check_tally.h"
 
 namespace keel::sim::checkers {
 
@@ -124,11 +125,14 @@ class WatcherReplay {
       }
       compacted_ = r.compact_revision > 0;
       compact_cancel_revision_ = r.compact_revision;
+      if (compacted_) CheckTally::Count("check.watch.compacted_cancel");
     }
     if (r.IsProgressNotify()) {
+      CheckTally::Count("check.watch.bookmark");
       bookmark_ = std::max(bookmark_, r.header_revision);
       return std::nullopt;
     }
+    if (r.fragment) CheckTally::Count("check.watch.fragment");
     for (const WatchEvent& e : r.events) {
       if (auto v = OnEvent(index, r, e)) return v;
     }
@@ -219,7 +223,11 @@ class WatcherReplay {
       if (!e.has_prev_kv) return std::nullopt;
       return Fail("watch-prev-kv", absl::StrCat(DescribeEvent(e), " carries an unrequested prev_kv"));
     }
-    if (!log_.complete()) return std::nullopt;
+    if (!log_.complete()) {
+      CheckTally::Count("check.watch.prev_kv_unknown");
+      return std::nullopt;
+    }
+    CheckTally::Count("check.watch.prev_kv");
     const WatchEvent* before = log_.ValueBefore(e.key, e.mod_revision);
     const bool ok = before == nullptr
                         ? !e.has_prev_kv
@@ -236,6 +244,7 @@ class WatcherReplay {
 
   std::optional<Violation> CheckReliable() const {
     const int64_t last = last_seen_revision();
+    CheckTally::Count("check.watch.reliable_streams");
     for (auto it = log_.writes().lower_bound(w_.start_revision);
          it != log_.writes().end() && it->first <= last; ++it) {
       for (const WatchEvent& c : it->second) {
@@ -290,6 +299,8 @@ std::optional<Violation> CheckWatchStream(const CommittedLog& log,
                                            : std::string()),
                        {}};
     }
+    if (i > 0) CheckTally::Count("check.watch.resumed_incarnations");
+    if (w.filter_put || w.filter_delete) CheckTally::Count("check.watch.filtered_streams");
     WatcherReplay replay(log, w);
     if (std::optional<Violation> v = replay.Run()) {
       if (i > 0) {

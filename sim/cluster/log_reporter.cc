@@ -9,6 +9,16 @@
 
 namespace keel::sim {
 
+checkers::RaftRole ToRole(raft::StateType s) {
+  switch (s) {
+    case raft::StateType::kLeader: return checkers::RaftRole::kLeader;
+    case raft::StateType::kCandidate: return checkers::RaftRole::kCandidate;
+    case raft::StateType::kPreCandidate: return checkers::RaftRole::kPreCandidate;
+    case raft::StateType::kFollower: return checkers::RaftRole::kFollower;
+  }
+  return checkers::RaftRole::kFollower;
+}
+
 uint64_t EntryHash(const raftpb::Entry& e) {
   return XXH3_64bits_withSeed(e.data().data(), e.data().size(),
                               static_cast<uint64_t>(e.type()) + 1);

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "raft/raft.h"
 #include "raft/raftpb/raft.pb.h"
 #include "raft/storage.h"
 #include "sim/checkers/raft_safety.h"
@@ -27,6 +28,9 @@ namespace keel::sim {
 // Identifies an entry's content for the safety checker (appended vs applied vs committed).
 // Runs for every entry on every member: no concatenated copy of the data.
 uint64_t EntryHash(const raftpb::Entry& e);
+
+// Raft's role as the safety checker names it.
+checkers::RaftRole ToRole(raft::StateType s);
 
 class LogReporter {
  public:

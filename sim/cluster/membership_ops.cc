@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "sim/check.h"
 
@@ -168,6 +169,36 @@ void MembershipOps::Send(const std::string& kind, int target,
   });
 }
 
+// etcd 3.4's MoveLeader contract (v3rpc maintenance.go, etcdserver server.go): a member
+// that is not the leader answers ErrGRPCNotLeader; a target that is not a voter member,
+// ErrGRPCBadLeaderTransferee; otherwise OK once the target leads (the leader itself at
+// once), or a timeout. No other answer is legal, and OK only names a voter member.
+void MembershipOps::CheckMoveLeaderAnswer(server::ServerImpl* s, uint64_t to, const absl::Status& status) {
+  const serverpb::Member* target = s->membership().Find(to);
+  const bool voter = target != nullptr && !target->is_learner();
+  std::string broken;
+  if (status.ok()) {
+    Count("check.move_leader.ok_target_is_voter");
+    if (!voter) broken = "answered OK for a target that is not a voter member";
+  } else if (status.message() == "etcdserver: bad leader transferee") {
+    Count("check.move_leader.bad_transferee_not_voter");
+    if (voter) broken = "refused a voter member as a bad leader transferee";
+  } else if (status.message() == "etcdserver: not leader") {
+    Count("check.move_leader.not_leader");
+  } else if (status.message() == "etcdserver: request timed out, leader transfer took too long") {
+    Count("check.move_leader.timed_out");
+  } else {
+    broken = "answered an error etcd's MoveLeader never returns";
+  }
+  if (!broken.empty() && !violation_.has_value()) {
+    violation_ = checkers::Violation{
+        "move-leader",
+        absl::StrFormat("n%d (id %x) %s: target %x, answer %s", cluster_->IndexOf(s->member_id()) + 1, s->member_id(),
+                        broken, to, status.ToString()),
+        {}};
+  }
+}
+
 void MembershipOps::IssueNext() {
   const server::Membership* view = View();
   if (view == nullptr) return;
@@ -281,11 +312,17 @@ void MembershipOps::IssueNext() {
       if (target < 0) return;
       // Any index ever used: voters, learners, joiners not started, removed members.
       const uint64_t to = cluster_->member_id(static_cast<int>(rng_.Uniform(cluster_->size())));
-      Send("move_leader", target, [to](server::ServerImpl* s, std::function<void(absl::Status)> done) {
-        etcdserverpb::MoveLeaderRequest req;
-        req.set_targetid(to);
-        s->MoveLeader(req, [done](absl::StatusOr<etcdserverpb::MoveLeaderResponse> r) { done(r.status()); });
-      });
+      Send("move_leader", target,
+           [this, to, alive = alive_](server::ServerImpl* s, std::function<void(absl::Status)> done) {
+             etcdserverpb::MoveLeaderRequest req;
+             req.set_targetid(to);
+             s->MoveLeader(req, [this, s, to, alive, done](absl::StatusOr<etcdserverpb::MoveLeaderResponse> r) {
+               // Answered on s's loop (synchronously, at a leader change, or at its timeout):
+               // s is alive (a destroyed server drops its waiters unanswered).
+               if (*alive) CheckMoveLeaderAnswer(s, to, r.status());
+               done(r.status());
+             });
+           });
       return;
     }
   }

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "env/rng.h"
+#include "sim/checkers/violation.h"
 #include "sim/cluster/cluster.h"
 #include "sim/world.h"
 
@@ -55,6 +56,9 @@ class MembershipOps {
   const std::map<std::string, uint64_t>& counters() const { return counters_; }
   // IDs ever seen removed by any member: none may be listed again (CheckMembership).
   const std::set<uint64_t>& removed_ids() const { return removed_ids_; }
+  // move-leader: the first MoveLeader answer that broke etcd's contract (see
+  // CheckMoveLeaderAnswer in membership_ops.cc), if any.
+  const std::optional<checkers::Violation>& violation() const { return violation_; }
   // Run by every tick (20 ms): retire members any live member has removed, give a
   // process to listed IDs that have none, start joiners.
   void Reconcile();
@@ -68,6 +72,9 @@ class MembershipOps {
   // The membership as the most advanced live member applied it; nullptr if none is up.
   const server::Membership* View() const;
   void Count(const std::string& key) { ++counters_[key]; }
+  // Judges a MoveLeader answer from member `s` for target `to` (in its loop, right after
+  // the answer): records the first violation, counts check.move_leader.* branches.
+  void CheckMoveLeaderAnswer(server::ServerImpl* s, uint64_t to, const absl::Status& status);
   // Sends `kind` to member `target`; `issue` runs on its loop and must call the done
   // callback it is given exactly once (with OK or the error).
   void Send(const std::string& kind, int target,
@@ -87,6 +94,7 @@ class MembershipOps {
   std::shared_ptr<InFlight> in_flight_;
   std::map<std::string, uint64_t> counters_;
   std::set<uint64_t> removed_ids_;
+  std::optional<checkers::Violation> violation_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

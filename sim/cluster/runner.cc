@@ -16,7 +16,9 @@
 #include "sim/checkers/linearizability.h"
 #include "sim/checkers/raft_safety.h"
 #include "sim/cluster/cluster.h"
+#include "sim/checkers/check_tally.h"
 #include "sim/cluster/coverage.h"
+#include "sim/cluster/raft_swarm.h"
 #include "sim/cluster/end_checks.h"
 #include "sim/cluster/log_reporter.h"
 #include "sim/cluster/membership_checks.h"
@@ -33,16 +35,6 @@ namespace keel::sim {
 namespace {
 
 constexpr int64_t kSec = 1'000'000'000;
-
-checkers::RaftRole ToRole(raft::StateType s) {
-  switch (s) {
-    case raft::StateType::kLeader: return checkers::RaftRole::kLeader;
-    case raft::StateType::kCandidate: return checkers::RaftRole::kCandidate;
-    case raft::StateType::kPreCandidate: return checkers::RaftRole::kPreCandidate;
-    case raft::StateType::kFollower: return checkers::RaftRole::kFollower;
-  }
-  return checkers::RaftRole::kFollower;
-}
 
 // Feeds the Raft safety checker from every member after every event: role, term, commit,
 // the delta of its stable log, and the entries it applied.
@@ -491,11 +483,15 @@ RunResult RunSeed(const RunOptions& options) {
   env::Buggify buggify(world.NewRng("buggify"));
   std::optional<env::Buggify::Scope> buggify_scope;
   if (options.buggify) buggify_scope.emplace(&buggify);
+  // The checkers' branches this run reached (check.* in the coverage line).
+  checkers::CheckTally check_tally;
+  checkers::CheckTally::Scope check_tally_scope(&check_tally);
   std::unique_ptr<SimCluster> cluster;
   std::unique_ptr<RaftCoverage> raft_coverage;
   const Workload* workload_seen = nullptr;  // for the per-kind operation counts
   std::unique_ptr<MembershipOps> membership_ops;
   std::unique_ptr<CommitQuorumChecker> commit_quorum;
+  std::optional<RaftSwarmResult> swarm;  // raft_swarm.h, when this seed ran it
   auto finish = [&](bool ok, std::string checker, std::string message) {
     if (cluster != nullptr) {
       result.coverage = Coverage(*cluster, result.excused.size(), scenario, world, raft_coverage.get(), buggify);
@@ -509,6 +505,7 @@ RunResult RunSeed(const RunOptions& options) {
     if (commit_quorum != nullptr && commit_quorum->checked() > 0) {
       result.coverage["commit_quorum_checked"] += commit_quorum->checked();
     }
+    for (const auto& [name, n] : check_tally.counts()) result.coverage[name] += n;
     result.buggify_sites = buggify.EnabledSites();
     result.buggify_fires = buggify.fires();
     result.ok = ok;
@@ -517,6 +514,14 @@ RunResult RunSeed(const RunOptions& options) {
     result.trace_hash = world.trace().HashHex();
     result.sim_seconds = static_cast<double>(world.now_ns()) / kSec;
     result.events = world.events_run();
+    if (swarm.has_value()) {
+      // Its own world: fold its hash in, so a replay proves both parts.
+      result.trace_hash = absl::StrFormat("%016x", world.trace().hash() ^ (swarm->trace_hash * 0x9e3779b97f4a7c15ULL));
+      result.sim_seconds += swarm->sim_seconds;
+      result.events += swarm->events;
+      for (const auto& [name, n] : swarm->coverage) result.coverage[name] += n;
+      absl::StrAppend(&result.scenario, " | ", swarm->summary);
+    }
     return result;
   };
 
@@ -699,6 +704,7 @@ RunResult RunSeed(const RunOptions& options) {
   if (auto v = CheckMembershipAtEnd(*cluster, membership_ops->removed_ids())) {
     return finish(false, v->property, v->message);
   }
+  if (const auto& v = membership_ops->violation()) return finish(false, v->property, v->message);
   checkers::History history = ToCheckerHistory(workload.history());
   result.operations = history.size();
   checkers::LinearizabilityOptions lin_options;
@@ -706,6 +712,10 @@ RunResult RunSeed(const RunOptions& options) {
   // as inconclusive, never as OK.
   lin_options.max_search_steps = 20'000'000;
   checkers::LinearizabilityResult lin = checkers::CheckLinearizability(history, lin_options);
+  checkers::CheckTally::Count(lin.verdict == checkers::Verdict::kOk ? "check.linearizability.checked"
+                              : lin.verdict == checkers::Verdict::kInconclusive ? "check.linearizability.inconclusive"
+                                                                                  : "check.linearizability.violation");
+  checkers::CheckTally::Count("check.linearizability.operations", history.size());
   if (lin.verdict == checkers::Verdict::kViolation) {
     return finish(false, lin.property.empty() ? "linearizability" : lin.property, lin.explanation);
   }
@@ -730,6 +740,8 @@ RunResult RunSeed(const RunOptions& options) {
     if (!cluster->MediumDamaged(i)) return finish(false, "member-down", line);
     result.excused.push_back(line);
   }
+  checkers::CheckTally::Count("check.durability.replicas", finals.size());
+  checkers::CheckTally::Count("check.hashkv.replicas", hashes.size());
   if (auto v = checkers::CheckDurability(history, finals, {})) return finish(false, v->property, v->message);
   if (auto v = checkers::CheckReplicaAgreement(hashes, finals)) return finish(false, v->property, v->message);
   if (auto v = CheckLeases(cluster.get(), lease_revokes, history)) return finish(false, v->property, v->message);
@@ -756,6 +768,15 @@ RunResult RunSeed(const RunOptions& options) {
   }
   if (lin.verdict == checkers::Verdict::kInconclusive) {
     return finish(false, "linearizability-inconclusive", lin.explanation);
+  }
+  // ---- Joint consensus at the Raft level (raft_swarm.h: etcd 3.4's server never enters
+  // a joint configuration), in one seed in three, from its own stream and world.
+  if (world.NewRng("raftswarm").OneIn(3)) {
+    swarm = RunRaftSwarm(options.seed, options.trace);
+    if (swarm->violation.has_value()) {
+      return finish(false, swarm->violation->property,
+                    absl::StrCat("raft-level swarm (", swarm->summary, "): ", swarm->violation->message));
+    }
   }
   return finish(true, "", "");
 }

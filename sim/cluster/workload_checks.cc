@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sim/check.h"
+#include "sim/checkers/check_tally.h"
 
 namespace keel::sim {
 namespace {
@@ -109,11 +110,16 @@ std::optional<checkers::Violation> CheckTransfers(const std::vector<ClientOp>& o
     if (op.kind == OpKind::kAudit || op.kind == OpKind::kAuditTxn) {
       int64_t sum = 0;
       for (const ClientOp::Account& a : op.accounts) sum += Balance(a.value);
+      if (!op.accounts.empty()) checkers::CheckTally::Count("check.txn.audit_total");
       if (!op.accounts.empty() && (static_cast<int>(op.accounts.size()) != accounts || sum != total)) {
         return Fail("txn-conserved-total", absl::StrFormat("%s saw %d of %d accounts summing to %d, not %d",
                                                            Describe(op, i), op.accounts.size(), accounts, sum, total));
       }
-      if (!ref.usable(op.revision)) continue;
+      if (!ref.usable(op.revision)) {
+        checkers::CheckTally::Count("check.txn.audit_snapshot_unknown");
+        continue;
+      }
+      checkers::CheckTally::Count("check.txn.audit_snapshot");
       for (int a = 0; a < accounts; ++a) {
         const ReferenceState::Value want = ref.At(Workload::AccountKey(a), op.revision);
         auto got = std::find_if(op.accounts.begin(), op.accounts.end(),
@@ -133,7 +139,11 @@ std::optional<checkers::Violation> CheckTransfers(const std::vector<ClientOp>& o
     }
     if (op.kind != OpKind::kTransfer && op.kind != OpKind::kAcctInit) continue;
     if (op.cas_succeeded) writes.push_back({op.complete_ns, op.revision});
-    if (!ref.usable(op.revision)) continue;
+    if (!ref.usable(op.revision)) {
+      checkers::CheckTally::Count("check.txn.outcome_unknown");
+      continue;
+    }
+    checkers::CheckTally::Count(op.cas_succeeded ? "check.txn.outcome_succeeded" : "check.txn.outcome_compare_failed");
     // The compares, against the state just before the txn's revision.
     const int64_t before = op.cas_succeeded ? op.revision - 1 : op.revision;
     bool held;
@@ -175,6 +185,7 @@ std::optional<checkers::Violation> CheckTransfers(const std::vector<ClientOp>& o
     if (op.outcome != Outcome::kOk || (op.kind != OpKind::kAudit && op.kind != OpKind::kAuditTxn)) continue;
     auto it = std::lower_bound(writes.begin(), writes.end(), std::make_pair(op.invoke_ns, int64_t{0}));
     if (it == writes.begin()) continue;
+    checkers::CheckTally::Count("check.txn.real_time");
     const int64_t need = max_rev[(it - writes.begin()) - 1];
     if (op.revision < need) {
       return Fail("txn-real-time", absl::StrFormat("%s answered at revision %d, below %d, a transfer acknowledged "
@@ -194,6 +205,7 @@ std::optional<checkers::Violation> CheckFinalTotals(SimCluster* cluster, int acc
     req.set_range_end(Workload::kAccountEnd);
     absl::StatusOr<etcdserverpb::RangeResponse> r = s->store().Range(req);
     if (!r.ok() || r->kvs_size() == 0) continue;  // unreadable stores are judged elsewhere
+    checkers::CheckTally::Count("check.txn.final_total_members");
     int64_t sum = 0;
     for (const mvccpb::KeyValue& kv : r->kvs()) sum += Balance(kv.value());
     if (r->kvs_size() != accounts || sum != accounts * Workload::kOpeningBalance) {
@@ -220,6 +232,7 @@ std::optional<checkers::Violation> CheckCompactionReads(const std::vector<Client
     if (op.outcome == Outcome::kFail && op.error == kCompactedError) {
       bool explained = false;
       for (const auto& [t, r] : sent) explained = explained || (t < op.complete_ns && r > op.at_revision);
+      checkers::CheckTally::Count("check.compact.error_explained");
       if (!explained) {
         return Fail("compact-spurious-error", absl::StrFormat("%s at revision %d failed with \"%s\", but no "
                                                               "compaction above it was ever sent",
@@ -228,6 +241,7 @@ std::optional<checkers::Violation> CheckCompactionReads(const std::vector<Client
       continue;
     }
     if (op.outcome != Outcome::kOk) continue;
+    checkers::CheckTally::Count("check.compact.read_above_acked");
     for (const auto& [t, r] : acked) {
       if (t < op.invoke_ns && r > op.at_revision) {
         return Fail("compact-read-below",
@@ -236,7 +250,11 @@ std::optional<checkers::Violation> CheckCompactionReads(const std::vector<Client
                                     Describe(op, i), op.at_revision, r, kCompactedError));
       }
     }
-    if (!ref.usable(op.at_revision)) continue;
+    if (!ref.usable(op.at_revision)) {
+      checkers::CheckTally::Count("check.compact.historical_read_unknown");
+      continue;
+    }
+    checkers::CheckTally::Count("check.compact.historical_read");
     const ReferenceState::Value want = ref.At(op.key, op.at_revision);
     const bool same = want.found == op.found &&
                       (!want.found || (want.value == op.read_value && want.mod_revision == op.read_mod_revision));
@@ -295,6 +313,7 @@ std::optional<checkers::Violation> CheckLeaseKeepAlive(const std::vector<ClientO
     // TimeToLive may exceed the granted TTL by that much, never more; KeepAlive answers the
     // granted TTL itself.
     const int64_t limit = k.granted_ttl + (op.kind == OpKind::kTimeToLive ? promote_extension_s : 0);
+    checkers::CheckTally::Count(op.kind == OpKind::kTimeToLive ? "check.lease.time_to_live" : "check.lease.keep_alive");
     if (op.ttl > limit) {
       return Fail("lease-ttl", absl::StrFormat("%s answered TTL %d for lease %x granted %d s (limit %d s)",
                                                Describe(op, i), op.ttl, op.lease_id, k.granted_ttl, limit));
@@ -323,11 +342,21 @@ std::optional<checkers::Violation> CheckLeaseKeepAlive(const std::vector<ClientO
   }
   for (const auto& [lease, k] : kept) {
     auto revoked = revoked_at_ns.find(lease);
-    if (revoked == revoked_at_ns.end() || revoked->second >= k.deadline_ns) continue;
+    if (revoked == revoked_at_ns.end()) {
+      checkers::CheckTally::Count("check.lease.never_revoked");
+      continue;
+    }
+    if (revoked->second >= k.deadline_ns) {
+      checkers::CheckTally::Count("check.lease.revoked_after_deadline");  // expiry (or revoke) observed, in time
+      continue;
+    }
     const bool stepped = std::any_of(clock_jumps_ns.begin(), clock_jumps_ns.end(), [&](int64_t t) {
       return t >= k.since_ns && t <= revoked->second;
     });
-    if (stepped) continue;
+    if (stepped) {
+      checkers::CheckTally::Count("check.lease.early_revoke_excused_by_clock_step");
+      continue;
+    }
     return Fail("lease-expired-early",
                 absl::StrFormat("lease %x (key %s, TTL %d s) was revoked at %.6fs, before %.6fs: %s kept it alive "
                                 "and the lease may expire no sooner than 5/6 of its TTL after that was sent",
@@ -344,7 +373,11 @@ std::optional<checkers::Violation> CheckSerializableReads(const std::vector<Clie
     const ClientOp& op = ops[i];
     if (op.kind != OpKind::kSerializableGet || op.outcome != Outcome::kOk) continue;
     served[{op.member, op.incarnation}].push_back(i);
-    if (!ref.usable(op.revision)) continue;
+    if (!ref.usable(op.revision)) {
+      checkers::CheckTally::Count("check.sget.prefix_unknown");
+      continue;
+    }
+    checkers::CheckTally::Count("check.sget.prefix");
     const ReferenceState::Value want = ref.At(op.key, op.revision);
     const bool same = want.found == op.found &&
                       (!want.found || (want.value == op.read_value && want.mod_revision == op.read_mod_revision));
@@ -372,6 +405,7 @@ std::optional<checkers::Violation> CheckSerializableReads(const std::vector<Clie
         }
         ++k;
       }
+      if (highest > 0) checkers::CheckTally::Count("check.sget.monotonic");
       if (ops[i].revision < highest) {
         return Fail("serializable-monotonic",
                     absl::StrFormat("%s answered at revision %d, after %s of the same member incarnation "
