@@ -102,11 +102,13 @@ const char* RoleName(int role) {
 
 std::optional<PeekedRaftMessage> PeekPeerFrame(std::string_view frame) {
   // serverpb::PeerMessage (server/serverpb/internal.proto): a oneof whose field 1 is the
-  // raftpb::Message. Forwarded requests and snapshot chunks use other fields.
+  // raftpb::Message. Forwarded requests and snapshot chunks use other oneof fields. Fields
+  // outside the oneof may follow the message (proposal_term, the sender's peer URLs on
+  // MsgApp, MsgHeartbeat, MsgVote and MsgPreVote): protobuf writes field 1 first.
   uint64_t field = 0, value = 0;
   int wire = 0;
   std::string_view sub;
-  if (!ReadField(&frame, &field, &wire, &value, &sub) || !frame.empty()) return std::nullopt;
+  if (!ReadField(&frame, &field, &wire, &value, &sub)) return std::nullopt;
   if (field != 1 || wire != kLengthDelimited) return std::nullopt;
   return PeekRaftMessage(sub);
 }
@@ -114,7 +116,8 @@ std::optional<PeekedRaftMessage> PeekPeerFrame(std::string_view frame) {
 std::optional<uint64_t> PeekPeerFrameType(std::string_view frame) {
   uint64_t key = 0, len = 0, type = 0;
   if (!ReadVarint(&frame, &key) || key != ((1 << 3) | kLengthDelimited)) return std::nullopt;
-  if (!ReadVarint(&frame, &len) || len != frame.size()) return std::nullopt;
+  // The message may be followed by the envelope's other fields (see PeekPeerFrame).
+  if (!ReadVarint(&frame, &len) || len > frame.size()) return std::nullopt;
   if (!ReadVarint(&frame, &key) || key != ((1 << 3) | kVarint)) return std::nullopt;
   if (!ReadVarint(&frame, &type)) return std::nullopt;
   return type;

@@ -60,6 +60,28 @@ TEST(PeekPeerFrame, ReadsTheRaftMessageOfAPeerFrame) {
   EXPECT_EQ(r->last_entry, 0u);
 }
 
+// The server adds its peer URLs to MsgApp, MsgHeartbeat, MsgVote and MsgPreVote frames and
+// a term to forwarded proposals: the peeks must still see the message (coverage counted
+// zero pre-votes and ReadIndex batches while they did not).
+TEST(PeekPeerFrame, ReadsTheMessageWhenTheEnvelopeCarriesMoreFields) {
+  serverpb::PeerMessage frame;
+  raftpb::Message prevote;
+  prevote.set_type(raftpb::MsgPreVote);
+  prevote.set_to(2);
+  prevote.set_from(1);
+  prevote.set_term(5);
+  *frame.mutable_raft() = prevote;
+  frame.add_sender_peer_urls("http://127.0.0.1:2380");
+  frame.set_proposal_term(4);
+  const std::string bytes = frame.SerializeAsString();
+  EXPECT_EQ(PeekPeerFrameType(bytes), std::optional<uint64_t>(raftpb::MsgPreVote));
+  const std::optional<PeekedRaftMessage> m = PeekPeerFrame(bytes);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->type, raftpb::MsgPreVote);
+  EXPECT_EQ(m->term, 5u);
+  EXPECT_EQ(m->from, 1u);
+}
+
 TEST(PeekPeerFrame, IgnoresOtherFramesAndGarbage) {
   serverpb::PeerMessage chunk;
   chunk.mutable_snapshot_chunk()->set_transfer_id(5);
