@@ -104,6 +104,52 @@ std::optional<checkers::Violation> CommitQuorumChecker::Check(int i) {
   return found;
 }
 
+std::optional<checkers::Violation> AppliedConfigChecker::AfterEvent(uint64_t event_node) {
+  const int i = event_node == World::kAnyNode ? -1 : cluster_->IndexOf(event_node);
+  if (i >= 0) return Check(i);
+  for (int k = 0; k < cluster_->size(); ++k) {
+    if (auto v = Check(k)) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<checkers::Violation> AppliedConfigChecker::Check(int i) {
+  server::ServerImpl* s = cluster_->server(i);
+  if (s == nullptr || s->stopped()) return std::nullopt;
+  const raft::Raft& r = s->raft_node().raft();
+  const raft::TrackerConfig& config = r.tracker().config;
+  if (seen_.size() < static_cast<size_t>(cluster_->size())) seen_.resize(cluster_->size());
+  const std::array<uint64_t, 5> now{s->applied_index(), r.log().committed(), config.voters.incoming.ids().size(),
+                                    config.learners.size(), config.learners_next.size()};
+  if (seen_[i] == now) return std::nullopt;
+  seen_[i] = now;
+  const server::Membership& membership = s->membership();
+  const uint64_t self = cluster_->member_id(i);
+  if (membership.IsRemoved(self)) {
+    return checkers::Violation{
+        "removed-kept-running",
+        absl::StrFormat("n%d applied its own removal (applied index %d) and still runs, as %s of term %d",
+                        i + 1, s->applied_index(), raft::StateTypeName(r.state()), r.term()),
+        {}};
+  }
+  // Raft has no configuration before its first entries apply (a fresh start, a joiner);
+  // and while committed entries wait to be applied the two views legitimately differ.
+  if (config.voters.incoming.ids().empty() || s->applied_index() < r.log().committed()) return std::nullopt;
+  ++checked_;
+  std::set<uint64_t> raft_learners = config.learners;
+  raft_learners.insert(config.learners_next.begin(), config.learners_next.end());
+  std::set<uint64_t> voters, learners;
+  for (const serverpb::Member& m : membership.List()) (m.is_learner() ? learners : voters).insert(m.id());
+  if (voters == config.voters.incoming.ids() && learners == raft_learners) return std::nullopt;
+  return checkers::Violation{
+      "config-not-applied",
+      absl::StrFormat("n%d (%s, term %d, applied = committed = %d): Raft's configuration is voters %s "
+                      "learners %s, but the membership it applied lists voters %s learners %s",
+                      i + 1, raft::StateTypeName(r.state()), r.term(), s->applied_index(),
+                      Ids(config.voters.incoming.ids()), Ids(raft_learners), Ids(voters), Ids(learners)),
+      {}};
+}
+
 std::optional<checkers::Violation> CheckMembershipAtEnd(SimCluster& cluster,
                                                         const std::set<uint64_t>& removed_ids) {
   std::string reference;
