@@ -9,8 +9,9 @@
 //                       are counted as holders (their storage cannot be read; lenient,
 //                       never a false alarm).
 //  config-not-applied   after every event, on a member that has applied everything its
-//                       Raft log commits (so outside restart replay, a joiner's catch-up
-//                       and a snapshot being installed), Raft's configuration is exactly
+//                       Raft log commits and its backend holds (so outside restart
+//                       replay, a joiner's catch-up and a snapshot being installed),
+//                       Raft's configuration is exactly
 //                       the membership it applied: its voters (the incoming half when
 //                       joint) are the listed voters, its learners (and learners-to-be)
 //                       the listed learners. Raft may switch configurations only when the
