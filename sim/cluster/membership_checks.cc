@@ -17,17 +17,24 @@ std::string Ids(const std::set<uint64_t>& ids) {
   return absl::StrCat("{", absl::StrJoin(out, " "), "}");
 }
 
+// Runs `check` on the member an event ran in (World::event_node), or on every member when
+// the event was not confined to one; the first violation wins.
+template <typename Check>
+std::optional<checkers::Violation> CheckEventMembers(SimCluster* cluster, uint64_t event_node, Check check) {
+  const int i = event_node == World::kAnyNode ? -1 : cluster->IndexOf(event_node);
+  if (i >= 0) return check(i);
+  for (int k = 0; k < cluster->size(); ++k) {
+    if (auto v = check(k)) return v;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<checkers::Violation> CommitQuorumChecker::AfterEvent(uint64_t event_node) {
   if (violation_.has_value()) return violation_;
   if (seen_.size() < static_cast<size_t>(cluster_->size())) seen_.resize(cluster_->size());
-  const int i = event_node == World::kAnyNode ? -1 : cluster_->IndexOf(event_node);
-  if (i >= 0) return Check(i);
-  for (int k = 0; k < cluster_->size(); ++k) {
-    if (auto v = Check(k)) return v;
-  }
-  return std::nullopt;
+  return CheckEventMembers(cluster_, event_node, [this](int i) { return Check(i); });
 }
 
 std::optional<checkers::Violation> CommitQuorumChecker::Check(int i) {
@@ -105,12 +112,7 @@ std::optional<checkers::Violation> CommitQuorumChecker::Check(int i) {
 }
 
 std::optional<checkers::Violation> AppliedConfigChecker::AfterEvent(uint64_t event_node) {
-  const int i = event_node == World::kAnyNode ? -1 : cluster_->IndexOf(event_node);
-  if (i >= 0) return Check(i);
-  for (int k = 0; k < cluster_->size(); ++k) {
-    if (auto v = Check(k)) return v;
-  }
-  return std::nullopt;
+  return CheckEventMembers(cluster_, event_node, [this](int i) { return Check(i); });
 }
 
 std::optional<checkers::Violation> AppliedConfigChecker::Check(int i) {
