@@ -33,7 +33,7 @@
   X(kRaftSkipAppendCheck, "raft-skip-append-check")                        \
   X(kRaftVoteAnyLog, "raft-vote-any-log")                                  \
   X(kRaftForgetVote, "raft-forget-vote")                                   \
-  X(kRaftLearnerAcksCount, "raft-learner-acks-count")                                   \
+  X(kRaftLearnerAcksCount, "raft-learner-acks-count")                      \
   X(kServerAckBeforeCommit, "server-ack-before-commit")                    \
   X(kServerStaleRead, "server-stale-read")                                 \
   X(kServerIndexBeforeApply, "server-index-before-apply")                  \
@@ -44,7 +44,11 @@
   X(kServerWatchSkipEvent, "server-watch-skip-event")                      \
   X(kKvTxnPartialApply, "kv-txn-partial-apply")                            \
   X(kKvWatchSkipCompaction, "kv-watch-skip-compaction")                    \
-  X(kLeaseKeepaliveIgnored, "lease-keepalive-ignored")
+  X(kLeaseKeepaliveIgnored, "lease-keepalive-ignored")                     \
+  X(kRaftConfChangeAtPropose, "raft-confchange-at-propose")                \
+  X(kWalIgnoreSyncError, "wal-ignore-fsync-error")                         \
+  X(kServerRemovedLeaderLeads, "server-removed-leader-leads")              \
+  X(kLeaseWallClockExpiry, "lease-wall-clock-expiry")
 
 namespace keel::sim {
 class BugSwitchSetter;

@@ -660,6 +660,7 @@ absl::Status Raft::StepLeaderProposal(raftpb::Message& m) {
   }
   std::vector<raftpb::Entry> entries;
   entries.reserve(m.entries_size());
+  std::vector<raftpb::ConfChangeV2> accepted_changes;  // for the bug-zoo site below only
   for (int i = 0; i < m.entries_size(); ++i) {
     raftpb::Entry& e = *m.mutable_entries(i);
     std::optional<raftpb::ConfChangeV2> cc;
@@ -693,6 +694,7 @@ absl::Status Raft::StepLeaderProposal(raftpb::Message& m) {
         e.set_type(raftpb::EntryNormal);
       } else {
         pending_conf_index_ = log_.LastIndex() + static_cast<uint64_t>(i) + 1;
+        if (bugs_.on(env::Bug::kRaftConfChangeAtPropose)) accepted_changes.push_back(*cc);
       }
     }
     entries.push_back(std::move(e));
@@ -700,6 +702,10 @@ absl::Status Raft::StepLeaderProposal(raftpb::Message& m) {
   if (!AppendEntries(std::move(entries))) {
     return ErrProposalDropped("too many uncommitted entries (max_uncommitted_entries_size)");
   }
+  // Bug-zoo site raft-confchange-at-propose: the leader switches to the new configuration
+  // as soon as the entry is in its log, instead of when the application applies it after
+  // commit (the later ApplyConfChange of the same change is then a no-op).
+  for (const raftpb::ConfChangeV2& cc : accepted_changes) (void)ApplyConfChange(cc);
   BcastAppend();
   return absl::OkStatus();
 }

@@ -199,7 +199,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   absl::Status OpenDirectories();
   absl::Status OpenBackend();
   // The WAL's options for this start (BUGGIFY may shrink its segments).
-  static storage::WalOptions WalOptions();
+  storage::WalOptions WalOptions() const;
   absl::Status Bootstrap();
   absl::Status BootstrapJoining();
   // `redoable_entries`: how many leading log entries this bootstrap recreates identically

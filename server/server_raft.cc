@@ -524,7 +524,10 @@ void ServerImpl::ApplyConfChangeEntry(const raftpb::Entry& e) {
   if (already_in_backend) return;
   if (cc.type() == raftpb::ConfChangeRemoveNode && result.status.ok()) {
     env_->transport()->RemovePeer(cc.node_id());
-    if (cc.node_id() == member_id_) {
+    // Bug-zoo site server-removed-leader-leads: a leader that applies its own removal
+    // keeps running (and leading) instead of stopping.
+    const bool keep_running = is_leader_ && config_.bugs.on(env::Bug::kServerRemovedLeaderLeads);
+    if (cc.node_id() == member_id_ && !keep_running) {
       // We were removed: stop serving, as etcd does.
       Complete(context.request_id(), std::move(result));
       Stop();

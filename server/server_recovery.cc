@@ -119,8 +119,9 @@ absl::Status ServerImpl::OpenDirectories() {
   return absl::OkStatus();
 }
 
-storage::WalOptions ServerImpl::WalOptions() {
+storage::WalOptions ServerImpl::WalOptions() const {
   storage::WalOptions options;
+  options.bugs = config_.bugs;
   // BUGGIFY: tiny segments, so segment cuts (and, after snapshots, segment removal) happen
   // every few Readies instead of every 64 MiB.
   if (KEEL_BUGGIFY("wal.segment_8kib")) options.segment_size_bytes = 8 << 10;

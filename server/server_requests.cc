@@ -610,7 +610,10 @@ void ServerImpl::LeaseLeases(const etcdserverpb::LeaseLeasesRequest& request,
 }
 
 void ServerImpl::RunLeaseDuties() {
-  const int64_t now = loop_->NowNanos();
+  int64_t now = loop_->NowNanos();
+  // Bug-zoo site lease-wall-clock-expiry: expiry judged by the wall clock (which NTP may
+  // step) against deadlines set on the monotonic Loop clock.
+  if (config_.bugs.on(env::Bug::kLeaseWallClockExpiry)) now = env_->WallClockMillis() * 1'000'000;
   for (kv::LeaseId id : lessor_->ExpiredLeases(now, kMaxRevokesPerTick)) {
     serverpb::InternalRaftRequest revoke;
     revoke.mutable_lease_revoke()->set_id(id);

@@ -143,6 +143,12 @@ void NodeLoop::JumpForward(int64_t delta_ns) {
   RescheduleTimers();
 }
 
+void NodeLoop::StepWallClock(int64_t delta_ns) {
+  delta_ns = std::max(delta_ns, -MachineNanos());
+  loop_clock_behind_machine_ns_ += delta_ns;
+  world_->trace().Record(world_->now_ns(), node_id_, "clock.wall_step", {{"delta_ns", delta_ns}});
+}
+
 void NodeLoop::Pause() {
   KEEL_SIM_CHECK(up_);
   paused_ = true;

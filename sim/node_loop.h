@@ -66,6 +66,10 @@ class NodeLoop final : public env::Loop {
   void SetRatePpm(int64_t rate_ppm);
   // Moves the node clock forward by `delta_ns` >= 0 at once (NTP step, VM migration).
   void JumpForward(int64_t delta_ns);
+  // Steps only the machine's wall clock (MachineNanos, env::Env::WallClockMillis) by
+  // `delta_ns`, forward or backward, as NTP steps CLOCK_REALTIME; the Loop's monotonic
+  // clock and its timers do not move. A backward step stops at 0.
+  void StepWallClock(int64_t delta_ns);
   int64_t rate_ppm() const { return rate_ppm_; }
   // The node machine's clock: NowNanos plus every amount restarts set the Loop's clock
   // back by (ClockConfig::restart_starts_loop_clock_over); equal to NowNanos otherwise.

@@ -129,6 +129,32 @@ TEST(NodeLoopClockTest, JumpForwardFiresOverdueTimersAtOnce) {
   EXPECT_EQ(world.now_ns(), 3'000'000);
 }
 
+// An NTP step moves the wall clock only: the monotonic Loop clock and its timers stay put,
+// a backward step may take the wall clock below the Loop's (never below 0), and a crash
+// keeps the machine's offset.
+TEST(NodeLoopClockTest, AWallClockStepMovesOnlyTheMachineClock) {
+  World world(1);
+  NodeLoop loop(&world, 1, ClockConfig{});
+  int64_t fired_global = -1;
+  loop.RunAfter(1'000'000, [&] { fired_global = world.now_ns(); });
+  world.RunUntil(100'000);
+  loop.StepWallClock(5'000'000);
+  EXPECT_EQ(loop.NowNanos(), 100'000);
+  EXPECT_EQ(loop.MachineNanos(), 5'100'000);
+  loop.StepWallClock(-2'000'000);
+  EXPECT_EQ(loop.MachineNanos(), 3'100'000);
+  world.RunUntilIdle(10);
+  EXPECT_EQ(fired_global, 1'000'000);
+  EXPECT_EQ(loop.MachineNanos(), 4'000'000);
+  loop.StepWallClock(-9'000'000);
+  EXPECT_EQ(loop.MachineNanos(), 0);
+  EXPECT_EQ(loop.NowNanos(), 1'000'000);
+  loop.Crash();
+  world.RunUntil(1'500'000);
+  loop.Restart();
+  EXPECT_EQ(loop.MachineNanos(), 500'000);
+}
+
 TEST(NodeLoopTest, EqualDeadlinesFireInInsertionOrderAndPostsQueueBehind) {
   World world(1);
   NodeLoop loop(&world, 1, ClockConfig{});

@@ -34,6 +34,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "env/bug_switches.h"
 #include "env/env.h"
 #include "raft/raftpb/raft.pb.h"
 #include "storage/format.h"
@@ -57,6 +58,8 @@ struct WalOptions {
   // queued; beyond this many the Save is refused with kResourceExhausted. Raft's Ready
   // loop keeps a handful in flight, so reaching it means the caller is not waiting.
   size_t max_queued_saves = 1024;
+  // keelsim's bug zoo (env/bug_switches.h): all off outside the simulator.
+  env::BugSwitches bugs;
 };
 
 // What ReadAll recovered.

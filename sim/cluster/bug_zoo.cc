@@ -57,6 +57,20 @@ const std::vector<BugInfo>& BugZoo() {
        "a keep-alive is answered with the TTL but does not refresh the lease's expiry on the "
        "leader",
        "lease-expired-early", 50},
+      {"raft-confchange-at-propose",  // first failing seed: 1 (membership seeds only)
+       "the leader switches to a new configuration when it appends the ConfChange entry, "
+       "not when the committed entry is applied",
+       "config-not-applied", 50},
+      {"wal-ignore-fsync-error",  // first failing seed: 2 (faulty disks with eio_sync only)
+       "the WAL swallows an EIO from fsync and acknowledges the Save as durable (fsyncgate)",
+       "restart-amnesia / durability-lost-write / state-machine-safety", 100},
+      {"server-removed-leader-leads",  // first failing seed: 3 (a removal of the leader)
+       "a leader that applies its own removal keeps running and leading instead of stopping",
+       "removed-kept-running", 100},
+      {"lease-wall-clock-expiry",  // first failing seed: 76 (a forward wall_step on the leader)
+       "the leader's lessor judges expiry by the wall clock (stepped by NTP) against deadlines "
+       "set on the monotonic clock",
+       "lease-expired-early", 300},
       {"leveldb-log-switch-gap",  // first failing seed: 230 (also 254, 294, 295; deferred timing only)
        "LevelDB's PosixEnv sync rule: a switched-to log's directory entry is not synced and "
        "the old log is closed unsynced, so power loss before the memtable flush loses "

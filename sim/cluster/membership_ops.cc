@@ -142,6 +142,12 @@ int MembershipOps::PickTarget(bool leader_bias) {
 
 void MembershipOps::Send(const std::string& kind, int target,
                          std::function<void(server::ServerImpl*, std::function<void(absl::Status)>)> issue) {
+  const int ordinal = requests_++;
+  Count("member.requests");
+  if (kept_requests_.has_value() && kept_requests_->count(ordinal) == 0) {
+    Count("member.shrunk_away");
+    return;
+  }
   Count(absl::StrCat("member.", kind, ".issued"));
   auto flight = std::make_shared<InFlight>();
   flight->kind = kind;

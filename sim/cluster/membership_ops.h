@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -48,6 +49,11 @@ class MembershipOps {
   // Draws whether this run changes membership at all (most do) and starts ticking:
   // requests until `ops_until_ns`, reconciliation until `stop_ns`.
   void Start(int64_t ops_until_ns, int64_t stop_ns);
+  // `keelsim shrink`: send only the requests with these ordinals (0 = the first request
+  // the driver decides to send). The others are decided exactly as before (every draw is
+  // made) but not sent, counted as `member.shrunk_away`. Coverage `member.requests` counts
+  // the requests decided, sent or not: the ordinals shrink can choose from.
+  void KeepOnlyRequests(std::set<int> ordinals) { kept_requests_ = std::move(ordinals); }
   bool enabled() const { return enabled_; }
   // Whether a request is still waiting for its answer.
   bool idle() const { return in_flight_ == nullptr; }
@@ -91,6 +97,8 @@ class MembershipOps {
   int64_t next_op_ns_ = 0;
   int next_url_ = 0;          // peer URL index for the next add (never reused)
   bool replace_pending_ = false;  // a replace removed its voter: the next op adds
+  int requests_ = 0;              // requests decided so far (the next one's ordinal)
+  std::optional<std::set<int>> kept_requests_;
   std::shared_ptr<InFlight> in_flight_;
   std::map<std::string, uint64_t> counters_;
   std::set<uint64_t> removed_ids_;

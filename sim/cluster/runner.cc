@@ -240,6 +240,9 @@ std::string DescribeFault(const Fault& f, const SimCluster& c) {
   if (f.kind == FaultKind::kClockJump) {
     return absl::StrFormat("t=%.3fs clock_jump n%d forward=%.3fs", f.at_ns / 1e9, f.node + 1, f.amount / 1e9);
   }
+  if (f.kind == FaultKind::kWallStep) {
+    return absl::StrFormat("t=%.3fs wall_step n%d by=%+.3fs", f.at_ns / 1e9, f.node + 1, f.amount / 1e9);
+  }
   return absl::StrFormat("t=%.3fs %s n%d%s duration=%.3fs", f.at_ns / 1e9, FaultKindName(f.kind),
                          f.node + 1, f.kind == FaultKind::kAsymmetric ? absl::StrCat("->n", f.other + 1) : "",
                          f.duration_ns / 1e9);
@@ -292,6 +295,9 @@ void ScheduleFault(World* world, SimCluster* c, const Fault& f) {
         break;
       case FaultKind::kClockJump:
         c->env(f.node).node_loop().JumpForward(f.amount);
+        break;
+      case FaultKind::kWallStep:
+        c->env(f.node).node_loop().StepWallClock(f.amount);
         break;
       case FaultKind::kDiskSlow: {
         DiskFaults faults = c->env(f.node).disk().faults();
@@ -492,6 +498,7 @@ RunResult RunSeed(const RunOptions& options) {
   std::unique_ptr<MembershipOps> membership_ops;
   std::unique_ptr<CommitQuorumChecker> commit_quorum;
   std::optional<RaftSwarmResult> swarm;  // raft_swarm.h, when this seed ran it
+  std::unique_ptr<AppliedConfigChecker> applied_config;
   auto finish = [&](bool ok, std::string checker, std::string message) {
     if (cluster != nullptr) {
       result.coverage = Coverage(*cluster, result.excused.size(), scenario, world, raft_coverage.get(), buggify);
@@ -506,6 +513,9 @@ RunResult RunSeed(const RunOptions& options) {
       result.coverage["commit_quorum_checked"] += commit_quorum->checked();
     }
     for (const auto& [name, n] : check_tally.counts()) result.coverage[name] += n;
+    if (applied_config != nullptr && applied_config->checked() > 0) {
+      result.coverage["applied_config_checked"] += applied_config->checked();
+    }
     result.buggify_sites = buggify.EnabledSites();
     result.buggify_fires = buggify.fires();
     result.ok = ok;
@@ -562,9 +572,13 @@ RunResult RunSeed(const RunOptions& options) {
   workload.Start(scenario.safety_phase_ns);
   // Membership changes and leader transfers (membership_ops.h), from their own stream.
   commit_quorum = std::make_unique<CommitQuorumChecker>(cluster.get());
+  applied_config = std::make_unique<AppliedConfigChecker>(cluster.get());
   membership_ops = std::make_unique<MembershipOps>(
       &world, cluster.get(), world.NewRng("membership"), scenario.faulty_disk_nodes,
       std::max<int64_t>(2000, 5 * scenario.election_ms) * 1'000'000 + kSec);
+  if (options.keep_member_requests.has_value()) {
+    membership_ops->KeepOnlyRequests({options.keep_member_requests->begin(), options.keep_member_requests->end()});
+  }
   membership_ops->Start(scenario.safety_phase_ns, scenario.safety_phase_ns + scenario.liveness_bound_ns);
   // The driver outlives the cluster's teardown (declared before `teardown` runs): servers
   // answering its requests while destroyed find it alive.
@@ -578,6 +592,7 @@ RunResult RunSeed(const RunOptions& options) {
     raft_coverage->AfterStep(world.event_node());
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
     if (auto v = commit_quorum->AfterEvent(world.event_node())) return finish(false, v->property, v->message);
+    if (auto v = applied_config->AfterEvent(world.event_node())) return finish(false, v->property, v->message);
     if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     triggers.AfterEvent();
     if (world.now_ns() >= next_watch_revive) {
@@ -615,6 +630,7 @@ RunResult RunSeed(const RunOptions& options) {
     raft_coverage->AfterStep(world.event_node());
     if (auto v = observer.ObserveAfter(world.event_node())) return finish(false, v->property, v->message);
     if (auto v = commit_quorum->AfterEvent(world.event_node())) return finish(false, v->property, v->message);
+    if (auto v = applied_config->AfterEvent(world.event_node())) return finish(false, v->property, v->message);
     if (cluster->amnesia().has_value()) return finish(false, "restart-amnesia", *cluster->amnesia());
     if (world.now_ns() >= next_watch_revive) {
       workload.ReviveWatchers();  // outside any event: observe everyone after it

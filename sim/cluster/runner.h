@@ -21,6 +21,8 @@ struct RunOptions {
   uint64_t seed = 0;
   // Replays a shrunk run: keep only these entries of the scenario's fault schedule.
   std::optional<std::vector<int>> keep_faults;
+  // ... and send only these membership requests (ordinals, MembershipOps::KeepOnlyRequests).
+  std::optional<std::vector<int>> keep_member_requests;
   // A bug-zoo entry to switch on (see `keelsim bugs`); empty for none.
   std::string bug;
   // JSON-lines trace sink (`--trace=FILE`); not owned.

@@ -175,6 +175,26 @@ void DrawFlapsAndSteps(env::Rng rng, Scenario* s) {
                    [](const Fault& a, const Fault& b) { return a.at_ns < b.at_ns; });
 }
 
+// Wall-clock steps, from a stream of their own (drawn last, so every earlier draw of every
+// seed stays as it was): in 20% of the seeds, one or two members' wall clocks (the only
+// clock Keel must not time anything by) step 1, 5 or 30 s forward or backward, as NTP steps
+// CLOCK_REALTIME after a long disconnection. The monotonic Loop clock does not move, so a
+// correct server does not notice: nothing excuses a lease that expires early because of one.
+void DrawWallSteps(env::Rng rng, Scenario* s) {
+  if (!rng.Chance(0.2)) return;
+  const int steps = 1 + static_cast<int>(rng.Uniform(2));
+  for (int i = 0; i < steps; ++i) {
+    Fault f;
+    f.kind = FaultKind::kWallStep;
+    f.at_ns = static_cast<int64_t>(rng.Uniform(static_cast<uint64_t>(s->safety_phase_ns)));
+    f.node = static_cast<int>(rng.Uniform(s->nodes));
+    f.amount = Pick<int64_t>(rng, {1, 5, 30}) * kSec * (rng.Chance(0.5) ? 1 : -1);
+    s->faults.push_back(f);
+  }
+  std::stable_sort(s->faults.begin(), s->faults.end(),
+                   [](const Fault& a, const Fault& b) { return a.at_ns < b.at_ns; });
+}
+
 // Election storm: contested elections (timeouts close to a heavy-tailed latency, PreVote
 // often off) with voters killed right after they vote and restarted at once, so a vote
 // request delayed in the network can reach a voter that restarted within the same term.
@@ -264,6 +284,7 @@ const char* FaultKindName(FaultKind kind) {
     case FaultKind::kAsymmetric: return "asymmetric";
     case FaultKind::kClockDrift: return "clock_drift";
     case FaultKind::kClockJump: return "clock_jump";
+    case FaultKind::kWallStep: return "wall_step";
     case FaultKind::kDiskSlow: return "disk_slow";
     case FaultKind::kFlap: return "flap";
     case FaultKind::kVoteCrash: return "vote_crash";
@@ -328,6 +349,7 @@ Scenario GenerateScenario(uint64_t seed) {
   }
   DrawDiskFaults(root.Stream("scenario.disk_faults"), &s);
   DrawFlapsAndSteps(root.Stream("scenario.flaps_and_steps"), &s);
+  DrawWallSteps(root.Stream("scenario.wall_steps"), &s);
   return s;
 }
 

@@ -26,6 +26,8 @@ enum class FaultKind {
   kAsymmetric,     // one direction of one link blocked, healed later
   kClockDrift,     // node clock runs at a different rate from then on
   kClockJump,      // node clock steps forward
+  kWallStep,       // node's wall clock only (env::Env::WallClockMillis) steps by `amount`
+                   // ns, forward or backward (NTP); its monotonic Loop clock is untouched
   kDiskSlow,       // node's fsyncs become slow for a while
   // Triggered faults (triggers.h): armed at at_ns, they fire at the first protocol-sensitive
   // moment after it, which a fixed time would almost never hit.
@@ -52,7 +54,7 @@ struct Fault {
   int other = 0;       // kAsymmetric: the other end; kSplit: size of the first side;
                        // kLeaderChurn: number of steps
   int64_t duration_ns = 0;  // how long until restart / resume / heal
-  int64_t amount = 0;  // kClockDrift: rate in ppm; kClockJump: ns; kVoteCrash: delay
+  int64_t amount = 0;  // kClockDrift: rate in ppm; kClockJump, kWallStep: ns; kVoteCrash: delay
                        // before the crash; kLeaderChurn: bit mask of step triggers;
                        // kFlap: blocked spell
   int64_t open_ns = 0;  // kFlap: open spell

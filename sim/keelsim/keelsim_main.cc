@@ -1,6 +1,6 @@
 // keelsim: run, sweep, shrink and list the bug zoo. See sim/README.md.
 //
-//   keelsim run --seed=N [--trace=FILE] [--bug=NAME] [--faults=I,J,...]
+//   keelsim run --seed=N [--trace=FILE] [--bug=NAME] [--faults=I,J,...] [--requests=I,J,...]
 //   keelsim sweep --seeds=A-B [--jobs=J] [--bug=NAME] [--shard=K/N] [--results=FILE]
 //                 [--stop-on-failure]
 //   keelsim merge FILE...
@@ -62,10 +62,12 @@ std::string FaultsFlag(const std::vector<int>& keep) {
   return keep.empty() ? "none" : absl::StrJoin(keep, ",");
 }
 
-std::string ReplayCommand(uint64_t seed, const std::string& bug, const std::vector<int>* faults) {
+std::string ReplayCommand(uint64_t seed, const std::string& bug, const std::vector<int>* faults,
+                          const std::vector<int>* requests = nullptr) {
   std::string cmd = absl::StrCat("bazel run --config=opt //sim/keelsim -- run --seed=", seed);
   if (!bug.empty()) absl::StrAppend(&cmd, " --bug=", bug);
   if (faults != nullptr) absl::StrAppend(&cmd, " --faults=", FaultsFlag(*faults));
+  if (requests != nullptr) absl::StrAppend(&cmd, " --requests=", FaultsFlag(*requests));
   return cmd;
 }
 
@@ -103,13 +105,14 @@ std::vector<std::string> LastTraceLines(RunOptions options, size_t n) {
 }
 
 int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
-        const std::string& faults_flag, bool no_buggify) {
+        const std::string& faults_flag, const std::string& requests_flag, bool no_buggify) {
   RunOptions options;
   options.seed = seed;
   options.bug = bug;
   options.buggify = !no_buggify;
-  if (!ParseFaultsFlag(faults_flag, &options.keep_faults)) {
-    std::cerr << "keelsim: --faults takes comma-separated fault indices, or none\n";
+  if (!ParseFaultsFlag(faults_flag, &options.keep_faults) ||
+      !ParseFaultsFlag(requests_flag, &options.keep_member_requests)) {
+    std::cerr << "keelsim: --faults and --requests take comma-separated indices, or none\n";
     return 2;
   }
   std::ofstream trace_file;
@@ -146,7 +149,8 @@ int Run(uint64_t seed, const std::string& trace_path, const std::string& bug,
   std::cout << "last events before the verdict:\n";
   for (const std::string& line : LastTraceLines(options, 15)) std::cout << "  " << line << "\n";
   std::cout << "replay: "
-            << ReplayCommand(seed, bug, options.keep_faults.has_value() ? &*options.keep_faults : nullptr)
+            << ReplayCommand(seed, bug, options.keep_faults.has_value() ? &*options.keep_faults : nullptr,
+                             options.keep_member_requests.has_value() ? &*options.keep_member_requests : nullptr)
             << (options.buggify ? "" : " --no-buggify") << "\n";
   return 1;
 }
@@ -166,18 +170,31 @@ std::string SelfPath() {
 }
 
 // One unit of work for a worker process: "SEED", or "SEED faults=I,J,..." to keep only
-// those faults (an empty list keeps none), as shrink's trials need.
+// those faults (an empty list keeps none), and/or "requests=I,J,..." to send only those
+// membership requests, as shrink's trials need.
 std::string WorkItem(const RunOptions& options) {
-  if (!options.keep_faults.has_value()) return absl::StrCat(options.seed);
-  return absl::StrCat(options.seed, " faults=", FaultsFlag(*options.keep_faults));
+  std::string item = absl::StrCat(options.seed);
+  if (options.keep_faults.has_value()) absl::StrAppend(&item, " faults=", FaultsFlag(*options.keep_faults));
+  if (options.keep_member_requests.has_value()) {
+    absl::StrAppend(&item, " requests=", FaultsFlag(*options.keep_member_requests));
+  }
+  return item;
 }
 
 bool ParseWorkItem(absl::string_view line, RunOptions* options) {
   std::vector<absl::string_view> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
-  if (parts.empty() || parts.size() > 2 || !absl::SimpleAtoi(parts[0], &options->seed)) return false;
-  if (parts.size() == 1) return true;
-  return absl::ConsumePrefix(&parts[1], "faults=") && !parts[1].empty() &&
-         ParseFaultsFlag(parts[1], &options->keep_faults);
+  if (parts.empty() || parts.size() > 3 || !absl::SimpleAtoi(parts[0], &options->seed)) return false;
+  for (size_t i = 1; i < parts.size(); ++i) {
+    absl::string_view part = parts[i];
+    if (absl::ConsumePrefix(&part, "faults=")) {
+      if (part.empty() || !ParseFaultsFlag(part, &options->keep_faults)) return false;
+    } else if (absl::ConsumePrefix(&part, "requests=")) {
+      if (part.empty() || !ParseFaultsFlag(part, &options->keep_member_requests)) return false;
+    } else {
+      return false;
+    }
+  }
+  return true;
 }
 
 // `keelsim sweep-worker`: the process side of a sweep or a shrink (worker_pool.h). Reads
@@ -331,8 +348,11 @@ int Merge(const std::vector<std::string>& files) {
   return report.failed() == 0 ? 0 : 1;
 }
 
-// Delta debugging (Zeller's ddmin) over the fault schedule: the smallest subset of faults
-// (1-minimal) with which the seed still fails with the same checker.
+// Delta debugging (Zeller's ddmin) over the fault schedule and the membership requests:
+// the smallest subset of both (1-minimal) with which the seed still fails with the same
+// checker. Elements 0..F-1 are the F faults, F.. the membership requests by ordinal (the
+// driver still decides every request, so dropping one changes what follows only through
+// the cluster's state: a run stays deterministic for a given subset).
 // Every trial runs in a worker process, so a seed that crashes (checker "crash") shrinks
 // like any other failure.
 int Shrink(uint64_t seed, const std::string& bug) {
@@ -345,14 +365,30 @@ int Shrink(uint64_t seed, const std::string& bug) {
     std::cout << "seed=" << seed << " passes: nothing to shrink\n";
     return 0;
   }
+  auto requests_it = original.coverage.find("member.requests");
+  const size_t request_count = requests_it == original.coverage.end() ? 0 : requests_it->second;
   std::cout << "seed=" << seed << " fails (" << original.checker << ") with " << fault_count
-            << " faults; shrinking\n";
-  std::vector<int> current(fault_count);
+            << " faults and " << request_count << " membership requests; shrinking\n";
+  std::vector<int> current(fault_count + request_count);
   for (size_t i = 0; i < current.size(); ++i) current[i] = static_cast<int>(i);
+  // Splits a subset of elements into the faults and the request ordinals it keeps.
+  auto apply = [&](const std::vector<int>& subset, RunOptions* o) {
+    o->keep_faults.emplace();
+    o->keep_member_requests.emplace();
+    for (int e : subset) {
+      if (e < static_cast<int>(fault_count)) {
+        o->keep_faults->push_back(e);
+      } else {
+        o->keep_member_requests->push_back(e - static_cast<int>(fault_count));
+      }
+    }
+    // A run without membership requests needs no list (and replays as before this flag).
+    if (request_count == 0) o->keep_member_requests.reset();
+  };
   int runs = 0;
   auto fails = [&](const std::vector<int>& subset) {
     RunOptions o = options;
-    o.keep_faults = subset;
+    apply(subset, &o);
     ++runs;
     const RunResult r = RunIsolated(o);
     return !r.ok && r.checker == original.checker;
@@ -378,17 +414,24 @@ int Shrink(uint64_t seed, const std::string& bug) {
     }
   }
   if (current.size() == 1 && fails({})) current.clear();
-  options.keep_faults = current;
+  apply(current, &options);
   // Every schedule `current` held failed; this run reports its violation.
   const RunResult minimal = RunIsolated(options);
   const std::vector<std::string> descriptions = DescribeFaults(options);
-  std::cout << "minimal fault schedule (" << current.size() << " of " << fault_count << " faults, "
-            << runs << " runs):\n";
+  std::cout << "minimal fault schedule (" << options.keep_faults->size() << " of " << fault_count
+            << " faults, " << runs << " runs):\n";
   for (size_t i = 0; i < descriptions.size(); ++i) {
-    std::cout << "  [" << current[i] << "] " << descriptions[i] << "\n";
+    std::cout << "  [" << (*options.keep_faults)[i] << "] " << descriptions[i] << "\n";
+  }
+  if (options.keep_member_requests.has_value()) {
+    std::cout << "membership requests kept (" << options.keep_member_requests->size() << " of " << request_count
+              << "): " << FaultsFlag(*options.keep_member_requests) << "\n";
   }
   std::cout << "checker: " << minimal.checker << "\nviolation: " << minimal.message << "\n";
-  std::cout << "replay: " << ReplayCommand(seed, bug, &current) << "\n";
+  std::cout << "replay: "
+            << ReplayCommand(seed, bug, &*options.keep_faults,
+                             options.keep_member_requests.has_value() ? &*options.keep_member_requests : nullptr)
+            << "\n";
   return 1;
 }
 
@@ -401,7 +444,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
 
   uint64_t seed = 0;
-  std::string trace, bug, faults, seeds = "1-100", shard, results;
+  std::string trace, bug, faults, requests, seeds = "1-100", shard, results;
   int jobs = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   bool stop_on_failure = false;
   std::vector<std::string> merge_files;
@@ -411,6 +454,8 @@ int main(int argc, char** argv) {
   run->add_option("--trace", trace, "write the run's events as JSON lines to FILE");
   run->add_option("--bug", bug, "switch on a bug-zoo entry (see `keelsim bugs`)");
   run->add_option("--faults", faults, "replay with only these fault indices, or none (from shrink)");
+  run->add_option("--requests", requests,
+                  "send only these membership requests (ordinals), or none (from shrink)");
   bool no_buggify = false;
   run->add_flag("--no-buggify", no_buggify,
                 "switch the core's BUGGIFY sites off (a different run: to see whether a "
@@ -467,7 +512,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (*run) return Run(seed, trace, bug, faults, no_buggify);
+  if (*run) return Run(seed, trace, bug, faults, requests, no_buggify);
   if (*sweep) return Sweep(seeds, jobs, bug, shard, results, stop_on_failure);
   if (*sweep_worker) return SweepWorker(bug);
   if (*merge) return Merge(merge_files);

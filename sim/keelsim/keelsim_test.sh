@@ -91,20 +91,25 @@ echo "$out" | grep -Eq "^failures by checker:.* crash=[1-9]" || { echo "no per-c
 # with --faults, fails the same way.
 shrunk=$("$keelsim" shrink --seed="$crash_seed" --bug=server-skip-wal || true)  # exit 1: it fails
 echo "$shrunk" | grep -q "^checker: crash$" || { echo "shrink lost the crash: $shrunk"; exit 1; }
-faults=$(echo "$shrunk" | sed -n 's/^replay: .* --faults=\([0-9,none]*\)$/\1/p')
+faults=$(echo "$shrunk" | sed -n 's/^replay: .* --faults=\([0-9,none]*\).*$/\1/p')
+requests=$(echo "$shrunk" | sed -n 's/^replay: .* --requests=\([0-9,none]*\)$/\1/p')
 [[ -n "$faults" ]] || { echo "shrink printed no replayable schedule"; exit 1; }
-if "$keelsim" run --seed="$crash_seed" --bug=server-skip-wal --faults="$faults" > /dev/null 2>&1; then
+if "$keelsim" run --seed="$crash_seed" --bug=server-skip-wal --faults="$faults" ${requests:+--requests="$requests"} \
+    > /dev/null 2>&1; then
   echo "the shrunk crash schedule does not crash"; exit 1
 fi
 unset KEELSIM_TEST_ABORT_SEED
 shrunk=$("$keelsim" shrink --seed=3 --bug=raft-forget-vote || true)
 checker=$(echo "$shrunk" | sed -n 's/^checker: //p')
-faults=$(echo "$shrunk" | sed -n 's/^replay: .* --faults=\([0-9,none]*\)$/\1/p')
+faults=$(echo "$shrunk" | sed -n 's/^replay: .* --faults=\([0-9,none]*\).*$/\1/p')
+# Membership requests shrink too (by ordinal); the replay names the ones kept.
+requests=$(echo "$shrunk" | sed -n 's/^replay: .* --requests=\([0-9,none]*\)$/\1/p')
 minimal=$(echo "$shrunk" | sed -n 's/^minimal fault schedule (\([0-9]*\) of \([0-9]*\) faults.*/\1 \2/p')
 [[ -n "$checker" && -n "$faults" && -n "$minimal" ]] || { echo "shrink output incomplete: $shrunk"; exit 1; }
 read -r kept all <<< "$minimal"
 ((kept < all)) || { echo "shrink removed no fault ($minimal)"; exit 1; }
-"$keelsim" run --seed=3 --bug=raft-forget-vote --faults="$faults" > "$tmp/replay.txt" && {
+"$keelsim" run --seed=3 --bug=raft-forget-vote --faults="$faults" ${requests:+--requests="$requests"} \
+  > "$tmp/replay.txt" && {
   echo "the shrunk schedule passes"; exit 1; }
 grep -q "^checker: $checker$" "$tmp/replay.txt" || { echo "replay failed differently: $(head -5 "$tmp/replay.txt")"; exit 1; }
 

@@ -34,7 +34,7 @@ std::string SweepReport::CoverageTable() const {
       "raft.leader_transfers", "raft.read_index_batches", "raft.read_index_forwarded",
       "raft.append_rejected", "raft.log_truncations",
       "fault.crash", "fault.pause", "fault.isolate", "fault.split", "fault.asymmetric",
-      "fault.flap", "fault.clock_drift", "fault.clock_jump", "fault.disk_slow",
+      "fault.flap", "fault.clock_drift", "fault.clock_jump", "fault.wall_step", "fault.disk_slow",
       "fault.vote_crash", "fault.churn",
       "net.dropped_random", "net.dropped_partition", "net.duplicated", "net.tail_delayed",
       "disk.eio_read", "disk.eio_write", "disk.eio_sync", "disk.eio_dir_sync", "disk.enospc",
