@@ -540,10 +540,9 @@ absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>
     *flag.out = *parsed;
   }
   if (s.bcrypt_cost > 31) return InvalidValue("bcrypt-cost", v["bcrypt-cost"], "must be <= 31");
-  // Only etcd's default token type; JWT tokens are not implemented.
-  if (v["auth-token"] != "simple") {
-    return InvalidValue("auth-token", v["auth-token"], "only 'simple' is supported by keeld");
-  }
+  // "simple" or "jwt,...": anything else fails at start with etcd's "auth: invalid auth
+  // options" (keeld.cc), as etcd's NewTokenProvider does.
+  s.auth_token = v["auth-token"];
   if (max_txn_ops > UINT32_MAX) return InvalidValue("max-txn-ops", v["max-txn-ops"], "too large");
   s.snapshot_count = static_cast<uint64_t>(snapshot_count);
   s.max_request_bytes = static_cast<uint64_t>(max_request_bytes);

@@ -41,9 +41,11 @@ struct ServerFlags {
   uint64_t max_request_bytes = 0;
   uint32_t max_txn_ops = 0;
   // --bcrypt-cost (etcd: 10, 4..31) and --auth-token-ttl in seconds (300); --auth-token
-  // must be "simple".
+  // is "simple" or "jwt,<options>" (node/jwt_tokens.h parses and checks the options at
+  // start, as etcd does).
   int64_t bcrypt_cost = 0;
   int64_t auth_token_ttl_s = 0;
+  std::string auth_token = "simple";
   // etcd: 5s + 2 * election timeout.
   int64_t request_timeout_ms = 0;
   // --wal-dir: a dedicated WAL directory (empty: <data-dir>/member/wal).
