@@ -70,6 +70,11 @@ struct TlsFlags {
   std::string trusted_ca_file;
   bool client_cert_auth = false;
   bool auto_tls = false;  // self-signed certificates in <data-dir>/fixtures/{client,peer}
+  // --client-crl-file / --peer-crl-file, --peer-cert-allowed-cn, --peer-cert-allowed-hostname
+  // and --client-cert-allowed-hostname (env/tls_peer_check.h).
+  std::string crl_file;
+  std::string allowed_cn;
+  std::string allowed_hostname;
   bool Empty() const { return cert_file.empty() && key_file.empty(); }  // etcd's TLSInfo.Empty
 };
 

@@ -18,7 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness.auth import ROOT, U, error_lines, setup_user  # noqa: E402
+from harness.auth import ROOT, U, compare_lines, error_lines, setup_user  # noqa: E402
 from harness.cluster import ETCD_BINARY, Cluster  # noqa: E402
 
 def lock_session(binary, client, workdir):
@@ -47,14 +47,7 @@ def lock_mode(args):
     client = os.path.abspath(args.client)
     want = lock_session(args.etcd, client, os.path.join(root, "etcd"))
     got = lock_session(os.path.abspath(args.binary), client, os.path.join(root, "keeld"))
-    failures = 0
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else "<missing>"
-        g = got[i] if i < len(got) else "<missing>"
-        failures += w != g
-        print("%s %s" % ("ok  " if w == g else "FAIL", w))
-        if w != g:
-            print("     keeld: %s" % g)
+    failures = compare_lines(want, got)
     text = "\n".join(want)
     # The reference must show both outcomes, or the comparison proves nothing.
     if "lock /l: ok" not in text or "permission denied" not in text:

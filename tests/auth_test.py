@@ -44,15 +44,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from harness.auth import ROOT, U, compare_lines, error_lines  # noqa: E402
 from harness.cluster import ETCD_BINARY, Cluster  # noqa: E402
-
-ROOT = ["--user", "root:pw"]
-U = ["--user", "u:pw"]
-
-
-def error_lines(text):
-    """stderr without clientv3's JSON retry logs."""
-    return [l for l in text.strip().splitlines() if l and not l.startswith("{")]
 
 
 def python_etcd3_session(member, tls=None):
@@ -201,14 +194,7 @@ def diff_mode(args):
         certs = Certs(os.path.join(root, "certs"))
     want = session(args.etcd, os.path.join(root, "etcd"), certs)
     got = session(os.path.abspath(args.binary), os.path.join(root, "keeld"), certs)
-    failures = 0
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else "<missing>"
-        g = got[i] if i < len(got) else "<missing>"
-        failures += w != g
-        print("%s %s" % ("ok  " if w == g else "FAIL", w))
-        if w != g:
-            print("     keeld: %s" % g)
+    failures = compare_lines(want, got)
     # The reference must show the behaviour, or the comparison proves nothing.
     # Over TLS the certificate's CN is the (unknown) user instead of nobody, and
     # python3-etcd3's token works there.

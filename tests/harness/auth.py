@@ -11,6 +11,20 @@ def error_lines(text):
     return [l for l in text.strip().splitlines() if l and not l.startswith("{")]
 
 
+def compare_lines(want, got):
+    """Prints etcd's transcript line by line, marking keeld's differing lines; returns the
+    number of differences (a missing line counts as one)."""
+    failures = 0
+    for i in range(max(len(want), len(got))):
+        w = want[i] if i < len(want) else "<missing>"
+        g = got[i] if i < len(got) else "<missing>"
+        failures += w != g
+        print("%s %s" % ("ok  " if w == g else "FAIL", w))
+        if w != g:
+            print("     keeld: %s" % g)
+    return failures
+
+
 def setup_user(cluster, prefix):
     """root + auth enable; user u (password pw) with readwrite on `prefix` only."""
     for cmd in (["user", "add", "root:pw"], ["auth", "enable"],
