@@ -196,7 +196,14 @@ absl::StatusOr<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsConfig& 
     if (verifies && config.trusted_ca_file.empty()) SSL_CTX_set_default_verify_paths(ctx);
     SSL_CTX_set_verify(ctx, verifies ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
   }
-  context.reset(new TlsContext(ctx, role, verifies));
+  // etcd checks the CRL on accepted connections only (its TLS listener); the allowed
+  // CN/hostname on both sides (its baseConfig).
+  TlsPeerCheck peer_check = config.peer_check;
+  if (role == Role::kClient) peer_check.crl_file.clear();
+  context.reset(new TlsContext(ctx, role, verifies, std::move(peer_check)));
+  if (verifies && !context->peer_check_->Empty()) {
+    InstallTlsPeerCheck(ctx, context->peer_check_.get());
+  }
   return context;
 }
 

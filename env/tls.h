@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "env/tls_peer_check.h"
 
 typedef struct ssl_ctx_st SSL_CTX;
 typedef struct ssl_st SSL;
@@ -39,6 +40,9 @@ struct TlsConfig {
   // Server side: when the client offers ALPN, choose "http/1.1" if offered (curl speaks
   // HTTP/1.1 to /health then), else "h2" (gRPC). Off for the peer port (no ALPN).
   bool alpn_h2_http11 = false;
+  // etcd's CRL and allowed CN/hostname checks of the peer's certificate
+  // (env/tls_peer_check.h); only on a context that verifies its peer.
+  TlsPeerCheck peer_check;
 };
 
 // Go's crypto/tls cipher suite names -> OpenSSL's, joined with ':'. Error text is etcd's:
@@ -60,11 +64,16 @@ class TlsContext {
   bool verifies_peer() const { return verifies_peer_; }
 
  private:
-  TlsContext(SSL_CTX* ctx, Role role, bool verifies_peer)
-      : ctx_(ctx), role_(role), verifies_peer_(verifies_peer) {}
+  TlsContext(SSL_CTX* ctx, Role role, bool verifies_peer, TlsPeerCheck peer_check)
+      : ctx_(ctx),
+        role_(role),
+        verifies_peer_(verifies_peer),
+        peer_check_(std::make_unique<const TlsPeerCheck>(std::move(peer_check))) {}
   SSL_CTX* const ctx_;
   const Role role_;
   const bool verifies_peer_;
+  // Read by ctx_'s verify callback: lives as long as ctx_ (freed after it).
+  const std::unique_ptr<const TlsPeerCheck> peer_check_;
 };
 
 // One TLS session over a non-blocking socket the caller owns (and closes, after destroying

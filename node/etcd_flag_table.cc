@@ -80,14 +80,8 @@ constexpr EtcdFlag kUnserved[] = {
 
 // ---- TLS flags keeld does not serve (the served ones are in keeld_flags.cc): refused
 // unless left at etcd's default. ----
-constexpr char kNoTls[] =
-    "certificate revocation lists and CN/hostname restrictions are not supported yet";
+constexpr char kNoTls[] = "skipping the peer certificate SAN check is not supported";
 constexpr EtcdFlag kTls[] = {
-    {"client-crl-file", "", S, R, kNoTls},
-    {"client-cert-allowed-hostname", "", S, R, kNoTls},
-    {"peer-cert-allowed-cn", "", S, R, kNoTls},
-    {"peer-cert-allowed-hostname", "", S, R, kNoTls},
-    {"peer-crl-file", "", S, R, kNoTls},
     {"experimental-peer-skip-client-san-verification", "false", B, R, kNoTls},
 };
 

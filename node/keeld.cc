@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -25,6 +26,7 @@
 #include "node/grpc/lock_service.h"
 #include "node/grpc/maintenance_service.h"
 #include "node/grpc/watch_service.h"
+#include "node/jwt_tokens.h"
 
 namespace keel::node {
 namespace {
@@ -230,6 +232,19 @@ absl::Status Keeld::OpenServer(const KeeldConfig& config,
       return FetchExistingCluster(initial_cluster, name, kJoinQueryTimeoutMs, tls.get());
     };
   }
+  // --auth-token=jwt,...: JWTs signed and checked with OpenSSL (node/jwt_tokens.h); any
+  // token type but simple and jwt fails as etcd's NewTokenProvider does.
+  if (absl::StartsWith(config.server.auth_token, "jwt")) {
+    std::string warning;
+    absl::StatusOr<std::shared_ptr<server::JwtTokens>> jwt =
+        MakeJwtTokens(config.server.auth_token, &warning);
+    if (!jwt.ok()) return jwt.status();
+    if (!warning.empty()) std::fprintf(stderr, "keeld: warning: %s\n", warning.c_str());
+    server_config.jwt_tokens = *std::move(jwt);
+  } else if (config.server.auth_token != "simple" &&
+             !absl::StartsWith(config.server.auth_token, "simple,")) {
+    return absl::InvalidArgumentError("auth: invalid auth options");
+  }
   // bcrypt off the Loop, with the OS's randomness (node/auth_crypto_pool.h).
   server_config.auth_crypto =
       std::make_shared<AuthCryptoPool>(core_env()->loop(), server_config.bcrypt_cost);
@@ -286,8 +301,8 @@ absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
   services_.push_back(std::make_unique<ClusterService>(loop, server));
   services_.push_back(std::make_unique<MaintenanceService>(
       loop, server, MaintenanceService::kDefaultSnapshotChunkBytes, common_name));
-  services_.push_back(std::make_unique<LockService>(loop, server));
-  services_.push_back(std::make_unique<ElectionService>(loop, server));
+  services_.push_back(std::make_unique<LockService>(loop, server, common_name));
+  services_.push_back(std::make_unique<ElectionService>(loop, server, common_name));
   services_.push_back(std::make_unique<AuthService>(loop, server, common_name));
 
   // keeld owns the client sockets (etcd's cmux): ClientListener hands gRPC connections to

@@ -90,6 +90,12 @@ constexpr FlagSpec kFlags[] = {
      "Peer TLS using self-generated certificates if --peer-key-file and --peer-cert-file are "
      "not provided.",
      true},
+    {"client-crl-file", "", "Path to the client certificate revocation list file."},
+    {"client-cert-allowed-hostname", "",
+     "Allowed TLS hostname for client cert authentication."},
+    {"peer-crl-file", "", "Path to the peer certificate revocation list file."},
+    {"peer-cert-allowed-cn", "", "Required CN for client certs connecting to the peer endpoint."},
+    {"peer-cert-allowed-hostname", "", "Allowed TLS hostname for inter peer authentication."},
     {"cipher-suites", "",
      "Comma-separated list of supported TLS cipher suites between client/server and peers "
      "(empty will be auto-populated by Go)."},
@@ -540,10 +546,9 @@ absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>
     *flag.out = *parsed;
   }
   if (s.bcrypt_cost > 31) return InvalidValue("bcrypt-cost", v["bcrypt-cost"], "must be <= 31");
-  // Only etcd's default token type; JWT tokens are not implemented.
-  if (v["auth-token"] != "simple") {
-    return InvalidValue("auth-token", v["auth-token"], "only 'simple' is supported by keeld");
-  }
+  // "simple" or "jwt,...": anything else fails at start with etcd's "auth: invalid auth
+  // options" (keeld.cc), as etcd's NewTokenProvider does.
+  s.auth_token = v["auth-token"];
   if (max_txn_ops > UINT32_MAX) return InvalidValue("max-txn-ops", v["max-txn-ops"], "too large");
   s.snapshot_count = static_cast<uint64_t>(snapshot_count);
   s.max_request_bytes = static_cast<uint64_t>(max_request_bytes);
@@ -580,17 +585,24 @@ absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>
     const char* ca;
     const char* cert_auth;
     const char* auto_tls;
+    const char* crl;
+    const char* allowed_cn;  // "": no such flag (the client port has none in etcd 3.4)
+    const char* allowed_hostname;
   };
   const TlsFlagNames tls_flags[] = {
       {&config.client_tls, "cert-file", "key-file", "trusted-ca-file", "client-cert-auth",
-       "auto-tls"},
+       "auto-tls", "client-crl-file", "", "client-cert-allowed-hostname"},
       {&config.peer_tls, "peer-cert-file", "peer-key-file", "peer-trusted-ca-file",
-       "peer-client-cert-auth", "peer-auto-tls"},
+       "peer-client-cert-auth", "peer-auto-tls", "peer-crl-file", "peer-cert-allowed-cn",
+       "peer-cert-allowed-hostname"},
   };
   for (const TlsFlagNames& f : tls_flags) {
     f.out->cert_file = v[f.cert];
     f.out->key_file = v[f.key];
     f.out->trusted_ca_file = v[f.ca];
+    f.out->crl_file = v[f.crl];
+    if (*f.allowed_cn != '\0') f.out->allowed_cn = v[f.allowed_cn];
+    f.out->allowed_hostname = v[f.allowed_hostname];
     for (auto [name, out] : {std::pair{f.cert_auth, &f.out->client_cert_auth},
                              std::pair{f.auto_tls, &f.out->auto_tls}}) {
       absl::StatusOr<bool> parsed = ParseBoolFlag(name, v[name]);

@@ -41,9 +41,11 @@ struct ServerFlags {
   uint64_t max_request_bytes = 0;
   uint32_t max_txn_ops = 0;
   // --bcrypt-cost (etcd: 10, 4..31) and --auth-token-ttl in seconds (300); --auth-token
-  // must be "simple".
+  // is "simple" or "jwt,<options>" (node/jwt_tokens.h parses and checks the options at
+  // start, as etcd does).
   int64_t bcrypt_cost = 0;
   int64_t auth_token_ttl_s = 0;
+  std::string auth_token = "simple";
   // etcd: 5s + 2 * election timeout.
   int64_t request_timeout_ms = 0;
   // --wal-dir: a dedicated WAL directory (empty: <data-dir>/member/wal).
@@ -68,6 +70,11 @@ struct TlsFlags {
   std::string trusted_ca_file;
   bool client_cert_auth = false;
   bool auto_tls = false;  // self-signed certificates in <data-dir>/fixtures/{client,peer}
+  // --client-crl-file / --peer-crl-file, --peer-cert-allowed-cn, --peer-cert-allowed-hostname
+  // and --client-cert-allowed-hostname (env/tls_peer_check.h).
+  std::string crl_file;
+  std::string allowed_cn;
+  std::string allowed_hostname;
   bool Empty() const { return cert_file.empty() && key_file.empty(); }  // etcd's TLSInfo.Empty
 };
 

@@ -240,10 +240,10 @@ TEST(KeeldFlagsTest, GoRuntimeFlagsWarnAndFeatureFlagsAreRefusedUnlessDefault) {
             "--discovery=https://discovery.etcd.io/x is not supported by keeld: discovery "
             "bootstrap is not implemented; use --initial-cluster");
   args = ThreeMemberArgs();
-  args.push_back("--peer-cert-allowed-cn=n1");
+  args.push_back("--experimental-peer-skip-client-san-verification=true");
   EXPECT_EQ(ErrorOf(args),
-            "--peer-cert-allowed-cn=n1 is not supported by keeld: certificate revocation lists "
-            "and CN/hostname restrictions are not supported yet");
+            "--experimental-peer-skip-client-san-verification=true is not supported by keeld: "
+            "skipping the peer certificate SAN check is not supported");
   // Go bool flags never take the next argument.
   EXPECT_EQ(ErrorOf({"--force-new-cluster", "true"}), "'true' is not a valid flag");
   EXPECT_EQ(ErrorOf({"--pre-vote=maybe"}), "invalid boolean value \"maybe\" for -pre-vote: parse error");

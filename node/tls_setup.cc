@@ -42,6 +42,9 @@ absl::StatusOr<env::TlsConfig> PortConfig(const TlsFlags& flags, const std::vect
   config.trusted_ca_file = flags.trusted_ca_file;
   config.client_cert_auth = flags.client_cert_auth;
   config.cipher_suites = cipher_suites;
+  config.peer_check.crl_file = flags.crl_file;
+  config.peer_check.allowed_cn = flags.allowed_cn;
+  config.peer_check.allowed_hostname = flags.allowed_hostname;
   return config;
 }
 
@@ -62,7 +65,7 @@ absl::StatusOr<TlsContexts> MakeTlsContexts(const KeeldConfig& config) {
     Info(absl::StrCat("peerTLS: cert = ", peer->cert_file, ", key = ", peer->key_file,
                       ", trusted-ca = ", peer->trusted_ca_file,
                       ", client-cert-auth = ", peer->client_cert_auth ? "true" : "false",
-                      ", crl-file = "));
+                      ", crl-file = ", peer->peer_check.crl_file));
     if (AnyHttps(config.listen_peer_urls)) {
       absl::StatusOr<std::shared_ptr<env::TlsContext>> server =
           env::TlsContext::Create(*peer, env::TlsContext::Role::kServer);
@@ -83,7 +86,7 @@ absl::StatusOr<TlsContexts> MakeTlsContexts(const KeeldConfig& config) {
     Info(absl::StrCat("ClientTLS: cert = ", client->cert_file, ", key = ", client->key_file,
                       ", trusted-ca = ", client->trusted_ca_file,
                       ", client-cert-auth = ", client->client_cert_auth ? "true" : "false",
-                      ", crl-file = "));
+                      ", crl-file = ", client->peer_check.crl_file));
     absl::StatusOr<std::shared_ptr<env::TlsContext>> server =
         env::TlsContext::Create(*client, env::TlsContext::Role::kServer);
     if (!server.ok()) return server.status();

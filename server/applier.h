@@ -21,6 +21,7 @@
 #include "kv/lease/lessor.h"
 #include "kv/mvcc_store.h"
 #include "server/alarms.h"
+#include "server/auth_jwt.h"
 #include "server/auth_store.h"
 #include "server/auth_tokens.h"
 #include "server/membership.h"
@@ -44,14 +45,16 @@ struct HeaderInfo {
 class Applier {
  public:
   // `auth` and `tokens` may be null (no access control: every request is permitted).
+  // `jwt`, when set, makes Authenticate sign a JWT instead of assigning a simple token.
   Applier(kv::MvccStore* store, kv::Lessor* lessor, Alarms* alarms, Membership* membership,
-          AuthStore* auth = nullptr, SimpleTokens* tokens = nullptr)
+          AuthStore* auth = nullptr, SimpleTokens* tokens = nullptr, JwtTokens* jwt = nullptr)
       : store_(store),
         lessor_(lessor),
         alarms_(alarms),
         membership_(membership),
         auth_(auth),
-        tokens_(tokens) {}
+        tokens_(tokens),
+        jwt_(jwt) {}
 
   // `index` is the entry's Raft index (an Authenticate entry's token names it).
   ApplyResult Apply(const serverpb::InternalRaftRequest& request, int64_t now_ns,
@@ -88,6 +91,7 @@ class Applier {
   env::BugSwitches bugs_;
   AuthStore* const auth_;
   SimpleTokens* const tokens_;
+  JwtTokens* const jwt_;
 };
 
 // Reads the leases persisted by the apply path (etcd's "lease" bucket), for the lessor to

@@ -59,6 +59,12 @@ std::optional<ApplyResult> Applier::ApplyAuth(const serverpb::InternalRaftReques
       return ApplyResult{AuthOldRevisionError(), nullptr};
     }
     etcdserverpb::AuthenticateResponse response;
+    if (jwt_ != nullptr) {  // etcd: signed with the auth revision at apply time
+      absl::StatusOr<std::string> token = jwt_->Assign(a.name(), auth_->revision());
+      if (!token.ok()) return ApplyResult{token.status(), nullptr};
+      response.set_token(*std::move(token));
+      return Answer(absl::OkStatus(), std::move(response), header, rev);
+    }
     response.set_token(tokens_->Assign(a.simple_token(), index, a.name(), now_ns));
     return Answer(absl::OkStatus(), std::move(response), header, rev);
   }

@@ -1,10 +1,25 @@
 #include "server/auth_tokens.h"
 
 #include <iterator>
+
+#include "absl/strings/numbers.h"
 #include <vector>
 
 
 namespace keel::server {
+
+std::optional<uint64_t> SimpleTokenIndex(std::string_view token) {
+  size_t dot = token.find('.');
+  if (dot == std::string_view::npos || token.find('.', dot + 1) != std::string_view::npos) {
+    return std::nullopt;
+  }
+  uint64_t index = 0;
+  std::string_view digits = token.substr(dot + 1);
+  if (!absl::SimpleAtoi(absl::string_view(digits.data(), digits.size()), &index)) {
+    return std::nullopt;
+  }
+  return index;
+}
 
 std::string SimpleTokens::Assign(std::string_view prefix, uint64_t index, std::string_view user,
                                  int64_t now_ns) {

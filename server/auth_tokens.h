@@ -17,6 +17,10 @@
 
 namespace keel::server {
 
+// The raft index a simple token names ("<letters>.<index>"), as etcd's isValidSimpleToken
+// splits it; nullopt for anything else (never a simple token).
+std::optional<uint64_t> SimpleTokenIndex(std::string_view token);
+
 class SimpleTokens {
  public:
   static constexpr size_t kMaxTokens = 100000;

@@ -20,6 +20,7 @@
 namespace keel::server {
 
 class AuthCrypto;  // server/auth_crypto.h
+class JwtTokens;   // server/auth_jwt.h
 
 struct PeerConfig {
   std::string name;
@@ -97,6 +98,9 @@ struct ServerConfig {
   int64_t auth_token_ttl_ms = 300000;
   int bcrypt_cost = 10;
   std::shared_ptr<AuthCrypto> auth_crypto;
+  // --auth-token=jwt,...: tokens are JWTs made and checked by this (server/auth_jwt.h);
+  // unset = etcd's simple tokens.
+  std::shared_ptr<JwtTokens> jwt_tokens;
 
   // How long a request may wait for commit + apply before failing with the unknown-outcome
   // "etcdserver: request timed out" (etcd: 5s + 2 * election timeout).

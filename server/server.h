@@ -242,6 +242,13 @@ class Server {
   // etcd's authMaintenanceServer: Defragment, Hash, HashKV and Snapshot need a root-role
   // caller once auth is on. OK when auth is off.
   virtual absl::Status CheckAdmin(const Caller& caller) = 0;
+  // Runs `then` on the Loop once `caller` can be resolved here: at once, unless its simple
+  // token names the raft index of an Authenticate entry this member has not applied yet
+  // (a token issued through another member); then when that index is applied, or after
+  // the request timeout (the token is then "invalid"), or at Stop. etcd 3.4's
+  // tokenSimple.isValidSimpleToken waits the same way (indexWaiter). The transport calls
+  // this before every request that carries a caller.
+  virtual void WhenCallerReady(const Caller& caller, absl::AnyInvocable<void() &&> then) = 0;
 
   // ---- Introspection ----
   virtual ServerStats Stats() const = 0;

@@ -17,6 +17,13 @@ absl::StatusOr<Response> UnwrapAuth(ApplyResult result) {
 }  // namespace
 
 absl::StatusOr<AuthInfo> ServerImpl::ResolveCaller(const Caller& caller) {
+  if (!caller.token.empty() && config_.jwt_tokens != nullptr) {
+    // etcd's tokenJWT.info: the token's own revision, so a token minted before an auth
+    // change is refused ("revision of auth store is old") and clientv3 re-authenticates.
+    std::optional<AuthInfo> info = config_.jwt_tokens->Info(caller.token);
+    if (!info.has_value()) return InvalidAuthTokenError();
+    return *std::move(info);
+  }
   if (!caller.token.empty()) {
     std::optional<std::string> user = tokens_->Lookup(caller.token, loop_->NowNanos());
     if (!user.has_value()) return InvalidAuthTokenError();
@@ -24,6 +31,30 @@ absl::StatusOr<AuthInfo> ServerImpl::ResolveCaller(const Caller& caller) {
   }
   if (!caller.common_name.empty()) return AuthInfo{caller.common_name, auth_->revision()};
   return AuthInfo();
+}
+
+void ServerImpl::WhenCallerReady(const Caller& caller, absl::AnyInvocable<void() &&> then) {
+  // Beyond this many waiting requests a new one is not delayed: its token, if still
+  // unapplied, is refused as invalid (bounded queue; etcd bounds it by goroutines).
+  constexpr size_t kMaxTokenWaits = 1024;
+  std::optional<uint64_t> index = SimpleTokenIndex(caller.token);
+  if (!index.has_value() || *index <= applied_index_ || token_waits_ >= kMaxTokenWaits) {
+    return std::move(then)();
+  }
+  ++token_waits_;
+  // Runs `then` once: when the index is applied (or Stop drains the queue), or at the
+  // timeout, whichever comes first. The queue entry outlives a timeout; it is bounded by
+  // token_waits_, released when it runs.
+  auto once = std::make_shared<absl::AnyInvocable<void() &&>>(std::move(then));
+  auto run = [once] {
+    if (*once) std::exchange(*once, nullptr)();
+  };
+  env::TimerId timer = loop_->RunAfter(config_.request_timeout_ms * 1'000'000, run);
+  reads_waiting_apply_.emplace(*index, [this, run, timer](absl::Status) {
+    --token_waits_;
+    loop_->Cancel(timer);
+    run();
+  });
 }
 
 // etcd 3.4's authMaintenanceServer returns the auth package's errors unconverted, so

@@ -149,6 +149,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void Authenticate(const etcdserverpb::AuthenticateRequest& request,
                     Callback<etcdserverpb::AuthenticateResponse> done) override;
   absl::Status CheckAdmin(const Caller& caller) override;
+  void WhenCallerReady(const Caller& caller, absl::AnyInvocable<void() &&> then) override;
   ServerStats Stats() const override;
   bool HasLeader() const override { return leader_id_ != 0; }
 
@@ -388,6 +389,8 @@ class ServerImpl final : public Server, public env::TransportHandler {
   std::vector<ReadDone> queued_reads_;
   std::map<std::string, ReadBatch> reads_in_flight_;  // by ReadIndex context
   std::multimap<uint64_t, ReadDone> reads_waiting_apply_;  // by read index
+  // Requests in reads_waiting_apply_ for a token's Authenticate entry (WhenCallerReady).
+  size_t token_waits_ = 0;
   std::map<uint64_t, Forwarded> forwarded_;  // ordered, as waiters_
   // Request IDs of recently accepted forwarded proposals, oldest first (bounded).
   static constexpr size_t kRecentForwardedIds = 65536;

@@ -493,7 +493,7 @@ absl::Status ServerImpl::ReloadStateFromBackend() {
   if (!auth.ok()) return auth.status();
   auth_ = *std::move(auth);
   applier_ = std::make_unique<Applier>(store_.get(), lessor_.get(), &*alarms_, &*membership_,
-                                       auth_.get(), tokens_.get());
+                                       auth_.get(), tokens_.get(), config_.jwt_tokens.get());
   applier_->set_bugs(config_.bugs);
   return absl::OkStatus();
 }

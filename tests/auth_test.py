@@ -22,7 +22,13 @@
 
   The same session drives python3-etcd3 (Debian's) with user and password.
 
-    auth_test.py --mode=diff --binary /path/to/keeld [--etcd /usr/bin/etcd]
+    auth_test.py --mode=diff --binary /path/to/keeld [--etcd /usr/bin/etcd] [--tls]
+
+--tls: the same diff session over a TLS client port with --client-cert-auth (certificates
+  made by the test): etcdctl with --cacert/--cert/--key and --user, python3-etcd3 with
+  ca_cert/cert_cert/cert_key and user/password (which works fully only over TLS); the
+  client certificate's CN names no user, so credential-less calls act as that unknown
+  user.
     auth_test.py --mode=snapshot --binary /path/to/keeld|etcd --put-load /path/to/put_load
 """
 
@@ -38,20 +44,13 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from harness.auth import ROOT, U, compare_lines, error_lines  # noqa: E402
 from harness.cluster import ETCD_BINARY, Cluster  # noqa: E402
 
-ROOT = ["--user", "root:pw"]
-U = ["--user", "u:pw"]
 
-
-def error_lines(text):
-    """stderr without clientv3's JSON retry logs."""
-    return [l for l in text.strip().splitlines() if l and not l.startswith("{")]
-
-
-def python_etcd3_session(member):
+def python_etcd3_session(member, tls=None):
     """python3-etcd3 (Debian's, unmodified) with user and password: it authenticates once
-    and sends the token with every call."""
+    and sends the token with every call. `tls`: (ca, cert, key) for a TLS client port."""
     import etcd3  # Debian's python3-etcd3; /usr/bin/python3 has it
     out = []
 
@@ -64,7 +63,11 @@ def python_etcd3_session(member):
             details = e.details() if hasattr(e, "details") else str(e)
             out.append("python-etcd3 %s: %s %s %s" % (label, type(e).__name__, code, details))
 
-    client = etcd3.client(host="127.0.0.1", port=member.client_port, user="u", password="pw")
+    tls_args = {}
+    if tls:
+        tls_args = dict(ca_cert=tls[0], cert_cert=tls[1], cert_key=tls[2])
+    client = etcd3.client(host="127.0.0.1", port=member.client_port, user="u", password="pw",
+                          **tls_args)
     attempt("get /a/x", lambda: client.get("/a/x")[0])
     attempt("put /a/p", lambda: client.put("/a/p", "v") and "put")
     attempt("get /b", lambda: client.get("/b")[0])
@@ -72,14 +75,27 @@ def python_etcd3_session(member):
     attempt("delete /a/p", lambda: client.delete("/a/p"))
     client.close()
     attempt("wrong password", lambda: etcd3.client(
-        host="127.0.0.1", port=member.client_port, user="u", password="nope"))
+        host="127.0.0.1", port=member.client_port, user="u", password="nope", **tls_args))
     return out
 
 
-def session(binary, workdir):
+def session(binary, workdir, certs=None):
+    """`certs` (harness.certs.Certs): the client port is TLS with --client-cert-auth, and
+    every client (etcdctl, python3-etcd3) presents a certificate whose CN "client" names
+    no user, so credential-less calls act as that unknown user (etcd's CN rule)."""
     out = []
+    tls = {}
+    if certs:
+        server_cert = certs.leaf(os.path.basename(workdir) + "-server", "server")
+        client_cert = certs.leaf(os.path.basename(workdir) + "-client", "client")
+        tls = dict(client_tls=True,
+                   etcdctl_flags=["--cacert=" + certs.ca, "--cert=" + client_cert[0],
+                                  "--key=" + client_cert[1]],
+                   flags_for=lambda m: ["--cert-file=" + server_cert[0],
+                                        "--key-file=" + server_cert[1],
+                                        "--trusted-ca-file=" + certs.ca, "--client-cert-auth"])
     # bcrypt's minimum cost on both servers: ~60 authentications per session.
-    with Cluster(binary, 1, workdir, extra_flags=["--bcrypt-cost=4"]) as c:
+    with Cluster(binary, 1, workdir, extra_flags=["--bcrypt-cost=4"], **tls) as c:
         c.start()
         endpoint = c.members[0].endpoint
 
@@ -103,7 +119,8 @@ def session(binary, workdir):
         ctl(*ROOT, "role", "grant-permission", "r", "readwrite", "/a/", "--prefix")
         ctl(*ROOT, "user", "add", "u:pw")
         ctl(*ROOT, "user", "grant-role", "u", "r")
-        out.extend(python_etcd3_session(c.members[0]))
+        out.extend(python_etcd3_session(
+            c.members[0], (certs.ca, client_cert[0], client_cert[1]) if certs else None))
         ctl(*U, "get", "/a/x")
         ctl(*U, "get", "/a/x", "--consistency=s")
         ctl(*U, "get", "/a/", "--prefix")
@@ -171,18 +188,19 @@ def session(binary, workdir):
 
 def diff_mode(args):
     root = tempfile.mkdtemp(prefix="auth-", dir=os.environ.get("TEST_TMPDIR"))
-    want = session(args.etcd, os.path.join(root, "etcd"))
-    got = session(os.path.abspath(args.binary), os.path.join(root, "keeld"))
-    failures = 0
-    for i in range(max(len(want), len(got))):
-        w = want[i] if i < len(want) else "<missing>"
-        g = got[i] if i < len(got) else "<missing>"
-        failures += w != g
-        print("%s %s" % ("ok  " if w == g else "FAIL", w))
-        if w != g:
-            print("     keeld: %s" % g)
+    certs = None
+    if args.tls:
+        from harness.certs import Certs
+        certs = Certs(os.path.join(root, "certs"))
+    want = session(args.etcd, os.path.join(root, "etcd"), certs)
+    got = session(os.path.abspath(args.binary), os.path.join(root, "keeld"), certs)
+    failures = compare_lines(want, got)
     # The reference must show the behaviour, or the comparison proves nothing.
-    if "permission denied" not in "\n".join(want) or "user name is empty" not in "\n".join(want):
+    # Over TLS the certificate's CN is the (unknown) user instead of nobody, and
+    # python3-etcd3's token works there.
+    needed = ["permission denied"] + (
+        ["python-etcd3 get /a/x: ok"] if certs else ["user name is empty"])
+    if any(n not in "\n".join(want) for n in needed):
         print("FAIL etcd never refused anything: the test is wrong")
         failures += 1
     print("%d passed, %d failed" % (len(want) - failures, failures))
@@ -262,6 +280,8 @@ def main():
     parser.add_argument("--binary", required=True)
     parser.add_argument("--etcd", default=ETCD_BINARY)
     parser.add_argument("--put-load")
+    parser.add_argument("--tls", action="store_true",
+                        help="diff mode over a TLS client port with --client-cert-auth")
     args = parser.parse_args()
     return diff_mode(args) if args.mode == "diff" else snapshot_mode(args)
 

@@ -23,7 +23,11 @@ each binary, a 3-member cluster with client TLS (--cert-file/--key-file/--truste
     never becomes healthy (it cannot replicate), and a good member logs the refusal
     ("rejected connection");
   * --auto-tls --peer-auto-tls: self-signed certificates under <data-dir>/fixtures/,
-    etcdctl --insecure-skip-tls-verify and curl -k served.
+    etcdctl --insecure-skip-tls-verify and curl -k served;
+  * revoke: --client-crl-file refuses a revoked client certificate and is re-read for
+    every connection (a CRL updated in place applies without a restart); a member whose
+    peer certificate is in --peer-crl-file has its connections refused (logged); one whose
+    CN is not --peer-cert-allowed-cn is isolated as the wrong-CA peer is.
 """
 
 import argparse
@@ -202,27 +206,81 @@ def wrong_ca_peer(binary, workdir, certs):
     member_certs = {"m0": certs.leaf(os.path.basename(workdir) + "-p0", "m0"),
                     "m1": certs.leaf(os.path.basename(workdir) + "-p1", "m1"),
                     "m2": certs.leaf(os.path.basename(workdir) + "-p2", "m2", ca="other-ca")}
+    refused_peer(binary, workdir, certs, member_certs)
+
+
+def refused_peer(binary, workdir, certs, member_certs, extra_flags=(), isolated=True):
+    """m2's peer certificate is refused by m0 and m1: m0 and m1 serve and log the refusal;
+    `isolated`: m2 never becomes healthy nor replicates (when m2 refuses theirs too, or
+    they refuse m2 as servers as well as clients)."""
     good = certs.leaf(os.path.basename(workdir) + "-client", "root")
     with Cluster(binary, 3, workdir, client_tls=True, peer_tls=True,
                  etcdctl_flags=["--cacert=" + certs.ca, "--cert=" + good[0], "--key=" + good[1]],
-                 flags_for=tls_flags(certs, member_certs)) as c:
+                 extra_flags=extra_flags, flags_for=tls_flags(certs, member_certs)) as c:
         for i in range(3):
             c.start_member(i)
         c.wait_healthy(timeout_s=60, indexes=[0, 1])
         proc = c.etcdctl(["put", "peer/k", "v"], endpoints=c.members[0].endpoint)
         check(proc.returncode == 0, "put on the good majority: " + proc.stderr)
+        deadline = time.monotonic() + (0 if isolated else 15)
+        while not isolated and time.monotonic() < deadline and "rejected connection" not in \
+                "".join(open(c.members[i].log_path, errors="replace").read() for i in (0, 1)):
+            time.sleep(0.25)
         # m2 cannot replicate: it never learns of a leader, so /health stays false. Bounded
         # observation window (not a timing assertion on how fast anything happens).
         deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
+        while isolated and time.monotonic() < deadline:
             check(not c.member_healthy(c.members[2]), "m2 became healthy with a wrong-CA cert")
             time.sleep(0.25)
         proc = c.etcdctl(["get", "peer/k", "--consistency=s", "--print-value-only"],
                          endpoints=c.members[2].endpoint)
-        check(proc.stdout.strip() != "v", "m2 replicated with a wrong-CA cert")
+        check(not isolated or proc.stdout.strip() != "v", "m2 replicated with a wrong-CA cert")
         logs = "".join(open(c.members[i].log_path, errors="replace").read() for i in (0, 1))
         check("rejected connection" in logs, "no refusal logged by m0/m1:\n" + logs[-3000:])
         c.kill(2)  # it may be stuck retrying; SIGKILL is fine, it never joined
+
+
+def revoked_and_cn(binary, workdir, certs):
+    """etcd's --client-crl-file (re-read for every connection), --peer-crl-file and
+    --peer-cert-allowed-cn."""
+    tag = os.path.basename(workdir)
+    revoked = certs.leaf(tag + "-revoked", "root")
+    later = certs.leaf(tag + "-later", "root")
+    good = certs.leaf(tag + "-good", "root")
+    crl = certs.path(tag + "-client.crl")
+    os.replace(certs.crl(tag + "-client1", [revoked[0]]), crl)
+    member = {"m0": certs.leaf(tag + "-m0", "m0")}
+    with Cluster(binary, 1, workdir + "-crl", client_tls=True,
+                 extra_flags=["--client-crl-file=" + crl],
+                 etcdctl_flags=["--cacert=" + certs.ca, "--cert=" + good[0], "--key=" + good[1]],
+                 flags_for=tls_flags(certs, member)) as c:
+        c.start(timeout_s=60)
+        endpoint = c.members[0].endpoint
+
+        def put(cert, key):
+            return run([ETCDCTL_BINARY, "--endpoints=" + endpoint, "--cacert=" + certs.ca,
+                        "--cert=" + cert, "--key=" + key, "--dial-timeout=3s",
+                        "--command-timeout=5s", "put", "crl/k", "v"])
+        check(put(*good).returncode == 0, "good certificate refused")
+        check(put(*revoked).returncode != 0, "revoked certificate accepted")
+        check(put(*later).returncode == 0, "not yet revoked certificate refused")
+        # A new CRL, read at the next handshake without a restart.
+        os.replace(certs.crl(tag + "-client2", [revoked[0], later[0]]), crl)
+        check(put(*later).returncode != 0, "certificate revoked by the updated CRL accepted")
+        check(put(*good).returncode == 0, "good certificate refused after the CRL update")
+    print("  client CRL: revoked refused, an updated CRL applies without a restart")
+    peer_certs = {"m0": certs.leaf(tag + "-p0", "m0"), "m1": certs.leaf(tag + "-p1", "m1"),
+                  "m2": certs.leaf(tag + "-p2", "m2")}
+    peer_crl = certs.crl(tag + "-peer", [peer_certs["m2"][0]])
+    # etcd checks the CRL on accepted connections only (its TLS listener), so m2 still
+    # dials out successfully (m0 and m1 are not revoked): not isolated, only refused.
+    refused_peer(binary, workdir + "-peercrl", certs, peer_certs,
+                 ["--peer-crl-file=" + peer_crl], isolated=False)
+    print("  peer CRL: the revoked member's connections are refused")
+    cn_certs = {"m0": certs.leaf(tag + "-c0", "peer"), "m1": certs.leaf(tag + "-c1", "peer"),
+                "m2": certs.leaf(tag + "-c2", "intruder")}
+    refused_peer(binary, workdir + "-cn", certs, cn_certs, ["--peer-cert-allowed-cn=peer"])
+    print("  --peer-cert-allowed-cn: the member with another CN is refused")
 
 
 def auto_tls(binary, workdir):
@@ -281,7 +339,8 @@ def main():
     parser.add_argument("--keelctl", default=None)
     parser.add_argument("--parts", default="flags,main,peer,auto",
                         help="comma list: flags (bad flags), main (the differential cluster), "
-                             "peer (wrong-CA peer), auto (--auto-tls)")
+                             "peer (wrong-CA peer), auto (--auto-tls), revoke (CRLs, allowed "
+                             "CN)")
     args = parser.parse_args()
     global KEELCTL
     KEELCTL = os.path.abspath(args.keelctl) if args.keelctl else None
@@ -308,6 +367,9 @@ def main():
         if "auto" in parts:
             print("== %s: --auto-tls --peer-auto-tls" % name, flush=True)
             auto_tls(binary, os.path.join(base, "a%d" % n))
+        if "revoke" in parts:
+            print("== %s: CRLs and --peer-cert-allowed-cn" % name, flush=True)
+            revoked_and_cn(binary, os.path.join(base, "r%d" % n), certs)
     for n in range(1, len(transcripts)):
         if transcripts[n] != transcripts[0]:
             import difflib

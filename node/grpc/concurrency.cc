@@ -8,10 +8,11 @@ namespace keel::node {
 
 // ---- KeyDeletionWatch ----
 
-KeyDeletionWatch::KeyDeletionWatch(env::Loop* loop, server::Server* server, std::string key,
+KeyDeletionWatch::KeyDeletionWatch(env::Loop* loop, server::Server* server,
+                                   const server::Caller& caller, std::string key,
                                    int64_t start_revision, Done on_deleted)
     : loop_(loop), on_deleted_(std::move(on_deleted)) {
-  stream_ = server->NewWatchStream(this);
+  stream_ = server->NewWatchStream(this, caller);
   etcdserverpb::WatchRequest request;
   etcdserverpb::WatchCreateRequest* create = request.mutable_create_request();
   create->set_key(std::move(key));
@@ -58,10 +59,11 @@ void KeyDeletionWatch::Complete(absl::Status status) {
 
 // ---- DeletionWaiter ----
 
-DeletionWaiter::DeletionWaiter(env::Loop* loop, server::Server* server, std::string prefix,
-                               int64_t max_create_revision, Done done)
+DeletionWaiter::DeletionWaiter(env::Loop* loop, server::Server* server, server::Caller caller,
+                               std::string prefix, int64_t max_create_revision, Done done)
     : loop_(loop),
       server_(server),
+      caller_(std::move(caller)),
       prefix_(std::move(prefix)),
       max_create_revision_(max_create_revision),
       done_(std::move(done)) {
@@ -74,7 +76,8 @@ void DeletionWaiter::CheckPredecessor() {
   server_->Range(LastCreatedBeforeRequest(prefix_, max_create_revision_),
                  [this, alive = alive_](absl::StatusOr<etcdserverpb::RangeResponse> result) {
                    if (*alive) OnRange(std::move(result));
-                 });
+                 },
+                 caller_);
 }
 
 void DeletionWaiter::OnRange(absl::StatusOr<etcdserverpb::RangeResponse> result) {
@@ -89,7 +92,7 @@ void DeletionWaiter::OnRange(absl::StatusOr<etcdserverpb::RangeResponse> result)
   }
   // Wait for the newest older key to go, then look again: it may have had predecessors
   // of its own that are still there.
-  watch_ = std::make_unique<KeyDeletionWatch>(loop_, server_, result->kvs(0).key(),
+  watch_ = std::make_unique<KeyDeletionWatch>(loop_, server_, caller_, result->kvs(0).key(),
                                               result->header().revision(),
                                               [this, alive = alive_](absl::Status status) {
                                                 if (!*alive) return;

@@ -29,8 +29,10 @@ namespace keel::node {
 class KeyDeletionWatch final : public server::WatchSink {
  public:
   using Done = absl::AnyInvocable<void(absl::Status) &&>;
-  KeyDeletionWatch(env::Loop* loop, server::Server* server, std::string key, int64_t start_revision,
-                   Done on_deleted);
+  // `caller` needs read permission on `key` once auth is on (else the watch is refused and
+  // `on_deleted` receives the refusal).
+  KeyDeletionWatch(env::Loop* loop, server::Server* server, const server::Caller& caller,
+                   std::string key, int64_t start_revision, Done on_deleted);
   ~KeyDeletionWatch() override;
   bool Send(const std::vector<etcdserverpb::WatchResponse>& responses) override;
 
@@ -49,8 +51,9 @@ class KeyDeletionWatch final : public server::WatchSink {
 class DeletionWaiter {
  public:
   using Done = absl::AnyInvocable<void(absl::StatusOr<etcdserverpb::ResponseHeader>) &&>;
-  DeletionWaiter(env::Loop* loop, server::Server* server, std::string prefix,
-                 int64_t max_create_revision, Done done);
+  // Its reads and watches are made as `caller`.
+  DeletionWaiter(env::Loop* loop, server::Server* server, server::Caller caller,
+                 std::string prefix, int64_t max_create_revision, Done done);
   ~DeletionWaiter();
 
  private:
@@ -59,6 +62,7 @@ class DeletionWaiter {
 
   env::Loop* const loop_;
   server::Server* const server_;
+  const server::Caller caller_;
   const std::string prefix_;
   const int64_t max_create_revision_;
   Done done_;

@@ -44,9 +44,11 @@ etcdserverpb::TxnRequest ProclaimTxn(const v3electionpb::LeaderKey& leader,
 // ---- Campaign ----
 class CampaignOperation final : public LoopOperation<v3electionpb::CampaignResponse> {
  public:
-  CampaignOperation(env::Loop* loop, server::Server* server, grpc::ServerUnaryReactor* reactor,
-                    v3electionpb::CampaignResponse* response, v3electionpb::CampaignRequest request)
-      : LoopOperation(loop, server, reactor, response), request_(std::move(request)) {
+  CampaignOperation(env::Loop* loop, server::Server* server, server::Caller caller,
+                    grpc::ServerUnaryReactor* reactor, v3electionpb::CampaignResponse* response,
+                    v3electionpb::CampaignRequest request)
+      : LoopOperation(loop, server, std::move(caller), reactor, response),
+        request_(std::move(request)) {
     leader_.set_name(request_.name());
     leader_.set_key(SessionKey(ElectionPrefix(request_.name()), request_.lease()));
     leader_.set_lease(request_.lease());
@@ -63,7 +65,7 @@ class CampaignOperation final : public LoopOperation<v3electionpb::CampaignRespo
     server()->Txn(txn, [self = SelfAs<CampaignOperation>()](
                            absl::StatusOr<etcdserverpb::TxnResponse> result) {
       self->OnCreated(std::move(result));
-    });
+    }, caller());
   }
 
   void Cancel() override {
@@ -114,12 +116,13 @@ class CampaignOperation final : public LoopOperation<v3electionpb::CampaignRespo
           } else {
             self->WaitForPredecessors();
           }
-        });
+        },
+        caller());
   }
 
   void WaitForPredecessors() {
     waiter_ = std::make_unique<DeletionWaiter>(
-        loop(), server(), ElectionPrefix(request_.name()), leader_.rev() - 1,
+        loop(), server(), caller(), ElectionPrefix(request_.name()), leader_.rev() - 1,
         [self = SelfAs<CampaignOperation>()](
             absl::StatusOr<etcdserverpb::ResponseHeader> header) mutable {
           self->loop()->Post([self] { self->waiter_.reset(); });
@@ -139,7 +142,8 @@ class CampaignOperation final : public LoopOperation<v3electionpb::CampaignRespo
     etcdserverpb::TxnRequest txn = IfOwned(leader_.key(), leader_.rev());
     txn.add_success()->mutable_request_delete_range()->set_key(leader_.key());
     server()->Txn(
-        txn, [self = SelfAs<CampaignOperation>()](absl::StatusOr<etcdserverpb::TxnResponse>) {});
+        txn, [self = SelfAs<CampaignOperation>()](absl::StatusOr<etcdserverpb::TxnResponse>) {},
+        caller());
   }
 
   const v3electionpb::CampaignRequest request_;
@@ -155,8 +159,13 @@ class CampaignOperation final : public LoopOperation<v3electionpb::CampaignRespo
 // max_queued; a full queue pushes back on the watch through WatchSink::Send.
 class ObserveReactor final : public grpc::ServerWriteReactor<v3electionpb::LeaderResponse> {
  public:
-  ObserveReactor(env::Loop* loop, server::Server* server, std::string name, size_t max_queued)
-      : loop_(loop), server_(server), prefix_(ElectionPrefix(name)), max_queued_(max_queued) {}
+  ObserveReactor(env::Loop* loop, server::Server* server, server::Caller caller, std::string name,
+                 size_t max_queued)
+      : loop_(loop),
+        server_(server),
+        caller_(std::move(caller)),
+        prefix_(ElectionPrefix(name)),
+        max_queued_(max_queued) {}
 
   // On the Loop.
   void Start() { FindLeader(); }
@@ -231,7 +240,9 @@ class ObserveReactor final : public grpc::ServerWriteReactor<v3electionpb::Leade
                    [this, alive = alive_](absl::StatusOr<etcdserverpb::RangeResponse> result) {
                      if (!*alive || ending_) return;
                      if (!result.ok()) {
-                       End(ToGrpcStatus(result.status()));
+                       // etcd's Observe closes its channel on a failed Get: the
+                       // stream ends OK with nothing sent.
+                       End(grpc::Status::OK);
                        return;
                      }
                      if (result->kvs_size() == 0) {
@@ -240,7 +251,8 @@ class ObserveReactor final : public grpc::ServerWriteReactor<v3electionpb::Leade
                        return;
                      }
                      Observed(result->header(), result->kvs(0));
-                   });
+                   },
+                   caller_);
   }
 
   void Observed(const etcdserverpb::ResponseHeader& header, const mvccpb::KeyValue& kv) {
@@ -253,7 +265,7 @@ class ObserveReactor final : public grpc::ServerWriteReactor<v3electionpb::Leade
     ReplaceStream();
     watch_ = std::make_unique<ActiveWatch>();
     watch_->sink = std::make_unique<GenerationSink>(this, ++generation_);
-    watch_->stream = server_->NewWatchStream(watch_->sink.get());
+    watch_->stream = server_->NewWatchStream(watch_->sink.get(), caller_);
     etcdserverpb::WatchRequest request;
     auto* create = request.mutable_create_request();
     create->set_key(key);
@@ -324,6 +336,7 @@ class ObserveReactor final : public grpc::ServerWriteReactor<v3electionpb::Leade
 
   env::Loop* const loop_;
   server::Server* const server_;
+  const server::Caller caller_;
   const std::string prefix_;
   const size_t max_queued_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -340,10 +353,11 @@ class ObserveReactor final : public grpc::ServerWriteReactor<v3electionpb::Leade
 
 }  // namespace
 
-grpc::ServerUnaryReactor* ElectionService::Campaign(grpc::CallbackServerContext* /*context*/,
+grpc::ServerUnaryReactor* ElectionService::Campaign(grpc::CallbackServerContext* context,
                                                     const v3electionpb::CampaignRequest* request,
                                                     v3electionpb::CampaignResponse* response) {
-  return StartLoopOperation<CampaignOperation>(loop_, server_, response, *request);
+  return StartLoopOperation<CampaignOperation>(loop_, server_, CallerOf(*context, common_name_),
+                                               response, *request);
 }
 
 grpc::ServerUnaryReactor* ElectionService::Proclaim(grpc::CallbackServerContext* context,
@@ -356,15 +370,16 @@ grpc::ServerUnaryReactor* ElectionService::Proclaim(grpc::CallbackServerContext*
   UnaryCompletion<v3electionpb::ProclaimResponse> completion(reactor, response);
   server::Server* server = server_;
   loop_->Post([server, txn = ProclaimTxn(request->leader(), request->value()),
+               caller = CallerOf(*context, common_name_),
                completion = std::move(completion)]() mutable {
     server->Txn(txn, [completion = std::move(completion)](
                          absl::StatusOr<etcdserverpb::TxnResponse> result) mutable {
-      if (!result.ok()) return completion.Finish(result.status());
+      if (!result.ok()) return completion.Finish(AsEmbeddedClientError(result.status()));
       if (!result->succeeded()) return completion.Finish(absl::UnknownError(kNotLeaderMessage));
       v3electionpb::ProclaimResponse proclaimed;
       *proclaimed.mutable_header() = result->header();
       completion.Finish(std::move(proclaimed));
-    });
+    }, caller);
   });
   return reactor;
 }
@@ -376,23 +391,25 @@ grpc::ServerUnaryReactor* ElectionService::Leader(grpc::CallbackServerContext* c
   UnaryCompletion<v3electionpb::LeaderResponse> completion(reactor, response);
   server::Server* server = server_;
   loop_->Post([server, range = FirstCreatedRequest(ElectionPrefix(request->name())),
+               caller = CallerOf(*context, common_name_),
                completion = std::move(completion)]() mutable {
     server->Range(range, [completion = std::move(completion)](
                              absl::StatusOr<etcdserverpb::RangeResponse> result) mutable {
-      if (!result.ok()) return completion.Finish(result.status());
+      if (!result.ok()) return completion.Finish(AsEmbeddedClientError(result.status()));
       if (result->kvs_size() == 0) return completion.Finish(absl::UnknownError(kNoLeaderMessage));
       v3electionpb::LeaderResponse leader;
       *leader.mutable_header() = result->header();
       *leader.mutable_kv() = result->kvs(0);
       completion.Finish(std::move(leader));
-    });
+    }, caller);
   });
   return reactor;
 }
 
 grpc::ServerWriteReactor<v3electionpb::LeaderResponse>* ElectionService::Observe(
-    grpc::CallbackServerContext* /*context*/, const v3electionpb::LeaderRequest* request) {
-  auto* reactor = new ObserveReactor(loop_, server_, request->name(), max_queued_observations_);
+    grpc::CallbackServerContext* context, const v3electionpb::LeaderRequest* request) {
+  auto* reactor = new ObserveReactor(loop_, server_, CallerOf(*context, common_name_),
+                                     request->name(), max_queued_observations_);
   loop_->Post([reactor] { reactor->Start(); });
   return reactor;
 }
@@ -408,15 +425,16 @@ grpc::ServerUnaryReactor* ElectionService::Resign(grpc::CallbackServerContext* c
   etcdserverpb::TxnRequest txn = IfOwned(request->leader().key(), request->leader().rev());
   txn.add_success()->mutable_request_delete_range()->set_key(request->leader().key());
   server::Server* server = server_;
-  loop_->Post([server, txn = std::move(txn), completion = std::move(completion)]() mutable {
+  loop_->Post([server, txn = std::move(txn), caller = CallerOf(*context, common_name_),
+               completion = std::move(completion)]() mutable {
     server->Txn(txn, [completion = std::move(completion)](
                          absl::StatusOr<etcdserverpb::TxnResponse> result) mutable {
-      if (!result.ok()) return completion.Finish(result.status());
+      if (!result.ok()) return completion.Finish(AsEmbeddedClientError(result.status()));
       // etcd's Resign succeeds whether or not the key was still ours.
       v3electionpb::ResignResponse resigned;
       *resigned.mutable_header() = result->header();
       completion.Finish(std::move(resigned));
-    });
+    }, caller);
   });
   return reactor;
 }

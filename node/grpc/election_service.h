@@ -9,6 +9,9 @@
 //   Observe(name): stream the leader's key/value now and on every change.
 // Error messages are etcd's ("election: not leader", "election: no leader",
 // "\"leader\" field must be provided"), with gRPC code UNKNOWN as etcd's plain Go errors get.
+// Every request is made as the caller (token or certificate CN, caller.h), as etcd 3.4's
+// service passes the incoming context to its in-process client: with auth on, the caller
+// needs permission on "<name>/".
 #ifndef KEEL_NODE_GRPC_ELECTION_SERVICE_H_
 #define KEEL_NODE_GRPC_ELECTION_SERVICE_H_
 
@@ -16,6 +19,7 @@
 
 #include "api/v3electionpb/v3election.grpc.pb.h"
 #include "env/env.h"
+#include "node/grpc/caller.h"
 #include "server/server.h"
 
 namespace keel::node {
@@ -23,8 +27,12 @@ namespace keel::node {
 class ElectionService final : public v3electionpb::Election::CallbackService {
  public:
   // `loop` and `server` outlive the gRPC server this service is registered with.
-  ElectionService(env::Loop* loop, server::Server* server, size_t max_queued_observations = 64)
-      : loop_(loop), server_(server), max_queued_observations_(max_queued_observations) {}
+  ElectionService(env::Loop* loop, server::Server* server, CommonNameFn common_name = {},
+                  size_t max_queued_observations = 64)
+      : loop_(loop),
+        server_(server),
+        common_name_(std::move(common_name)),
+        max_queued_observations_(max_queued_observations) {}
 
   grpc::ServerUnaryReactor* Campaign(grpc::CallbackServerContext* context,
                                      const v3electionpb::CampaignRequest* request,
@@ -44,6 +52,7 @@ class ElectionService final : public v3electionpb::Election::CallbackService {
  private:
   env::Loop* const loop_;
   server::Server* const server_;
+  const CommonNameFn common_name_;
   const size_t max_queued_observations_;
 };
 

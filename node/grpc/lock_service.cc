@@ -14,9 +14,10 @@ namespace {
 // One Lock call: create-or-find my key, then wait for my predecessors (concurrency.Mutex).
 class LockOperation final : public LoopOperation<v3lockpb::LockResponse> {
  public:
-  LockOperation(env::Loop* loop, server::Server* server, grpc::ServerUnaryReactor* reactor,
-                v3lockpb::LockResponse* response, std::string name, int64_t lease)
-      : LoopOperation(loop, server, reactor, response),
+  LockOperation(env::Loop* loop, server::Server* server, server::Caller caller,
+                grpc::ServerUnaryReactor* reactor, v3lockpb::LockResponse* response,
+                std::string name, int64_t lease)
+      : LoopOperation(loop, server, std::move(caller), reactor, response),
         prefix_(name + "/"),
         key_(SessionKey(prefix_, lease)),
         lease_(lease) {}
@@ -38,7 +39,8 @@ class LockOperation final : public LoopOperation<v3lockpb::LockResponse> {
     server()->Txn(
         txn, [self = SelfAs<LockOperation>()](absl::StatusOr<etcdserverpb::TxnResponse> result) {
           self->OnTxn(std::move(result));
-        });
+        },
+        caller());
   }
 
   void Cancel() override {
@@ -75,7 +77,7 @@ class LockOperation final : public LoopOperation<v3lockpb::LockResponse> {
       return;
     }
     waiter_ = std::make_unique<DeletionWaiter>(
-        loop(), server(), prefix_, my_revision - 1,
+        loop(), server(), caller(), prefix_, my_revision - 1,
         [self =
              SelfAs<LockOperation>()](absl::StatusOr<etcdserverpb::ResponseHeader> header) mutable {
           self->OnPredecessorsGone(std::move(header));
@@ -104,8 +106,10 @@ class LockOperation final : public LoopOperation<v3lockpb::LockResponse> {
   void Unlock() {
     etcdserverpb::DeleteRangeRequest request;
     request.set_key(key_);
-    server()->DeleteRange(request, [self = SelfAs<LockOperation>()](
-                                       absl::StatusOr<etcdserverpb::DeleteRangeResponse>) {});
+    server()->DeleteRange(
+        request,
+        [self = SelfAs<LockOperation>()](absl::StatusOr<etcdserverpb::DeleteRangeResponse>) {},
+        caller());
   }
 
   const std::string prefix_;
@@ -117,11 +121,11 @@ class LockOperation final : public LoopOperation<v3lockpb::LockResponse> {
 
 }  // namespace
 
-grpc::ServerUnaryReactor* LockService::Lock(grpc::CallbackServerContext* /*context*/,
+grpc::ServerUnaryReactor* LockService::Lock(grpc::CallbackServerContext* context,
                                             const v3lockpb::LockRequest* request,
                                             v3lockpb::LockResponse* response) {
-  return StartLoopOperation<LockOperation>(loop_, server_, response, request->name(),
-                                           request->lease());
+  return StartLoopOperation<LockOperation>(loop_, server_, CallerOf(*context, common_name_),
+                                           response, request->name(), request->lease());
 }
 
 grpc::ServerUnaryReactor* LockService::Unlock(grpc::CallbackServerContext* context,
@@ -133,18 +137,20 @@ grpc::ServerUnaryReactor* LockService::Unlock(grpc::CallbackServerContext* conte
   etcdserverpb::DeleteRangeRequest delete_request;
   delete_request.set_key(request->key());
   loop_->Post([server, delete_request = std::move(delete_request),
+               caller = CallerOf(*context, common_name_),
                completion = std::move(completion)]() mutable {
     server->DeleteRange(delete_request,
                         [completion = std::move(completion)](
                             absl::StatusOr<etcdserverpb::DeleteRangeResponse> result) mutable {
                           if (!result.ok()) {
-                            completion.Finish(result.status());
+                            completion.Finish(AsEmbeddedClientError(result.status()));
                             return;
                           }
                           v3lockpb::UnlockResponse unlock;
                           *unlock.mutable_header() = result->header();
                           completion.Finish(std::move(unlock));
-                        });
+                        },
+                        caller);
   });
   return reactor;
 }

@@ -25,13 +25,19 @@ inline constexpr char kContextCanceledMessage[] = "context canceled";
 
 class LoopOperationBase : public std::enable_shared_from_this<LoopOperationBase> {
  public:
-  LoopOperationBase(env::Loop* loop, server::Server* server) : loop_(loop), server_(server) {}
+  LoopOperationBase(env::Loop* loop, server::Server* server, server::Caller caller)
+      : loop_(loop), server_(server), caller_(std::move(caller)) {}
   virtual ~LoopOperationBase() = default;
 
   // On the Loop, once.
   virtual void Start() = 0;
   // On the Loop: the client went away. Release what is held, then finish.
   virtual void Cancel() = 0;
+
+  // Who called (token, certificate CN): every Server request the operation makes carries
+  // it, as etcd's v3lock/v3election pass the incoming context (and so its auth metadata)
+  // to their in-process client.
+  const server::Caller& caller() const { return caller_; }
 
  protected:
   env::Loop* loop() const { return loop_; }
@@ -40,6 +46,7 @@ class LoopOperationBase : public std::enable_shared_from_this<LoopOperationBase>
  private:
   env::Loop* const loop_;
   server::Server* const server_;
+  const server::Caller caller_;
 };
 
 // The reactor: forwards cancellation to the Loop and frees itself when gRPC is done.
@@ -64,9 +71,11 @@ class CancellableUnaryReactor final : public grpc::ServerUnaryReactor {
 template <typename Response>
 class LoopOperation : public LoopOperationBase {
  public:
-  LoopOperation(env::Loop* loop, server::Server* server, grpc::ServerUnaryReactor* reactor,
-                Response* response)
-      : LoopOperationBase(loop, server), reactor_(reactor), response_(response) {}
+  LoopOperation(env::Loop* loop, server::Server* server, server::Caller caller,
+                grpc::ServerUnaryReactor* reactor, Response* response)
+      : LoopOperationBase(loop, server, std::move(caller)),
+        reactor_(reactor),
+        response_(response) {}
 
   // If the Loop drops the operation before finishing it (shutdown), the call still ends.
   ~LoopOperation() override {
@@ -81,7 +90,7 @@ class LoopOperation : public LoopOperationBase {
 
   void Finish(const absl::Status& status) {
     if (reactor_ == nullptr) return;
-    std::exchange(reactor_, nullptr)->Finish(ToGrpcStatus(status));
+    std::exchange(reactor_, nullptr)->Finish(ToGrpcStatus(AsEmbeddedClientError(status)));
   }
 
   // This operation as its concrete type, to keep it alive in a Server callback.
@@ -95,15 +104,19 @@ class LoopOperation : public LoopOperationBase {
   Response* response_;
 };
 
-// Creates `Op(loop, server, reactor, response, args...)`, wires cancellation, starts it on
-// the Loop, and returns the reactor for gRPC.
+// Creates `Op(loop, server, caller, reactor, response, args...)`, wires cancellation, starts
+// it on the Loop, and returns the reactor for gRPC.
 template <typename Op, typename Response, typename... Args>
 grpc::ServerUnaryReactor* StartLoopOperation(env::Loop* loop, server::Server* server,
-                                             Response* response, Args&&... args) {
+                                             server::Caller caller, Response* response,
+                                             Args&&... args) {
   auto* reactor = new CancellableUnaryReactor(loop);
-  auto op = std::make_shared<Op>(loop, server, reactor, response, std::forward<Args>(args)...);
+  auto op = std::make_shared<Op>(loop, server, std::move(caller), reactor, response,
+                                 std::forward<Args>(args)...);
   reactor->Attach(op);
-  loop->Post([op] { op->Start(); });
+  loop->Post([server, op] {
+    server->WhenCallerReady(op->caller(), [op] { op->Start(); });
+  });
   return reactor;
 }
 

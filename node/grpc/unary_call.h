@@ -85,12 +85,16 @@ grpc::ServerUnaryReactor* RunUnaryOnLoop(
   UnaryCompletion<Response> completion(reactor, response);
   loop->Post([server, method, request, caller = std::move(caller),
               completion = std::move(completion)]() mutable {
-    (server->*method)(
-        *request,
-        [completion = std::move(completion)](absl::StatusOr<Response> result) mutable {
-          completion.Finish(std::move(result));
-        },
-        caller);
+    // A token issued through another member may need its Authenticate entry applied here.
+    server->WhenCallerReady(caller, [server, method, request, caller,
+                                     completion = std::move(completion)]() mutable {
+      (server->*method)(
+          *request,
+          [completion = std::move(completion)](absl::StatusOr<Response> result) mutable {
+            completion.Finish(std::move(result));
+          },
+          caller);
+    });
   });
   return reactor;
 }
@@ -106,12 +110,16 @@ grpc::ServerUnaryReactor* RunAdminUnaryOnLoop(
   UnaryCompletion<Response> completion(reactor, response);
   loop->Post([server, method, request, caller = std::move(caller),
               completion = std::move(completion)]() mutable {
-    absl::Status admin = server->CheckAdmin(caller);
-    if (!admin.ok()) return completion.Finish(admin);
-    (server->*method)(
-        *request, [completion = std::move(completion)](absl::StatusOr<Response> result) mutable {
-          completion.Finish(std::move(result));
-        });
+    server->WhenCallerReady(caller, [server, method, request, caller,
+                                     completion = std::move(completion)]() mutable {
+      absl::Status admin = server->CheckAdmin(caller);
+      if (!admin.ok()) return completion.Finish(admin);
+      (server->*method)(
+          *request,
+          [completion = std::move(completion)](absl::StatusOr<Response> result) mutable {
+            completion.Finish(std::move(result));
+          });
+    });
   });
   return reactor;
 }

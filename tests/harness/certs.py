@@ -1,7 +1,8 @@
 """Test certificates made with the openssl CLI into a temporary directory (never checked in).
 
 Certs(dir) makes a CA and, on demand, leaf certificates signed by it for 127.0.0.1 and
-localhost (server and client use), a second unrelated CA ("wrong CA"), and an expired leaf.
+localhost (server and client use), a second unrelated CA ("wrong CA"), an expired leaf, and
+CRLs revoking given certificates.
 Paths are returned as (cert, key) pairs.
 """
 
@@ -48,6 +49,24 @@ class Certs:
               "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", "leaf.ext"],
              self.dir)
         return self.path(name + ".pem"), self.path(name + ".key")
+
+    def crl(self, name, revoked):
+        """A CRL signed by the good CA listing the certificates at the paths `revoked`
+        (openssl ca -revoke, then -gencrl); returns its path (PEM)."""
+        conf = self.path(name + "-crl.cnf")
+        db = self.path(name + "-index.txt")
+        with open(conf, "w") as f:
+            f.write("[ca]\ndefault_ca=d\n[d]\ndatabase=%s\ndefault_md=sha256\n"
+                    "default_crl_days=2\ncrlnumber=%s\n" % (db, self.path(name + "-crlnumber")))
+        open(db, "w").close()
+        with open(self.path(name + "-crlnumber"), "w") as f:
+            f.write("01\n")
+        for cert in revoked:
+            _run(["ca", "-config", conf, "-cert", "ca.pem", "-keyfile", "ca.key",
+                  "-revoke", cert], self.dir)
+        _run(["ca", "-config", conf, "-cert", "ca.pem", "-keyfile", "ca.key", "-gencrl",
+              "-out", name + ".crl"], self.dir)
+        return self.path(name + ".crl")
 
     def expired_leaf(self, name, cn):
         """Signed by the good CA, valid only in January 2020 (openssl ca sets the dates)."""
