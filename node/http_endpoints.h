@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "env/env.h"
+#include "node/metrics.h"
 #include "node/url.h"
 #include "server/server.h"
 
@@ -36,11 +37,13 @@ class HttpEndpoints {
   static constexpr int64_t kIoTimeoutMs = 5000;    // one read or write within a request
 
   // Binds every URL (failing with the first bind error, e.g. a busy port) and starts
-  // serving; `urls` may be empty (handed-over connections only). `loop` and `server`
-  // outlive the returned object, or until Stop().
+  // serving; `urls` may be empty (handed-over connections only). `loop`, `server` and
+  // `node_metrics` (health counts and gRPC counters for /metrics; may be null) outlive the
+  // returned object, or until Stop().
   static absl::StatusOr<std::unique_ptr<HttpEndpoints>> Start(const std::vector<Url>& urls,
                                                               env::Loop* loop,
                                                               server::Server* server,
+                                                              NodeMetrics* node_metrics = nullptr,
                                                               int64_t health_timeout_ms = 1000);
   ~HttpEndpoints();
 

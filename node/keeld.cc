@@ -163,7 +163,8 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   if (!grpc.ok()) return grpc;
   // /health and /metrics: on --listen-metrics-urls (if any) and on the client port.
   absl::StatusOr<std::unique_ptr<HttpEndpoints>> http =
-      HttpEndpoints::Start(config.listen_metrics_urls, loop, keeld->server_.get());
+      HttpEndpoints::Start(config.listen_metrics_urls, loop, keeld->server_.get(),
+                           &keeld->node_metrics_);
   if (!http.ok()) return http.status();
   keeld->http_ = *std::move(http);
   grpc::Server* grpc_server = keeld->grpc_server_.get();
@@ -298,6 +299,10 @@ absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
   client_ports_ = client_listener_->ports();
   grpc::ServerBuilder builder;
   for (auto& service : services_) builder.RegisterService(service.get());
+  // go-grpc-prometheus' grpc_server_* counters, as etcd registers them (/metrics).
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeMetricsInterceptorFactory(&node_metrics_.grpc));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_request_bytes) +
                                    kGrpcOverheadBytes);
   builder.SetMaxSendMessageSize(INT32_MAX);

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "prom/check.h"
@@ -48,10 +49,16 @@ bool IsValidLabelName(std::string_view name) {
 std::string FormatValue(double value) {
   if (std::isnan(value)) return "NaN";
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
-  // Shortest form that reads back as the same double, as Go's strconv.FormatFloat(v, 'g',
-  // -1, 64) (client_golang): 0.001, 6, 2.147483648e+09.
+  // Go's strconv.FormatFloat(v, 'g', -1, 64), which client_golang uses: the shortest
+  // digits that read back as the same double, in %e form when the decimal exponent is
+  // < -4 or >= 6 (2.147483648e+09, 1e-05), else in %f form (0.0001, 20000).
   char buf[64];
-  std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), value);
+  std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::scientific);
+  KEEL_PROM_CHECK(r.ec == std::errc());
+  const std::string scientific(buf, r.ptr);
+  const int exponent = std::atoi(scientific.c_str() + scientific.find('e') + 1);
+  if (exponent < -4 || exponent >= 6) return scientific;
+  r = std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::fixed);
   KEEL_PROM_CHECK(r.ec == std::errc());
   return std::string(buf, r.ptr);
 }

@@ -16,8 +16,15 @@ TEST(ExpositionTest, ValuesPrintAsGoPrintsThem) {
   EXPECT_EQ(FormatValue(std::numeric_limits<double>::infinity()), "+Inf");
   EXPECT_EQ(FormatValue(-std::numeric_limits<double>::infinity()), "-Inf");
   EXPECT_EQ(FormatValue(std::nan("")), "NaN");
-  // Large counters keep every digit (a 6-digit format would round them).
-  EXPECT_EQ(FormatValue(123456789), "123456789");
+  EXPECT_EQ(FormatValue(0.0001), "0.0001");
+  EXPECT_EQ(FormatValue(0.00001), "1e-05");
+  EXPECT_EQ(FormatValue(20000), "20000");
+  EXPECT_EQ(FormatValue(1e6), "1e+06");
+  // Large values keep every digit (a 6-digit format would round them), as etcd prints
+  // its default quota.
+  EXPECT_EQ(FormatValue(2147483648.0), "2.147483648e+09");
+  EXPECT_EQ(FormatValue(123456789), "1.23456789e+08");
+  EXPECT_EQ(FormatValue(-2.5), "-2.5");
 }
 
 TEST(ExpositionTest, EscapesLabelValuesAndHelp) {
