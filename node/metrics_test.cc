@@ -98,7 +98,7 @@ TEST(MetricsTest, HistogramsUseEtcdsBucketsAndPeersTheirHexIds) {
            "\netcd_disk_wal_fsync_duration_seconds_count 1\n",
            "\netcd_disk_backend_snapshot_duration_seconds_bucket{le=\"655.36\"} 0\n",
            "\netcd_network_peer_round_trip_time_seconds_bucket{To=\"ab\",le=\"0.0004\"} 1\n",
-           "\netcd_network_peer_round_trip_time_seconds_bucket{To=\"ab\",le=\"0.8192\"} 1\n",
+           "\netcd_network_peer_round_trip_time_seconds_bucket{To=\"ab\",le=\"3.2768\"} 1\n",
            "\netcd_network_peer_received_bytes_total{From=\"ab\"} 77\n",
            "\netcd_server_version{server_version=\"3.4.23\"} 1\n",
        }) {

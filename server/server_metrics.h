@@ -26,9 +26,9 @@ inline prom::Buckets SnapshotDurationBuckets() {
   static const prom::Buckets buckets = prom::ExponentialBuckets(0.01, 2, 17);
   return buckets;
 }
-// etcd 3.4: peer round trip time, ExponentialBuckets(0.0001, 2, 14): 0.1 ms..0.8192 s.
+// etcd 3.4.23: peer round trip time, ExponentialBuckets(0.0001, 2, 16): 0.1 ms..3.2768 s.
 inline prom::Buckets PeerRoundTripBuckets() {
-  static const prom::Buckets buckets = prom::ExponentialBuckets(0.0001, 2, 14);
+  static const prom::Buckets buckets = prom::ExponentialBuckets(0.0001, 2, 16);
   return buckets;
 }
 
