@@ -63,16 +63,19 @@ std::string FormatValue(double value) {
   return std::string(buf, r.ptr);
 }
 
-std::string EscapeLabelValue(std::string_view value) {
+namespace {
+
+// The format's escapes: `\` and newline always, `"` in label values only.
+std::string Escape(std::string_view text, bool quotes) {
   std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
+  out.reserve(text.size());
+  for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
     } else if (c == '\n') {
       out += "\\n";
+    } else if (c == '"' && quotes) {
+      out += "\\\"";
     } else {
       out += c;
     }
@@ -80,20 +83,11 @@ std::string EscapeLabelValue(std::string_view value) {
   return out;
 }
 
-std::string EscapeHelp(std::string_view help) {
-  std::string out;
-  out.reserve(help.size());
-  for (char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
+}  // namespace
+
+std::string EscapeLabelValue(std::string_view value) { return Escape(value, /*quotes=*/true); }
+
+std::string EscapeHelp(std::string_view help) { return Escape(help, /*quotes=*/false); }
 
 void ExpositionWriter::Family(std::string_view name, MetricType type, std::string_view help) {
   KEEL_PROM_CHECK(IsValidMetricName(name));
