@@ -320,8 +320,12 @@ absl::Status ParseAutoCompaction(const std::string& mode, const std::string& ret
 }
 
 // Go's time.ParseDuration as the flag package reports it ("parse error"); negative
-// durations are accepted as Go does, and mean 0 to gRPC.
+// durations are accepted as Go does, and mean 0 to gRPC. A bare integer is nanoseconds:
+// etcd's --config-file holds time.Duration fields as JSON numbers (5000000000 = 5s), and
+// config_file.cc hands them over as they are.
 absl::StatusOr<int64_t> ParseDurationMs(absl::string_view flag, const std::string& value) {
+  int64_t ns = 0;
+  if (absl::SimpleAtoi(value, &ns)) return std::max<int64_t>(0, ns / 1'000'000);
   absl::Duration d;
   if (!absl::ParseDuration(value, &d) || d == absl::InfiniteDuration() ||
       d == -absl::InfiniteDuration()) {

@@ -245,6 +245,11 @@ TEST(KeeldFlagsTest, GrpcKeepaliveAndStreamFlagsAreServed) {
   EXPECT_EQ(config->grpc_keepalive_timeout_ms, 60000);
   EXPECT_EQ(config->max_concurrent_streams, 64);
   args = ThreeMemberArgs();
+  args.push_back("--grpc-keepalive-timeout=7000000000");  // --config-file's nanoseconds
+  config = ParseKeeldFlags(args);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->grpc_keepalive_timeout_ms, 7000);
+  args = ThreeMemberArgs();
   args.push_back("--grpc-keepalive-min-time=abc");
   EXPECT_EQ(ErrorOf(args), "invalid value \"abc\" for flag -grpc-keepalive-min-time: parse error");
   args = ThreeMemberArgs();
