@@ -69,30 +69,36 @@ void CheckHealthOnLoop(server::Server* server, std::shared_ptr<PendingReply> rep
   });
 }
 
-void ServeHealth(env::Loop* loop, server::Server* server, int64_t timeout_ms,
-                 httplib::Response& res) {
+void ServeHealth(env::Loop* loop, server::Server* server, NodeMetrics* node_metrics,
+                 int64_t timeout_ms, httplib::Response& res) {
   auto reply = std::make_shared<PendingReply>();
   loop->Post([server, reply] { CheckHealthOnLoop(server, reply); });
   bool healthy = false;
   std::string unused;
   if (!reply->Wait(timeout_ms, &healthy, &unused)) healthy = false;
+  if (node_metrics != nullptr) (healthy ? node_metrics->health_success : node_metrics->health_failures)++;
   res.status = healthy ? 200 : 503;
   res.set_content(healthy ? kHealthyBody : kUnhealthyBody, "application/json");
 }
 
-void ServeMetrics(env::Loop* loop, server::Server* server, int64_t timeout_ms,
-                  httplib::Response& res) {
+// The Loop only copies the core's stats; rendering (and reading /proc) happens here.
+void ServeMetrics(env::Loop* loop, server::Server* server, const NodeMetrics* node_metrics,
+                  int64_t timeout_ms, httplib::Response& res) {
+  auto stats = std::make_shared<server::ServerStats>();
   auto reply = std::make_shared<PendingReply>();
-  loop->Post([server, reply] { reply->Set(true, RenderMetrics(server->Stats())); });
+  loop->Post([server, stats, reply] {
+    *stats = server->Stats();
+    reply->Set(true, "");
+  });
   bool ok = false;
-  std::string text;
-  if (!reply->Wait(timeout_ms, &ok, &text)) {
+  std::string unused;
+  if (!reply->Wait(timeout_ms, &ok, &unused)) {
     res.status = 503;
     res.set_content("metrics unavailable: server loop did not answer in time\n", "text/plain");
     return;
   }
   res.status = 200;
-  res.set_content(text, kPrometheusContentType);
+  res.set_content(RenderMetrics(*stats, node_metrics), kPrometheusContentType);
 }
 
 // Waits until `fd` is readable (or writable); false on timeout or error.
@@ -156,15 +162,15 @@ class FdStream final : public httplib::Stream {
 };
 
 void AddHandlers(httplib::Server* http, env::Loop* loop, server::Server* server,
-                 int64_t health_timeout_ms) {
-  http->Get("/health",
-            [loop, server, health_timeout_ms](const httplib::Request&, httplib::Response& res) {
-              ServeHealth(loop, server, health_timeout_ms, res);
-            });
-  http->Get("/metrics",
-            [loop, server, health_timeout_ms](const httplib::Request&, httplib::Response& res) {
-              ServeMetrics(loop, server, health_timeout_ms, res);
-            });
+                 NodeMetrics* node_metrics, int64_t health_timeout_ms) {
+  http->Get("/health", [loop, server, node_metrics, health_timeout_ms](const httplib::Request&,
+                                                                      httplib::Response& res) {
+    ServeHealth(loop, server, node_metrics, health_timeout_ms, res);
+  });
+  http->Get("/metrics", [loop, server, node_metrics, health_timeout_ms](const httplib::Request&,
+                                                                       httplib::Response& res) {
+    ServeMetrics(loop, server, node_metrics, health_timeout_ms, res);
+  });
 }
 
 }  // namespace
@@ -187,10 +193,10 @@ int HttpEndpoints::CurrentConnectionFd() { return current_connection_fd; }
 
 absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
     const std::vector<Url>& urls, env::Loop* loop, server::Server* server,
-    int64_t health_timeout_ms, ClientPortExtension extension) {
+    NodeMetrics* node_metrics, int64_t health_timeout_ms, ClientPortExtension extension) {
   std::unique_ptr<HttpEndpoints> endpoints(new HttpEndpoints());
   endpoints->connection_server_ = std::make_unique<HandlerServer>();
-  AddHandlers(endpoints->connection_server_.get(), loop, server, health_timeout_ms);
+  AddHandlers(endpoints->connection_server_.get(), loop, server, node_metrics, health_timeout_ms);
   if (extension.add_handlers) extension.add_handlers(endpoints->connection_server_.get());
   for (int i = 0; i < kConnectionThreads + std::max(0, extension.extra_workers); ++i) {
     HttpEndpoints* raw = endpoints.get();
@@ -198,7 +204,7 @@ absl::StatusOr<std::unique_ptr<HttpEndpoints>> HttpEndpoints::Start(
   }
   for (const Url& url : urls) {
     auto http = std::make_unique<httplib::Server>();
-    AddHandlers(http.get(), loop, server, health_timeout_ms);
+    AddHandlers(http.get(), loop, server, node_metrics, health_timeout_ms);
     // httplib's default on Linux is SO_REUSEPORT alone, which lets a second process bind
     // the same port and leaves TIME_WAIT sockets that block a restart's SO_REUSEADDR bind.
     // SO_REUSEADDR alone is what every server here uses.

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "env/env.h"
+#include "node/metrics.h"
 #include "node/url.h"
 #include "server/server.h"
 
@@ -47,11 +48,13 @@ class HttpEndpoints {
   using ClientPortExtension = HttpClientPortExtension;
 
   // Binds every URL (failing with the first bind error, e.g. a busy port) and starts
-  // serving; `urls` may be empty (handed-over connections only). `loop` and `server`
-  // (and what `extension` refers to) outlive the returned object, or until Stop().
+  // serving; `urls` may be empty (handed-over connections only). `loop`, `server` and
+  // `node_metrics` (health counts and gRPC counters for /metrics; may be null), and what
+  // `extension` refers to, outlive the returned object, or until Stop().
   static absl::StatusOr<std::unique_ptr<HttpEndpoints>> Start(
       const std::vector<Url>& urls, env::Loop* loop, server::Server* server,
-      int64_t health_timeout_ms = 1000, ClientPortExtension extension = {});
+      NodeMetrics* node_metrics = nullptr, int64_t health_timeout_ms = 1000,
+      ClientPortExtension extension = {});
 
   // The socket of the handed-over connection this worker thread is serving; -1 on any
   // other thread. Lets a handler notice its client went away.

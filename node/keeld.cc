@@ -1,5 +1,6 @@
 #include "node/keeld.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/server_posix.h"
 #include "node/auth_crypto_pool.h"
 #include "node/check.h"
@@ -33,6 +35,13 @@ namespace {
 
 // etcd adds this to --max-request-bytes for gRPC framing (embed/serve.go).
 constexpr int kGrpcOverheadBytes = 512 * 1024;
+// gRPC's memory quota for all connections' buffers: past it gRPC stops reading from
+// sockets (TCP pushes back on clients) instead of growing.
+constexpr size_t kGrpcMemoryQuotaBytes = size_t{512} << 20;
+
+// gRPC's channel arguments are ints.
+int ClampToInt(int64_t v) { return static_cast<int>(std::min<int64_t>(v, INT32_MAX)); }
+
 // How long gRPC's shutdown lets streams (watches, keep-alives) end on their own before
 // cancelling them.
 constexpr int64_t kGrpcShutdownGraceMs = 1000;
@@ -167,8 +176,9 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   // etcd's JSON gateway and /version on the client port only.
   absl::StatusOr<HttpEndpoints::ClientPortExtension> gateway = keeld->StartGateway(config);
   if (!gateway.ok()) return gateway.status();
-  absl::StatusOr<std::unique_ptr<HttpEndpoints>> http = HttpEndpoints::Start(
-      config.listen_metrics_urls, loop, keeld->server_.get(), 1000, *std::move(gateway));
+  absl::StatusOr<std::unique_ptr<HttpEndpoints>> http =
+      HttpEndpoints::Start(config.listen_metrics_urls, loop, keeld->server_.get(),
+                           &keeld->node_metrics_, 1000, *std::move(gateway));
   if (!http.ok()) return http.status();
   keeld->http_ = *std::move(http);
   grpc::Server* grpc_server = keeld->grpc_server_.get();
@@ -316,14 +326,37 @@ absl::Status Keeld::StartGrpc(const KeeldConfig& config) {
   client_ports_ = client_listener_->ports();
   grpc::ServerBuilder builder;
   for (auto& service : services_) builder.RegisterService(service.get());
+  // go-grpc-prometheus' grpc_server_* counters, as etcd registers them (/metrics).
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(MakeMetricsInterceptorFactory(&node_metrics_.grpc));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.server.max_request_bytes) +
                                    kGrpcOverheadBytes);
   builder.SetMaxSendMessageSize(INT32_MAX);
   // etcdctl and clientv3 ping idle connections (grpc-go clamps to >= 10 s); etcd permits
-  // pings every 5 s even without calls, so we must not answer them with GOAWAY.
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  // pings every --grpc-keepalive-min-time (5 s) even without calls, so we must not answer
+  // them with GOAWAY.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             ClampToInt(config.grpc_keepalive_min_time_ms));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  // etcd's server keepalive: ping each client every --grpc-keepalive-interval, close it
+  // after --grpc-keepalive-timeout without an answer; 0 disables (gRPC: "never").
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             config.grpc_keepalive_interval_ms == 0
+                                 ? INT32_MAX
+                                 : ClampToInt(config.grpc_keepalive_interval_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             config.grpc_keepalive_timeout_ms == 0
+                                 ? INT32_MAX
+                                 : ClampToInt(config.grpc_keepalive_timeout_ms));
+  // Backpressure (node/README.md "Backpressure"): streams per connection, and one memory
+  // quota for all of gRPC's buffers, past which gRPC stops reading from sockets.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             ClampToInt(config.max_concurrent_streams));
+  grpc::ResourceQuota quota("keeld-grpc");
+  quota.Resize(kGrpcMemoryQuotaBytes);
+  builder.SetResourceQuota(quota);
   // gRPC's default SO_REUSEPORT would let a second keeld share our client port.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   grpc_server_ = builder.BuildAndStart();

@@ -89,6 +89,7 @@ class Keeld {
   std::unique_ptr<env::Env> core_env_;
   std::unique_ptr<env::LevelDbEnv> leveldb_env_;
   std::unique_ptr<server::Server> server_;  // created, used and destroyed on the Loop
+  NodeMetrics node_metrics_;  // outlives the gRPC server and the HTTP endpoints using it
   std::vector<std::unique_ptr<grpc::Service>> services_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<HttpEndpoints> http_;

@@ -56,6 +56,15 @@ constexpr FlagSpec kFlags[] = {
     {"max-request-bytes", "1572864",
      "Maximum client request size in bytes the server will accept."},
     {"max-txn-ops", "128", "Maximum number of operations permitted in a transaction."},
+    {"max-concurrent-streams", "math.MaxUint32",
+     "Maximum concurrent streams that each client can open at a time."},
+    {"grpc-keepalive-min-time", "5s",
+     "Minimum duration interval that a client should wait before pinging server."},
+    {"grpc-keepalive-interval", "2h",
+     "Frequency duration of server-to-client ping to check if a connection is alive (0 to "
+     "disable)."},
+    {"grpc-keepalive-timeout", "20s",
+     "Additional duration of wait before closing a non-responsive connection (0 to disable)."},
     {"auth-token", "simple",
      "Specify a v3 authentication token type and its options ('simple' or 'jwt')."},
     {"bcrypt-cost", "10",
@@ -316,6 +325,51 @@ absl::Status ParseAutoCompaction(const std::string& mode, const std::string& ret
   return absl::OkStatus();
 }
 
+// Go's time.ParseDuration as the flag package reports it ("parse error"); negative
+// durations are accepted as Go does, and mean 0 to gRPC. A bare integer is nanoseconds:
+// etcd's --config-file holds time.Duration fields as JSON numbers (5000000000 = 5s), and
+// config_file.cc hands them over as they are.
+absl::StatusOr<int64_t> ParseDurationMs(absl::string_view flag, const std::string& value) {
+  int64_t ns = 0;
+  if (absl::SimpleAtoi(value, &ns)) return std::max<int64_t>(0, ns / 1'000'000);
+  absl::Duration d;
+  if (!absl::ParseDuration(value, &d) || d == absl::InfiniteDuration() ||
+      d == -absl::InfiniteDuration()) {
+    return InvalidValue(flag, value, "parse error");
+  }
+  return std::max<int64_t>(0, absl::ToInt64Milliseconds(d));
+}
+
+// --max-concurrent-streams and --grpc-keepalive-*, etcd 3.4's names, defaults and errors.
+absl::Status ParseGrpcServerFlags(std::map<std::string, std::string>& v, KeeldConfig* config) {
+  const std::string& streams = v["max-concurrent-streams"];
+  if (streams != "math.MaxUint32") {
+    uint64_t parsed = 0;
+    if (!absl::SimpleAtoi(streams, &parsed) || streams.empty() || streams[0] == '-' ||
+        parsed > UINT32_MAX) {
+      return InvalidValue("max-concurrent-streams", streams,
+                          absl::StrCat("strconv.ParseUint: parsing \"", streams,
+                                       "\": ", parsed > UINT32_MAX ? "value out of range" : "invalid syntax"));
+    }
+    config->max_concurrent_streams = static_cast<int64_t>(parsed);
+  }
+  struct DurationFlag {
+    const char* name;
+    int64_t* out;
+  };
+  const DurationFlag durations[] = {
+      {"grpc-keepalive-min-time", &config->grpc_keepalive_min_time_ms},
+      {"grpc-keepalive-interval", &config->grpc_keepalive_interval_ms},
+      {"grpc-keepalive-timeout", &config->grpc_keepalive_timeout_ms},
+  };
+  for (const DurationFlag& flag : durations) {
+    absl::StatusOr<int64_t> ms = ParseDurationMs(flag.name, v[flag.name]);
+    if (!ms.ok()) return ms.status();
+    *flag.out = *ms;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> ParseInt(absl::string_view flag, const std::string& value) {
   int64_t parsed = 0;
   if (!absl::SimpleAtoi(value, &parsed)) return InvalidValue(flag, value, "parse error");
@@ -555,6 +609,9 @@ absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>
   s.max_txn_ops = static_cast<uint32_t>(max_txn_ops);
   // etcd: request timeout = 5s + 2 * election timeout.
   s.request_timeout_ms = 5000 + 2 * s.election_timeout_ms;
+
+  absl::Status grpc_flags = ParseGrpcServerFlags(v, &config);
+  if (!grpc_flags.ok()) return grpc_flags;
 
   absl::StatusOr<LogLevel> level = ParseLogLevel(v["log-level"]);
   if (!level.ok()) return level.status();

@@ -90,6 +90,15 @@ struct KeeldConfig {
   TlsFlags peer_tls;
   // --cipher-suites, Go names (checked at start against env/tls.h's table).
   std::vector<std::string> cipher_suites;
+  // gRPC server transport (keeld.cc's channel arguments), etcd 3.4's defaults.
+  // --grpc-keepalive-min-time: clients pinging more often are answered with GOAWAY.
+  int64_t grpc_keepalive_min_time_ms = 5000;
+  // --grpc-keepalive-interval / -timeout: server-to-client pings; 0 disables.
+  int64_t grpc_keepalive_interval_ms = 2 * 3600 * 1000;
+  int64_t grpc_keepalive_timeout_ms = 20000;
+  // --max-concurrent-streams per client connection (etcd: math.MaxUint32; gRPC takes an
+  // int, so it is capped at INT32_MAX).
+  int64_t max_concurrent_streams = UINT32_MAX;
   // --help or --version was given: print and exit 0 without starting.
   bool help = false;
   bool version = false;

@@ -223,6 +223,42 @@ TEST(KeeldFlagsTest, EveryEtcdFlagIsKnown) {
   }
 }
 
+// --grpc-keepalive-* and --max-concurrent-streams are served (keeld.cc's gRPC channel
+// arguments); errors as etcd 3.4.23 prints them.
+TEST(KeeldFlagsTest, GrpcKeepaliveAndStreamFlagsAreServed) {
+  absl::StatusOr<KeeldConfig> config = ParseKeeldFlags(ThreeMemberArgs());
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->grpc_keepalive_min_time_ms, 5000);
+  EXPECT_EQ(config->grpc_keepalive_interval_ms, 2 * 3600 * 1000);
+  EXPECT_EQ(config->grpc_keepalive_timeout_ms, 20000);
+  EXPECT_EQ(config->max_concurrent_streams, int64_t{UINT32_MAX});
+  std::vector<std::string> args = ThreeMemberArgs();
+  args.push_back("--grpc-keepalive-min-time=1500ms");
+  args.push_back("--grpc-keepalive-interval=0");
+  args.push_back("--grpc-keepalive-timeout=1m");
+  args.push_back("--max-concurrent-streams=64");
+  config = ParseKeeldFlags(args);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->warnings.empty()) << config->warnings[0];
+  EXPECT_EQ(config->grpc_keepalive_min_time_ms, 1500);
+  EXPECT_EQ(config->grpc_keepalive_interval_ms, 0);
+  EXPECT_EQ(config->grpc_keepalive_timeout_ms, 60000);
+  EXPECT_EQ(config->max_concurrent_streams, 64);
+  args = ThreeMemberArgs();
+  args.push_back("--grpc-keepalive-timeout=7000000000");  // --config-file's nanoseconds
+  config = ParseKeeldFlags(args);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->grpc_keepalive_timeout_ms, 7000);
+  args = ThreeMemberArgs();
+  args.push_back("--grpc-keepalive-min-time=abc");
+  EXPECT_EQ(ErrorOf(args), "invalid value \"abc\" for flag -grpc-keepalive-min-time: parse error");
+  args = ThreeMemberArgs();
+  args.push_back("--max-concurrent-streams=-1");
+  EXPECT_EQ(ErrorOf(args),
+            "invalid value \"-1\" for flag -max-concurrent-streams: strconv.ParseUint: parsing "
+            "\"-1\": invalid syntax");
+}
+
 TEST(KeeldFlagsTest, GoRuntimeFlagsWarnAndFeatureFlagsAreRefusedUnlessDefault) {
   std::vector<std::string> args = ThreeMemberArgs();
   args.push_back("--enable-pprof");

@@ -31,6 +31,7 @@
 #include "api/etcdserverpb/rpc.pb.h"
 #include "env/env.h"
 #include "server/config.h"
+#include "server/server_metrics.h"
 
 namespace keel::server {
 
@@ -112,6 +113,13 @@ struct ServerStats {
   uint64_t snapshot_bytes_sent = 0;
   uint64_t snapshots_received = 0;
   uint64_t snapshot_receive_failures = 0;
+  // Latency histograms and per-peer traffic (server/server_metrics.h).
+  ServerMetrics metrics;
+  uint64_t quota_backend_bytes = 0;   // effective --quota-backend-bytes
+  uint64_t db_size_in_use_bytes = 0;  // as Status' dbSizeInUse
+  // Requests refused with "etcdserver: too many requests" because the apply backlog
+  // exceeded etcd's maxGapBetweenApplyAndCommitIndex (5000).
+  uint64_t too_many_requests = 0;
 };
 
 class Server {

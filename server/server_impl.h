@@ -18,6 +18,7 @@
 #ifndef KEEL_SERVER_SERVER_IMPL_H_
 #define KEEL_SERVER_SERVER_IMPL_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -399,6 +400,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   std::vector<std::pair<uint64_t, absl::AnyInvocable<void() &&>>> leader_waiters_;
   int64_t last_progress_tick_ns_ = 0;
   ServerStats counters_;
+  MetricsRecorder metrics_recorder_{std::max<int64_t>(1, config_.heartbeat_interval_ms) * 1'000'000};
   bool watch_recheck_posted_ = false;
   // Expires when the server is destroyed; objects handed to clients (watch streams) check
   // it before touching the server.

@@ -144,7 +144,9 @@ void ServerImpl::ProcessReady() {
   // The WAL owns the callback until it runs; `rd` travels inside it. Save encodes the
   // entries before it returns, so it reads them in place (no copy).
   auto holder = std::make_shared<raft::Ready>(std::move(rd));
-  absl::Status submitted = wal_->Save(hs, holder->entries, [this, holder](absl::Status s) {
+  const int64_t save_start_ns = loop_->NowNanos();
+  absl::Status submitted = wal_->Save(hs, holder->entries, [this, holder, save_start_ns](absl::Status s) {
+    metrics_recorder_.ObserveWalFsync(loop_->NowNanos() - save_start_ns);
     OnReadyPersisted(std::move(*holder), std::move(s));
   });
   if (!submitted.ok()) Fatal(submitted);
@@ -213,7 +215,10 @@ void ServerImpl::SendRaftMessages(std::vector<raftpb::Message>& messages) {
 }
 
 void ServerImpl::SendPeer(uint64_t to, const serverpb::PeerMessage& message) {
-  env_->transport()->Send(to, message.SerializeAsString());
+  std::string bytes = message.SerializeAsString();
+  metrics_recorder_.OnSent(to, message.has_raft() ? static_cast<int>(message.raft().type()) : -1,
+                           bytes.size(), loop_->NowNanos());
+  env_->transport()->Send(to, std::move(bytes));
 }
 
 void ServerImpl::StartSnapshotTransfer(raftpb::Message m) {
@@ -250,6 +255,10 @@ void ServerImpl::OnMessage(uint64_t from, std::string payload) {
   if (stopped_ || failed_) return;
   serverpb::PeerMessage message;
   if (!message.ParseFromString(payload)) return;  // garbage from the network: ignore
+  if (membership_.has_value() && membership_->Find(from) != nullptr) {  // bounded: members only
+    metrics_recorder_.OnReceived(from, message.has_raft() ? static_cast<int>(message.raft().type()) : -1,
+                                 payload.size(), loop_->NowNanos());
+  }
   switch (message.body_case()) {
     case serverpb::PeerMessage::kRaft: {
       if (membership_->IsRemoved(message.raft().from())) return;
@@ -338,6 +347,7 @@ bool ServerImpl::IsDuplicateProposal(const raftpb::Message& m) {
 }
 
 void ServerImpl::OnPeerUnreachable(uint64_t peer) {
+  if (membership_.has_value() && membership_->Find(peer) != nullptr) metrics_recorder_.OnUnreachable(peer);
   if (raft_ != nullptr && !stopped_) raft_->ReportUnreachable(peer);
   if (snapshot_sender_ != nullptr && !stopped_) snapshot_sender_->OnPeerUnreachable(peer);
 }
@@ -424,7 +434,9 @@ void ServerImpl::ApplyCommitted(const std::vector<raftpb::Entry>& entries) {
     if (config_.on_apply) config_.on_apply(e);
   }
   // One backend batch for the whole group: data, consistent index, members, leases.
+  const int64_t commit_start_ns = loop_->NowNanos();
   absl::Status committed = store_->Commit();
+  metrics_recorder_.ObserveBackendCommit(loop_->NowNanos() - commit_start_ns);
   if (!committed.ok()) {
     return Fatal(absl::Status(committed.code(),
                               absl::StrCat("backend commit failed: ", committed.message())));
@@ -524,6 +536,7 @@ void ServerImpl::ApplyConfChangeEntry(const raftpb::Entry& e) {
   if (already_in_backend) return;
   if (cc.type() == raftpb::ConfChangeRemoveNode && result.status.ok()) {
     env_->transport()->RemovePeer(cc.node_id());
+    metrics_recorder_.RemovePeer(cc.node_id());
     // Bug-zoo site server-removed-leader-leads: a leader that applies its own removal
     // keeps running (and leading) instead of stopping.
     const bool keep_running = is_leader_ && config_.bugs.on(env::Bug::kServerRemovedLeaderLeads);

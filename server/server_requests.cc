@@ -61,6 +61,7 @@ void ServerImpl::Propose(serverpb::InternalRaftRequest request,
   if (!Serving(&why)) return std::move(done)(ApplyResult{why, nullptr});
   const raft::NodeStatus status = raft_->GetStatus();
   if (status.commit > applied_index_ + kMaxApplyLag) {
+    counters_.too_many_requests++;
     return std::move(done)(ApplyResult{TooManyRequestsError(), nullptr});
   }
   if (leader_id_ == 0) return std::move(done)(ApplyResult{NoLeaderError(), nullptr});
@@ -893,6 +894,7 @@ class BackendSnapshotReader final : public SnapshotReader {
 absl::StatusOr<std::unique_ptr<SnapshotReader>> ServerImpl::Snapshot() {
   absl::Status why;
   if (!Serving(&why)) return why;
+  const int64_t start_ns = loop_->NowNanos();
   absl::Status committed = store_->Commit();
   if (!committed.ok()) return committed;
   serverpb::BackendSnapshot data;
@@ -910,6 +912,7 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> ServerImpl::Snapshot() {
   bytes.resize((bytes.size() + storage::kBackupAlignmentBytes - 1) / storage::kBackupAlignmentBytes *
                    storage::kBackupAlignmentBytes,
                '\0');
+  metrics_recorder_.ObserveBackendSnapshot(loop_->NowNanos() - start_ns);
   return std::make_unique<BackendSnapshotReader>(std::move(bytes));
 }
 
@@ -975,6 +978,9 @@ ServerStats ServerImpl::Stats() const {
   s.snapshot_bytes_sent = snapshot_stats_.bytes_sent;
   s.snapshots_received = snapshot_stats_.received;
   s.snapshot_receive_failures = snapshot_stats_.receive_failures;
+  s.metrics = metrics_recorder_.metrics();
+  s.quota_backend_bytes = static_cast<uint64_t>(store_->quota_bytes());
+  s.db_size_in_use_bytes = store_->size_bytes();
   return s;
 }
 

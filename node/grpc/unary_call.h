@@ -8,12 +8,14 @@
 #ifndef KEEL_NODE_GRPC_UNARY_CALL_H_
 #define KEEL_NODE_GRPC_UNARY_CALL_H_
 
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "env/env.h"
 #include "grpcpp/grpcpp.h"
+#include "node/grpc/admission.h"
 #include "node/grpc/status_convert.h"
 #include "server/server.h"
 
@@ -64,12 +66,18 @@ grpc::ServerUnaryReactor* RunUnaryOnLoop(grpc::CallbackServerContext* context, e
                                                                         server::Callback<Response>),
                                          const Request* request, Response* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<UnaryAdmission::Ticket> ticket = UnaryAdmission::Global().TryAdmit();
+  if (!ticket.has_value()) {
+    reactor->Finish(TooManyRequestsStatus());
+    return reactor;
+  }
   UnaryCompletion<Response> completion(reactor, response);
-  loop->Post([server, method, request, completion = std::move(completion)]() mutable {
-    (server->*method)(
-        *request, [completion = std::move(completion)](absl::StatusOr<Response> result) mutable {
-          completion.Finish(std::move(result));
-        });
+  loop->Post([server, method, request, completion = std::move(completion),
+              ticket = std::move(*ticket)]() mutable {
+    (server->*method)(*request, [completion = std::move(completion), ticket = std::move(ticket)](
+                                    absl::StatusOr<Response> result) mutable {
+      completion.Finish(std::move(result));
+    });
   });
   return reactor;
 }
@@ -82,17 +90,23 @@ grpc::ServerUnaryReactor* RunUnaryOnLoop(
                                    const server::Caller&),
     const Request* request, Response* response, server::Caller caller) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  std::optional<UnaryAdmission::Ticket> ticket = UnaryAdmission::Global().TryAdmit();
+  if (!ticket.has_value()) {
+    reactor->Finish(TooManyRequestsStatus());
+    return reactor;
+  }
   UnaryCompletion<Response> completion(reactor, response);
   loop->Post([server, method, request, caller = std::move(caller),
-              completion = std::move(completion)]() mutable {
+              completion = std::move(completion), ticket = std::move(*ticket)]() mutable {
     // A token issued through another member may need its Authenticate entry applied here.
+    // The admission ticket is held until the answer, waiting included.
     server->WhenCallerReady(caller, [server, method, request, caller,
-                                     completion = std::move(completion)]() mutable {
+                                     completion = std::move(completion),
+                                     ticket = std::move(ticket)]() mutable {
       (server->*method)(
           *request,
-          [completion = std::move(completion)](absl::StatusOr<Response> result) mutable {
-            completion.Finish(std::move(result));
-          },
+          [completion = std::move(completion), ticket = std::move(ticket)](
+              absl::StatusOr<Response> result) mutable { completion.Finish(std::move(result)); },
           caller);
     });
   });
