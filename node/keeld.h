@@ -71,7 +71,10 @@ class Keeld {
   absl::Status OpenServer(const KeeldConfig& config,
                           std::function<void(const absl::Status&)> on_fatal);
   absl::Status StartGrpc(const KeeldConfig& config);
-  // Answers a control query on the peer port (a joining member's membership question).
+  // --experimental-initial-corrupt-check, before Raft starts or a client is served.
+  absl::Status CheckInitialCorruption(const KeeldConfig& config);
+  // Answers a control query on the peer port (a joining member's membership question, a
+  // restarting member's HashKV question).
   void AnswerQuery(std::string request, env::TcpTransport::QueryReply reply);
   // Runs `fn` on the Loop and waits for it.
   void RunOnLoop(absl::AnyInvocable<void() &&> fn);

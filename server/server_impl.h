@@ -41,10 +41,12 @@
 #include "server/alarms.h"
 #include "server/applier.h"
 #include "server/auto_compactor.h"
+#include "server/corruption_check.h"
 #include "server/auth_crypto.h"
 #include "server/auth_store.h"
 #include "server/auth_tokens.h"
 #include "server/membership.h"
+#include "server/reconfig_check.h"
 #include "server/request_id.h"
 #include "server/server.h"
 #include "server/serverpb/internal.pb.h"
@@ -151,6 +153,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   absl::Status CheckAdmin(const Caller& caller) override;
   ServerStats Stats() const override;
   bool HasLeader() const override { return leader_id_ != 0; }
+  std::vector<etcdserverpb::Member> KnownMembers() const override;
 
   // env::TransportHandler
   void OnMessage(uint64_t from, std::string payload) override;
@@ -251,6 +254,19 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void DebugLog(const absl::FormatSpec<Args...>& format, const Args&... args) const {
     if (config_.debug_log) config_.debug_log(absl::StrFormat(format, args...));
   }
+
+  // ---- corruption checks (server_corrupt.cc)
+  void ScheduleCorruptCheck();
+  void StartCorruptCheck();
+  void AnswerHashQuery(uint64_t from, const serverpb::HashKvQuery& query);
+  void OnHashAnswer(uint64_t from, const serverpb::HashKvAnswer& answer);
+  void FinishCorruptCheck();
+  // An operator warning: ServerConfig::warn_log, and the debug log.
+  void Warn(std::string_view line) const;
+
+  // --strict-reconfig-check's view (server/reconfig_check.h): the applied membership and,
+  // on the leader, which peers were heard from within the last 5 s (etcd's HealthInterval).
+  ReconfigView CurrentReconfigView() const;
 
   // ---- proposals and reads (server_requests.cc)
   bool Serving(absl::Status* why) const;
@@ -397,6 +413,22 @@ class ServerImpl final : public Server, public env::TransportHandler {
   int64_t last_progress_tick_ns_ = 0;
   ServerStats counters_;
   bool watch_recheck_posted_ = false;
+  // The leader's periodic corruption check in flight (server_corrupt.cc): its own HashKV
+  // when it asked, the peers still to answer, the answers so far.
+  struct HashCheck {
+    uint64_t id = 0;
+    KvHash before;
+    std::set<uint64_t> waiting;
+    std::vector<PeerHash> peers;
+    env::TimerId timeout = 0;
+  };
+  std::optional<HashCheck> hash_check_;
+  uint64_t last_hash_check_id_ = 0;
+  env::TimerId corrupt_check_timer_ = 0;
+  bool corrupt_alarm_proposing_ = false;
+  // Loop time of the last message from each peer (bounded by the membership: only
+  // members' messages are recorded), for --strict-reconfig-check on the leader.
+  absl::flat_hash_map<uint64_t, int64_t> last_heard_ns_;
   // Expires when the server is destroyed; objects handed to clients (watch streams) check
   // it before touching the server.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);
