@@ -7,10 +7,15 @@ namespace {
 
 bool Started(const serverpb::Member& m) { return !m.name().empty(); }
 
-bool Active(const ReconfigView& view, uint64_t id) {
-  if (id == view.self_id) return true;
-  auto it = view.active->find(id);
-  return it != view.active->end() && it->second;
+PeerContact Contact(const ReconfigView& view, uint64_t id) {
+  if (id == view.self_id) return PeerContact::kUp;
+  auto it = view.contact->find(id);
+  return it == view.contact->end() ? PeerContact::kDown : it->second;
+}
+
+// etcd's ActiveSince(id) <= now - HealthInterval.
+bool UpForAWhile(const ReconfigView& view, uint64_t id) {
+  return Contact(view, id) == PeerContact::kUp;
 }
 
 }  // namespace
@@ -36,9 +41,9 @@ absl::Status CheckAddMember(const ReconfigView& view, bool is_learner) {
     if (!restoring_single_member && started < members / 2 + 1) return MemberNotEnoughStartedError();
   }
   // etcd's isConnectedFullySince over the voting members.
-  if (view.active.has_value()) {
+  if (view.contact.has_value()) {
     for (const serverpb::Member& m : view.members) {
-      if (!m.is_learner() && !Active(view, m.id())) return UnhealthyError();
+      if (!m.is_learner() && !UpForAWhile(view, m.id())) return UnhealthyError();
     }
   }
   return absl::OkStatus();
@@ -59,15 +64,16 @@ absl::Status CheckRemoveMember(const ReconfigView& view, uint64_t id) {
     ++members;
   }
   if (started < members / 2 + 1) return MemberNotEnoughStartedError();
-  if (!view.active.has_value()) return absl::OkStatus();
+  if (!view.contact.has_value()) return absl::OkStatus();
   // A member that is down is safe to remove: it is not part of the active quorum.
-  if (id != view.self_id && !Active(view, id)) return absl::OkStatus();
+  if (id != view.self_id && Contact(view, id) == PeerContact::kDown) return absl::OkStatus();
+  // etcd's numConnectedSince(now - HealthInterval).
   int voters = 0;
   int active = 0;
   for (const serverpb::Member& m : view.members) {
     if (m.is_learner()) continue;
     ++voters;
-    active += Active(view, m.id()) ? 1 : 0;
+    active += UpForAWhile(view, m.id()) ? 1 : 0;
   }
   if (active - 1 < 1 + (voters - 1) / 2) return UnhealthyError();
   return absl::OkStatus();

@@ -2,11 +2,12 @@
 // mayAddMember / mayRemoveMember / mayPromoteMember with --strict-reconfig-check, and
 // membership's learner limit), as pure functions of what the proposing member knows.
 //
-// "Started" = the member has published its name (etcd's IsStarted). "Active" = Raft's
-// recent_active on the leader (a message from the peer within the last election timeout,
-// with check-quorum on), Keel's stand-in for etcd's transport ActiveSince(now - 5 s). Only
-// the leader tracks it: on a follower `active` is empty and the "unhealthy cluster" half
-// of the checks is skipped (the "not enough started members" half always runs).
+// "Started" = the member has published its name (etcd's IsStarted). Connectivity is
+// etcd's transport ActiveSince: a peer is kDown, or up for less than etcd's 5 s health
+// interval (kUpRecently), or up for at least that long (kUp). Keel's leader knows it from
+// the messages it receives (every peer answers its heartbeats); a follower does not hear
+// from the other followers, so on a follower `contact` is empty and the "unhealthy
+// cluster" half of the checks is skipped (the "not enough started members" half runs).
 #ifndef KEEL_SERVER_RECONFIG_CHECK_H_
 #define KEEL_SERVER_RECONFIG_CHECK_H_
 
@@ -20,11 +21,13 @@
 
 namespace keel::server {
 
+enum class PeerContact { kDown, kUpRecently, kUp };
+
 struct ReconfigView {
   uint64_t self_id = 0;
   std::vector<serverpb::Member> members;  // the applied membership
-  // Leader only: member id -> recently active (self included, always true).
-  std::optional<std::map<uint64_t, bool>> active;
+  // Leader only: member id -> contact (self is always kUp; missing = kDown).
+  std::optional<std::map<uint64_t, PeerContact>> contact;
 };
 
 // etcd's maxLearners: at most one learner at a time (ErrTooManyLearners).

@@ -265,7 +265,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void Warn(std::string_view line) const;
 
   // --strict-reconfig-check's view (server/reconfig_check.h): the applied membership and,
-  // on the leader, which peers were heard from within the last 5 s (etcd's HealthInterval).
+  // on the leader, each peer's contact (peer_heard_).
   ReconfigView CurrentReconfigView() const;
 
   // ---- proposals and reads (server_requests.cc)
@@ -426,9 +426,15 @@ class ServerImpl final : public Server, public env::TransportHandler {
   uint64_t last_hash_check_id_ = 0;
   env::TimerId corrupt_check_timer_ = 0;
   bool corrupt_alarm_proposing_ = false;
-  // Loop time of the last message from each peer (bounded by the membership: only
-  // members' messages are recorded), for --strict-reconfig-check on the leader.
-  absl::flat_hash_map<uint64_t, int64_t> last_heard_ns_;
+  // Loop times of the first and last message of each peer's current uninterrupted stretch
+  // of messages (a gap over an election timeout starts a new one), for
+  // --strict-reconfig-check on the leader (etcd's transport ActiveSince). Bounded by the
+  // membership: only members' messages are recorded.
+  struct PeerHeard {
+    int64_t since_ns = 0;
+    int64_t last_ns = 0;
+  };
+  absl::flat_hash_map<uint64_t, PeerHeard> peer_heard_;
   // Expires when the server is destroyed; objects handed to clients (watch streams) check
   // it before touching the server.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);

@@ -254,7 +254,14 @@ void ServerImpl::OnMessage(uint64_t from, std::string payload) {
   if (stopped_ || failed_) return;
   serverpb::PeerMessage message;
   if (!message.ParseFromString(payload)) return;  // garbage from the network: ignore
-  if (membership_->Find(from) != nullptr) last_heard_ns_[from] = loop_->NowNanos();
+  if (membership_->Find(from) != nullptr) {
+    PeerHeard& heard = peer_heard_[from];
+    const int64_t now = loop_->NowNanos();
+    if (heard.last_ns == 0 || now - heard.last_ns > config_.election_timeout_ms * 1'000'000) {
+      heard.since_ns = now;
+    }
+    heard.last_ns = now;
+  }
   switch (message.body_case()) {
     case serverpb::PeerMessage::kRaft: {
       if (membership_->IsRemoved(message.raft().from())) return;

@@ -715,11 +715,17 @@ ReconfigView ServerImpl::CurrentReconfigView() const {
   view.self_id = member_id_;
   view.members = membership_->List();
   if (is_leader_) {
-    std::map<uint64_t, bool>& active = view.active.emplace();
+    std::map<uint64_t, PeerContact>& contact = view.contact.emplace();
     const int64_t now = loop_->NowNanos();
     for (const serverpb::Member& m : view.members) {
-      auto it = last_heard_ns_.find(m.id());
-      active[m.id()] = it != last_heard_ns_.end() && now - it->second <= kHealthIntervalNs;
+      auto it = peer_heard_.find(m.id());
+      if (it == peer_heard_.end() ||
+          now - it->second.last_ns > config_.election_timeout_ms * 1'000'000) {
+        contact[m.id()] = PeerContact::kDown;
+      } else {
+        contact[m.id()] = now - it->second.since_ns >= kHealthIntervalNs ? PeerContact::kUp
+                                                                          : PeerContact::kUpRecently;
+      }
     }
   }
   return view;

@@ -26,11 +26,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from harness.checks import fail  # noqa: E402
 from harness.cluster import Cluster  # noqa: E402
-
-
-def fail(message):
-    raise AssertionError(message)
 
 
 def parse_duration_s(text):

@@ -23,13 +23,10 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from harness.checks import fail  # noqa: E402
 from harness import cluster as cluster_mod  # noqa: E402
 from harness.certs import Certs  # noqa: E402
 from harness.cluster import Cluster  # noqa: E402
-
-
-def fail(message):
-    raise AssertionError(message)
 
 
 def localized_config(text, c, n, workdir, certs):
