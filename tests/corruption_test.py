@@ -13,8 +13,8 @@
    rewritten through LevelDB's API (`backend_rewrite`): at restart the initial check must
    refuse it with etcd's "<m2's id> found data inconsistency with peers".
 3. The same m2 started without the initial check: the leader's periodic check must find
-   the mismatch, log m2's ID, and raise the CORRUPT alarm (`etcdctl alarm list`:
-   "memberID:0 alarm:CORRUPT ", as etcd 3.4.23 raises it), after which writes fail with
+   the mismatch, log m2's ID, and raise the CORRUPT alarm with member 0 as etcd 3.4.23
+   does (`etcdctl alarm list` prints "alarm:CORRUPT": protobuf text omits the zero ID), after which writes fail with
    "etcdserver: corrupt cluster" and reads still work; `alarm disarm` lifts it.
 
 keeld only: etcd 3.4's bbolt file has no checksums (part 1 cannot happen the same way) and
@@ -25,6 +25,7 @@ server/corruption_check_test.cc). Every wait is bounded; nothing asserts timing.
 import argparse
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -38,9 +39,10 @@ from harness.cluster import Cluster  # noqa: E402
 
 
 def load(c, count, value_bytes):
-    """`count` keys k000.. with distinct values, 100 puts per txn."""
+    """`count` keys k000.. with random hex values (incompressible for LevelDB's snappy),
+    100 puts per txn."""
     for start in range(0, count, 100):
-        ops = "".join('put k%03d "%s"\n' % (i, chr(ord("a") + i % 26) * value_bytes)
+        ops = "".join('put k%03d "%s"\n' % (i, secrets.token_hex(value_bytes // 2))
                       for i in range(start, min(count, start + 100)))
         p = c.etcdctl(["txn"], input="\n" + ops + "\n\n")
         if p.returncode != 0 or "SUCCESS" not in p.stdout:
@@ -144,7 +146,8 @@ def silent_rewrite(workdir, binary, rewrite):
 
         def alarmed():
             p = c.etcdctl(["alarm", "list"], endpoints=c.endpoints([0, 1]))
-            return p.stdout.strip() == "memberID:0 alarm:CORRUPT", p.stdout.strip()
+            # etcdctl prints the AlarmMember's protobuf text: member 0 is omitted.
+            return p.stdout.strip() == "alarm:CORRUPT", p.stdout.strip()
         wait_until("CORRUPT alarm raised", alarmed)
         leader_logs = log_of(c, 0) + log_of(c, 1)
         if not re.search(r"corruption check: member %s: .*hash" % m2_hex, leader_logs):
