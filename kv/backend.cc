@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "kv/check.h"
+#include "kv/table_scrub.h"
 #include "leveldb/write_batch.h"
 
 namespace keel::kv {
@@ -103,8 +104,18 @@ absl::StatusOr<std::optional<std::string>> Backend::Get(std::string_view bucket,
   const leveldb::Status s = db_->Get(ro, full, &value);
   AfterDbCall();
   if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return FromLevelDb(s, "get");
+  if (!s.ok()) return ReadError(s, "get");
   return std::optional<std::string>(std::move(value));
+}
+
+absl::Status Backend::ReadError(const leveldb::Status& s, std::string_view context) const {
+  absl::Status status = FromLevelDb(s, context);
+  if (!s.IsCorruption()) return status;
+  // LevelDB does not say which file: name it (kv/table_scrub.h).
+  const std::string where = LocateTableCorruption(
+      options_.env != nullptr ? options_.env : leveldb::Env::Default(), options_.path);
+  if (where.empty()) return status;
+  return absl::DataLossError(absl::StrCat(status.message(), " (", where, ")"));
 }
 
 void Backend::Put(std::string_view bucket, std::string_view key, std::string_view value) {
@@ -167,7 +178,7 @@ absl::Status Backend::ScanAll(
         break;
       }
     }
-    status = FromLevelDb(it->status(), "scan all");
+    status = ReadError(it->status(), "scan all");
   }
   AfterDbCall();
   return status;
@@ -186,7 +197,7 @@ absl::Status Backend::ReplaceAll(const std::vector<std::pair<std::string, std::s
     std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(ro));
     for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(it->key());
     if (!it->status().ok()) {
-      sticky_error_ = FromLevelDb(it->status(), "replace all");
+      sticky_error_ = ReadError(it->status(), "replace all");
       AfterDbCall();
       return sticky_error_;
     }
@@ -236,7 +247,7 @@ absl::Status Backend::Scan(
       }
       if (limit_records != 0 && seen >= limit_records) break;
     }
-    status = FromLevelDb(it->status(), "scan");
+    status = ReadError(it->status(), "scan");
   }
   AfterDbCall();
   return status;

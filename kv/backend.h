@@ -134,6 +134,8 @@ class Backend {
           std::unique_ptr<leveldb::DB> db);
   void AfterDbCall() const;
   void BeforeDbWrite() const;
+  // FromLevelDb, and for a corruption the table file and offset it is in.
+  absl::Status ReadError(const leveldb::Status& s, std::string_view context) const;
 
   const BackendOptions options_;
   // Ours, not LevelDB's default, so that BeforeDbWrite can tell its charge from the

@@ -135,3 +135,71 @@ TEST(BackendTest, FailedCommitIsSticky) {
 
 }  // namespace
 }  // namespace keel::kv
+
+namespace keel::kv {
+namespace {
+
+// A flipped byte inside a table file's data block: LevelDB's block checksum catches it on
+// read, and the error names the file and a byte range holding the flipped byte (LevelDB's
+// own message names neither).
+TEST(BackendTest, ABlockChecksumFailureNamesTheTableFileAndOffset) {
+  testing::TempDir dir;
+  const std::string path = dir.Sub("db");
+  {
+    BackendOptions o;
+    o.path = path;
+    auto b = Backend::Open(o);
+    ASSERT_TRUE(b.ok()) << b.status();
+    // Incompressible values (LevelDB compresses blocks with snappy): a file of many blocks.
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 400; ++i) {
+      std::string value(300, '\0');
+      for (char& c : value) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;  // xorshift64
+        c = static_cast<char>(x);
+      }
+      (*b)->Put(kKeyBucket, "k" + std::to_string(1000 + i), value);
+    }
+    ASSERT_TRUE((*b)->Commit().ok());
+    (*b)->CompactAll();  // everything into table files
+  }
+  std::string table;
+  uint64_t size = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(path)) {
+    if (entry.path().extension() == ".ldb" && entry.file_size() > size) {
+      table = entry.path().string();
+      size = entry.file_size();
+    }
+  }
+  ASSERT_GT(size, 100000u) << "expected the data in one table file of many blocks";
+  const uint64_t flipped = size / 3;  // inside a data block (the index sits at the end)
+  {
+    std::fstream f(table, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(flipped));
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x40);
+    f.seekp(static_cast<std::streamoff>(flipped));
+    f.write(&c, 1);
+  }
+  BackendOptions o;
+  o.path = path;
+  auto b = Backend::Open(o);
+  ASSERT_TRUE(b.ok()) << b.status();  // opening reads no data block
+  absl::Status scan = (*b)->Scan(kKeyBucket, "", "", 0, [](auto, auto) { return true; });
+  ASSERT_EQ(scan.code(), absl::StatusCode::kDataLoss) << scan;
+  const std::string message(scan.message());
+  EXPECT_NE(message.find("block checksum mismatch"), std::string::npos) << message;
+  ASSERT_NE(message.find(table + ": "), std::string::npos) << message;
+  // "... between offsets LO and HI": the flipped byte is in that range.
+  const size_t at = message.find("between offsets ");
+  ASSERT_NE(at, std::string::npos) << message;
+  unsigned long long lo = 0, hi = 0;
+  ASSERT_EQ(std::sscanf(message.c_str() + at, "between offsets %llu and %llu", &lo, &hi), 2) << message;
+  EXPECT_LE(lo, flipped);
+  EXPECT_GT(hi, flipped);
+  EXPECT_LT(hi - lo, 16384u) << "a block's worth, not the whole file";
+}
+
+}  // namespace
+}  // namespace keel::kv

@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -20,6 +21,7 @@
 #include "node/check.h"
 #include "node/client_identity.h"
 #include "node/cluster_join.h"
+#include "node/initial_corrupt_check.h"
 #include "node/grpc/auth_service.h"
 #include "node/grpc/cluster_service.h"
 #include "node/grpc/election_service.h"
@@ -69,6 +71,17 @@ class FileSystemOverrideEnv final : public env::Env {
   env::FileSystem* const fs_;
 };
 
+bool WalExists(env::FileSystem* fs, const ServerFlags& flags) {
+  const std::string dir =
+      flags.wal_dir.empty() ? absl::StrCat(flags.data_dir, "/member/wal") : flags.wal_dir;
+  absl::StatusOr<std::vector<std::string>> children = fs->GetChildren(dir);
+  if (!children.ok()) return false;
+  for (const std::string& name : *children) {
+    if (absl::EndsWith(name, ".wal")) return true;
+  }
+  return false;
+}
+
 std::optional<std::string> Failpoint(const char* name) {
   const char* value = std::getenv(name);
   if (value == nullptr || value[0] == '\0') return std::nullopt;
@@ -97,6 +110,8 @@ server::ServerConfig MakeServerConfig(const KeeldConfig& config) {
   s.heartbeat_interval_ms = f.heartbeat_interval_ms;
   s.election_timeout_ms = f.election_timeout_ms;
   s.snapshot_count = f.snapshot_count;
+  s.max_snapshots = f.max_snapshots;
+  s.max_wals = f.max_wals;
   s.quota_backend_bytes = f.quota_backend_bytes;
   s.max_request_bytes = f.max_request_bytes;
   s.max_txn_ops = f.max_txn_ops;
@@ -104,9 +119,15 @@ server::ServerConfig MakeServerConfig(const KeeldConfig& config) {
   s.wal_dir = f.wal_dir;
   s.force_new_cluster = f.force_new_cluster;
   s.pre_vote = f.pre_vote;
+  s.strict_reconfig_check = f.strict_reconfig_check;
   s.auto_compaction_periodic = f.auto_compaction_periodic;
   s.auto_compaction_retention_ns = f.auto_compaction_retention_ns;
   s.auto_compaction_retention_revisions = f.auto_compaction_retention_revisions;
+  s.corrupt_check_time_ms = f.corrupt_check_time_ms;
+  s.warn_log = [name = f.name](std::string_view line) {
+    std::string out = absl::StrCat("keeld ", name, ": WARNING: ", std::string(line), "\n");
+    std::fwrite(out.data(), 1, out.size(), stderr);
+  };
   s.bcrypt_cost = static_cast<int>(f.bcrypt_cost);
   s.auth_token_ttl_ms = f.auth_token_ttl_s * 1000;
   if (config.log_level == LogLevel::kDebug) {
@@ -168,8 +189,14 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   if (!leveldb_env.ok()) return leveldb_env.status();
   keeld->leveldb_env_ = *std::move(leveldb_env);
 
+  // etcd's memberInitialized: only a member restarting from its WAL is checked.
+  const bool member_initialized = WalExists(keeld->env_->fs(), config.server);
   absl::Status opened = keeld->OpenServer(config, std::move(on_fatal));
   if (!opened.ok()) return opened;
+  if (config.server.initial_corrupt_check && member_initialized) {
+    absl::Status consistent = keeld->CheckInitialCorruption(config);
+    if (!consistent.ok()) return consistent;
+  }
   absl::Status grpc = keeld->StartGrpc(config);
   if (!grpc.ok()) return grpc;
   // /health and /metrics: on --listen-metrics-urls (if any) and on the client port, with
@@ -284,9 +311,52 @@ absl::Status Keeld::OpenServer(const KeeldConfig& config,
   return absl::OkStatus();
 }
 
+absl::Status Keeld::CheckInitialCorruption(const KeeldConfig& config) {
+  server::Server* server = server_.get();
+  std::optional<absl::StatusOr<etcdserverpb::HashKVResponse>> local;
+  std::vector<etcdserverpb::Member> members;
+  uint64_t self_id = 0;
+  RunOnLoop([&] {
+    self_id = server->Stats().member_id;
+    members = server->KnownMembers();
+    server->HashKV(etcdserverpb::HashKVRequest(),
+                   [&local](absl::StatusOr<etcdserverpb::HashKVResponse> r) { local = std::move(r); });
+  });
+  KEEL_NODE_CHECK(local.has_value());  // HashKV answers at once, from the local store
+  const std::string self = server::MemberIdHex(self_id);
+  if (!local->ok()) {
+    return absl::DataLossError(
+        absl::StrCat(self, " failed to fetch hash (", local->status().message(), ")"));
+  }
+  std::fprintf(stderr, "keeld %s: starting initial corruption check (local member %s)\n",
+               config.server.name.c_str(), self.c_str());
+  const server::KvHash hash{(*local)->hash(), (*local)->header().revision(),
+                            (*local)->compact_revision()};
+  absl::Status checked = CheckInitialHashKv(
+      self_id, hash, members, config.server.request_timeout_ms, tls_.peer_client.get(),
+      [&config](const std::string& line) {
+        std::fprintf(stderr, "keeld %s: WARNING: %s\n", config.server.name.c_str(), line.c_str());
+      });
+  if (checked.ok()) {
+    std::fprintf(stderr, "keeld %s: initial corruption checking passed; no corruption\n",
+                 config.server.name.c_str());
+  }
+  return checked;
+}
+
 void Keeld::AnswerQuery(std::string request, env::TcpTransport::QueryReply reply) {
   // On the Loop, where server_ is created and destroyed.
-  if (request != kMembersQuery || server_ == nullptr) return std::move(reply)("");
+  if (server_ == nullptr) return std::move(reply)("");
+  if (std::optional<int64_t> revision = ParseHashKvQuery(request)) {
+    // A restarting member's initial corruption check (initial_corrupt_check.h).
+    etcdserverpb::HashKVRequest hash_request;
+    hash_request.set_revision(*revision);
+    return server_->HashKV(hash_request, [reply = std::move(reply)](
+                                             absl::StatusOr<etcdserverpb::HashKVResponse> r) mutable {
+      std::move(reply)(HashKvAnswer(r));
+    });
+  }
+  if (request != kMembersQuery) return std::move(reply)("");
   server_->MemberList(
       etcdserverpb::MemberListRequest(),
       [reply = std::move(reply)](absl::StatusOr<etcdserverpb::MemberListResponse> r) mutable {

@@ -74,7 +74,10 @@ class Keeld {
   absl::Status StartGrpc(const KeeldConfig& config);
   // Creates gateway_ (after StartGrpc) and returns how HttpEndpoints serves it.
   absl::StatusOr<HttpEndpoints::ClientPortExtension> StartGateway(const KeeldConfig& config);
-  // Answers a control query on the peer port (a joining member's membership question).
+  // --experimental-initial-corrupt-check, before Raft starts or a client is served.
+  absl::Status CheckInitialCorruption(const KeeldConfig& config);
+  // Answers a control query on the peer port (a joining member's membership question, a
+  // restarting member's HashKV question).
   void AnswerQuery(std::string request, env::TcpTransport::QueryReply reply);
   // Runs `fn` on the Loop and waits for it.
   void RunOnLoop(absl::AnyInvocable<void() &&> fn);

@@ -51,6 +51,8 @@ constexpr FlagSpec kFlags[] = {
     {"heartbeat-interval", "100", "Time (in milliseconds) of a heartbeat interval."},
     {"election-timeout", "1000", "Time (in milliseconds) for an election to timeout."},
     {"snapshot-count", "100000", "Number of committed transactions to trigger a snapshot to disk."},
+    {"max-snapshots", "5", "Maximum number of snapshot files to retain (0 is unlimited)."},
+    {"max-wals", "5", "Maximum number of wal files to retain (0 is unlimited)."},
     {"quota-backend-bytes", "0",
      "Raise alarms when backend size exceeds the given quota (0 defaults to low space quota)."},
     {"max-request-bytes", "1572864",
@@ -76,6 +78,12 @@ constexpr FlagSpec kFlags[] = {
     {"wal-dir", "", "Path to the dedicated wal directory."},
     {"force-new-cluster", "false", "Force to create a new one member cluster.", true},
     {"pre-vote", "false", "Enable to run an additional Raft election phase.", true},
+    {"strict-reconfig-check", "true",
+     "Reject reconfiguration requests that would cause quorum loss.", true},
+    {"experimental-initial-corrupt-check", "false",
+     "Enable to check data corruption before serving any client/peer traffic.", true},
+    {"experimental-corrupt-check-time", "0s",
+     "Duration of time between cluster corruption check passes."},
     {"auto-compaction-retention", "0",
      "Auto compaction retention for mvcc key value store. 0 means disable auto compaction."},
     {"auto-compaction-mode", "periodic",
@@ -623,7 +631,10 @@ absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>
   bool debug = false;
   const BoolFlag bool_flags[] = {{"debug", &debug},
                                  {"force-new-cluster", &s.force_new_cluster},
-                                 {"pre-vote", &s.pre_vote}};
+                                 {"pre-vote", &s.pre_vote},
+                                 {"experimental-initial-corrupt-check",
+                                  &s.initial_corrupt_check},
+                                 {"strict-reconfig-check", &s.strict_reconfig_check}};
   for (const BoolFlag& flag : bool_flags) {
     absl::StatusOr<bool> parsed = ParseBoolFlag(flag.name, v[flag.name]);
     if (!parsed.ok()) return parsed.status();
@@ -631,6 +642,22 @@ absl::StatusOr<KeeldConfig> ParseValues(const std::map<std::string, std::string>
   }
   if (debug) config.log_level = LogLevel::kDebug;  // etcd 3.4: --debug = --log-level=debug
   s.wal_dir = v["wal-dir"];
+  for (auto [name, out] : {std::pair{"max-snapshots", &s.max_snapshots},
+                           std::pair{"max-wals", &s.max_wals}}) {
+    // Go's flag.Uint: no sign, no overflow.
+    if (!absl::SimpleAtoi(v[name], out) || absl::StartsWith(v[name], "-")) {
+      return InvalidValue(name, v[name], "parse error");
+    }
+  }
+  {
+    // A Go time.Duration flag: "0s", "5m", "1h30m"; zero or negative = off.
+    absl::Duration d;
+    const std::string& value = v["experimental-corrupt-check-time"];
+    if (!absl::ParseDuration(value, &d)) {
+      return InvalidValue("experimental-corrupt-check-time", value, "parse error");
+    }
+    s.corrupt_check_time_ms = absl::ToInt64Milliseconds(d);
+  }
   absl::Status compaction =
       ParseAutoCompaction(v["auto-compaction-mode"], v["auto-compaction-retention"], &s);
   if (!compaction.ok()) return compaction;

@@ -37,6 +37,9 @@ struct ServerFlags {
   int64_t heartbeat_interval_ms = 0;
   int64_t election_timeout_ms = 0;
   uint64_t snapshot_count = 0;
+  // --max-snapshots / --max-wals (etcd: 5 each; 0 = unlimited).
+  uint64_t max_snapshots = 0;
+  uint64_t max_wals = 0;
   int64_t quota_backend_bytes = 0;
   uint64_t max_request_bytes = 0;
   uint32_t max_txn_ops = 0;
@@ -54,6 +57,12 @@ struct ServerFlags {
   bool force_new_cluster = false;
   // --pre-vote (etcd 3.4 default false).
   bool pre_vote = false;
+  // --strict-reconfig-check (etcd default true; server/reconfig_check.h).
+  bool strict_reconfig_check = true;
+  // --experimental-initial-corrupt-check (node/initial_corrupt_check.h) and
+  // --experimental-corrupt-check-time (the leader's periodic check; 0 = off).
+  bool initial_corrupt_check = false;
+  int64_t corrupt_check_time_ms = 0;
   // --auto-compaction-mode / --auto-compaction-retention with etcd 3.4's parsing: periodic
   // keeps `retention_ns` of history; revision keeps the last `retention_revisions`.
   // Both zero: no auto-compaction.

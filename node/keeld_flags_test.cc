@@ -308,6 +308,27 @@ TEST(KeeldFlagsTest, ImplementedOpsFlags) {
   EXPECT_EQ(ErrorOf({"--auto-compaction-mode=daily"}), "unknown auto-compaction-mode \"daily\"");
   EXPECT_THAT(ErrorOf({"--auto-compaction-retention=soon"}),
               HasSubstr("error parsing CompactionRetention"));
+  config = ParseKeeldFlags({"--experimental-initial-corrupt-check",
+                            "--experimental-corrupt-check-time=1m30s"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->server.initial_corrupt_check);
+  EXPECT_EQ(config->server.corrupt_check_time_ms, 90000);
+  EXPECT_TRUE(config->warnings.empty());
+  // etcd 3.4.23's own message (Go's flag package) for a bad duration.
+  EXPECT_EQ(ErrorOf({"--experimental-corrupt-check-time=abc"}),
+            "invalid value \"abc\" for flag -experimental-corrupt-check-time: parse error");
+  EXPECT_TRUE(ParseKeeldFlags({}).value().server.strict_reconfig_check);  // etcd's default
+  EXPECT_FALSE(ParseKeeldFlags({"--strict-reconfig-check=false"}).value().server.strict_reconfig_check);
+  config = ParseKeeldFlags({"--max-snapshots=0", "--max-wals=12"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->server.max_snapshots, 0u);
+  EXPECT_EQ(config->server.max_wals, 12u);
+  EXPECT_TRUE(config->warnings.empty());
+  config = ParseKeeldFlags({});
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->server.max_snapshots, 5u);  // etcd's defaults
+  EXPECT_EQ(config->server.max_wals, 5u);
+  EXPECT_EQ(ErrorOf({"--max-wals=-1"}), "invalid value \"-1\" for flag -max-wals: parse error");
   ParseKeeldFlags({"--debug"}).value();
   EXPECT_EQ(ParseKeeldFlags({"--debug"})->log_level, LogLevel::kDebug);
 }

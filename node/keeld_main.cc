@@ -19,10 +19,25 @@
 #include "absl/synchronization/mutex.h"
 #include "node/keeld.h"
 #include "node/keeld_flags.h"
+#include "node/version_stamp.h"  // KEEL_GIT_SHA (genrule :version_stamp)
+
+#if defined(__x86_64__)
+#define KEEL_ARCH "amd64"  // Go's GOARCH names, as etcd prints them
+#elif defined(__aarch64__)
+#define KEEL_ARCH "arm64"
+#else
+#define KEEL_ARCH "unknown"
+#endif
 
 namespace {
 
-constexpr char kVersion[] = "keeld 0.1.0 (etcd API 3.4)";
+// etcd's `--version` lines (etcd Version / Git SHA / Go Version / Go OS/Arch), for keeld.
+constexpr char kVersion[] =
+    "keeld Version: 0.1.0\n"
+    "etcd API Version: 3.4\n"
+    "Git SHA: " KEEL_GIT_SHA "\n"
+    "C++ Compiler: " __VERSION__ "\n"
+    "OS/Arch: linux/" KEEL_ARCH;
 
 // The first fatal error reported by the server core (on its Loop); read by main.
 absl::Mutex fatal_mu;

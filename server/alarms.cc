@@ -23,6 +23,9 @@ etcdserverpb::AlarmMember ToProto(uint64_t member_id, int type) {
 }  // namespace
 
 std::string AlarmText(const etcdserverpb::AlarmMember& m) {
+  // Protobuf text omits zero fields: etcd 3.4.23's CORRUPT alarm (member 0) is
+  // "alarm:CORRUPT ".
+  if (m.memberid() == 0) return absl::StrFormat("alarm:%s ", etcdserverpb::AlarmType_Name(m.alarm()));
   return absl::StrFormat("memberID:%d alarm:%s ", m.memberid(),
                          etcdserverpb::AlarmType_Name(m.alarm()));
 }

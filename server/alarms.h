@@ -18,7 +18,8 @@
 namespace keel::server {
 
 // An alarm as etcd prints it in `endpoint status` errors: its protobuf text form,
-// "memberID:<decimal id> alarm:NOSPACE " (with the trailing space).
+// "memberID:<decimal id> alarm:NOSPACE " (with the trailing space; "alarm:CORRUPT " for
+// member 0, as protobuf text omits zero fields).
 std::string AlarmText(const etcdserverpb::AlarmMember& m);
 
 class Alarms {

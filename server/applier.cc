@@ -5,6 +5,7 @@
 
 #include "api/leasepb/lease.pb.h"
 #include "kv/errors.h"
+#include "server/errors.h"
 
 namespace keel::server {
 namespace {
@@ -44,6 +45,25 @@ bool TxnHasPut(const etcdserverpb::TxnRequest& r) {
   return false;
 }
 
+// A txn that only reads: etcd serves it outside the applier, so a CORRUPT alarm does not
+// refuse it.
+bool TxnWrites(const etcdserverpb::TxnRequest& r) {
+  for (const auto* ops : {&r.success(), &r.failure()}) {
+    for (const etcdserverpb::RequestOp& op : *ops) {
+      if (op.has_request_put() || op.has_request_delete_range()) return true;
+      if (op.has_request_txn() && TxnWrites(op.request_txn())) return true;
+    }
+  }
+  return false;
+}
+
+// etcd's applierV3Corrupt: while CORRUPT is raised, every request that changes the store
+// or its leases fails on every member alike.
+bool RefusedWhileCorrupt(const serverpb::InternalRaftRequest& r) {
+  return r.has_put() || r.has_delete_range() || (r.has_txn() && TxnWrites(r.txn())) ||
+         r.has_compaction() || r.has_lease_grant() || r.has_lease_revoke();
+}
+
 }  // namespace
 
 ApplyResult Applier::Apply(const serverpb::InternalRaftRequest& r, int64_t now_ns,
@@ -56,6 +76,7 @@ ApplyResult Applier::Apply(const serverpb::InternalRaftRequest& r, int64_t now_n
     absl::Status permitted = CheckPermission(r, who, now_ns);
     if (!permitted.ok()) return Error(std::move(permitted));
   }
+  if (alarms_->Has(etcdserverpb::CORRUPT) && RefusedWhileCorrupt(r)) return Error(CorruptError());
   const bool capped = alarms_->Has(etcdserverpb::NOSPACE);
   ApplyResult result;
   if (r.has_put()) {

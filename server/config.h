@@ -70,6 +70,14 @@ struct ServerConfig {
   // keeping the data (server/force_new_cluster.h). Ignored without a WAL, as in etcd.
   bool force_new_cluster = false;
 
+  // --experimental-corrupt-check-time: how often the leader compares its HashKV with every
+  // member's (server_corrupt.cc); a mismatch raises the CORRUPT alarm. 0 = off (etcd).
+  int64_t corrupt_check_time_ms = 0;
+
+  // --strict-reconfig-check (server/reconfig_check.h). keeld: true, etcd's default; off
+  // here so that keelsim's membership changes are not refused for a peer it just restarted.
+  bool strict_reconfig_check = false;
+
   // --heartbeat-interval and --election-timeout, in milliseconds, as etcd: Raft ticks once
   // per heartbeat interval; the election timeout is a multiple of it.
   int64_t heartbeat_interval_ms = 100;
@@ -79,6 +87,11 @@ struct ServerConfig {
 
   // --snapshot-count: applied entries between two snapshots (etcd 3.4 default 100000).
   uint64_t snapshot_count = 100000;
+  // --max-snapshots / --max-wals (etcd: 5 each, 0 = unlimited): snapshot files kept, and
+  // WAL segments kept once a snapshot covers them (a segment the oldest kept snapshot
+  // still needs is never removed, whatever the limit).
+  size_t max_snapshots = 5;
+  size_t max_wals = 5;
   // Entries kept in the log behind a snapshot for slow followers (etcd: 5000).
   uint64_t snapshot_catchup_entries = 5000;
   // InstallSnapshot streaming (server/snapshot_transfer.h): chunk size of the backend
@@ -122,6 +135,10 @@ struct ServerConfig {
   // the kernel may have dropped the dirty pages, so "try again" could report lost data as
   // durable.
   std::function<void(const absl::Status&)> on_fatal;
+
+  // Operator warnings that are always on (a corruption check's findings), one line per
+  // call without a newline, on the Loop. Unset = dropped (keeld prints them on stderr).
+  std::function<void(std::string_view)> warn_log;
 
   // Observation only: called after each committed entry is applied (the simulator's
   // state-machine-safety checker compares what every member applied at each index).

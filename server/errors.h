@@ -58,6 +58,11 @@ inline absl::Status BadLeaderTransfereeError() {
 inline absl::Status TooManyLearnersError() {
   return absl::FailedPreconditionError("etcdserver: too many learner members in cluster");
 }
+// A CORRUPT alarm is raised: writes, compaction and lease changes are refused (etcd's
+// applierV3Corrupt).
+inline absl::Status CorruptError() { return absl::DataLossError("etcdserver: corrupt cluster"); }
+// --strict-reconfig-check: the change would leave fewer started voters than a quorum.
+inline absl::Status UnhealthyError() { return absl::UnavailableError("etcdserver: unhealthy cluster"); }
 
 }  // namespace keel::server
 

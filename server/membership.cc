@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "server/errors.h"
 #include "server/member_id.h"
+#include "server/reconfig_check.h"
 
 namespace keel::server {
 namespace {
@@ -230,6 +231,8 @@ absl::Status Membership::ValidateConfChange(const raftpb::ConfChange& cc,
       for (const auto& [other_id, other] : members_) {
         if (SharesPeerUrl(other, ctx.member())) return PeerUrlExistError();
       }
+      // etcd's maxLearners, checked when the change applies (every member alike).
+      if (cc.type() == raftpb::ConfChangeAddLearnerNode) return CheckLearnerLimit(List());
       return absl::OkStatus();
     }
     case raftpb::ConfChangeRemoveNode:

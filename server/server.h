@@ -263,6 +263,9 @@ class Server {
   // etcd's /health: healthy iff a leader is known and no alarm is raised; the HTTP layer
   // additionally performs a linearizable Range, as etcd 3.4 does.
   virtual bool HasLeader() const = 0;
+  // The members as this member last applied them, usable before Start (keeld's initial
+  // corruption check asks the others, node/initial_corrupt_check.h).
+  virtual std::vector<etcdserverpb::Member> KnownMembers() const = 0;
 };
 
 }  // namespace keel::server

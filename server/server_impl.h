@@ -42,10 +42,12 @@
 #include "server/alarms.h"
 #include "server/applier.h"
 #include "server/auto_compactor.h"
+#include "server/corruption_check.h"
 #include "server/auth_crypto.h"
 #include "server/auth_store.h"
 #include "server/auth_tokens.h"
 #include "server/membership.h"
+#include "server/reconfig_check.h"
 #include "server/request_id.h"
 #include "server/server.h"
 #include "server/serverpb/internal.pb.h"
@@ -153,6 +155,7 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void WhenCallerReady(const Caller& caller, absl::AnyInvocable<void() &&> then) override;
   ServerStats Stats() const override;
   bool HasLeader() const override { return leader_id_ != 0; }
+  std::vector<etcdserverpb::Member> KnownMembers() const override;
 
   // env::TransportHandler
   void OnMessage(uint64_t from, std::string payload) override;
@@ -253,6 +256,19 @@ class ServerImpl final : public Server, public env::TransportHandler {
   void DebugLog(const absl::FormatSpec<Args...>& format, const Args&... args) const {
     if (config_.debug_log) config_.debug_log(absl::StrFormat(format, args...));
   }
+
+  // ---- corruption checks (server_corrupt.cc)
+  void ScheduleCorruptCheck();
+  void StartCorruptCheck();
+  void AnswerHashQuery(uint64_t from, const serverpb::HashKvQuery& query);
+  void OnHashAnswer(uint64_t from, const serverpb::HashKvAnswer& answer);
+  void FinishCorruptCheck();
+  // An operator warning: ServerConfig::warn_log, and the debug log.
+  void Warn(std::string_view line) const;
+
+  // --strict-reconfig-check's view (server/reconfig_check.h): the applied membership and,
+  // on the leader, each peer's contact (peer_heard_).
+  ReconfigView CurrentReconfigView() const;
 
   // ---- proposals and reads (server_requests.cc)
   bool Serving(absl::Status* why) const;
@@ -402,6 +418,28 @@ class ServerImpl final : public Server, public env::TransportHandler {
   ServerStats counters_;
   MetricsRecorder metrics_recorder_{std::max<int64_t>(1, config_.heartbeat_interval_ms) * 1'000'000};
   bool watch_recheck_posted_ = false;
+  // The leader's periodic corruption check in flight (server_corrupt.cc): its own HashKV
+  // when it asked, the peers still to answer, the answers so far.
+  struct HashCheck {
+    uint64_t id = 0;
+    KvHash before;
+    std::set<uint64_t> waiting;
+    std::vector<PeerHash> peers;
+    env::TimerId timeout = 0;
+  };
+  std::optional<HashCheck> hash_check_;
+  uint64_t last_hash_check_id_ = 0;
+  env::TimerId corrupt_check_timer_ = 0;
+  bool corrupt_alarm_proposing_ = false;
+  // Loop times of the first and last message of each peer's current uninterrupted stretch
+  // of messages (a gap over an election timeout starts a new one), for
+  // --strict-reconfig-check on the leader (etcd's transport ActiveSince). Bounded by the
+  // membership: only members' messages are recorded.
+  struct PeerHeard {
+    int64_t since_ns = 0;
+    int64_t last_ns = 0;
+  };
+  absl::flat_hash_map<uint64_t, PeerHeard> peer_heard_;
   // Expires when the server is destroyed; objects handed to clients (watch streams) check
   // it before touching the server.
   std::shared_ptr<const int> alive_ = std::make_shared<const int>(0);

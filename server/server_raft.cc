@@ -36,6 +36,7 @@ void ServerImpl::Start() {
     next_auto_compaction_ns_ = loop_->NowNanos() + auto_compactor_->interval_ns();
   }
   ScheduleTick();
+  ScheduleCorruptCheck();
   MaybeProcessReady();
 }
 
@@ -61,6 +62,9 @@ void ServerImpl::Stop() {
   if (stopped_) return;
   stopped_ = true;
   if (tick_timer_ != 0) loop_->Cancel(tick_timer_);
+  if (corrupt_check_timer_ != 0) loop_->Cancel(corrupt_check_timer_);
+  if (hash_check_.has_value() && hash_check_->timeout != 0) loop_->Cancel(hash_check_->timeout);
+  hash_check_.reset();
   // Ends transfers in both directions: timers cancelled, their files removed.
   snapshot_sender_.reset();
   snapshot_receiver_.reset();
@@ -258,6 +262,12 @@ void ServerImpl::OnMessage(uint64_t from, std::string payload) {
   if (membership_.has_value() && membership_->Find(from) != nullptr) {  // bounded: members only
     metrics_recorder_.OnReceived(from, message.has_raft() ? static_cast<int>(message.raft().type()) : -1,
                                  payload.size(), loop_->NowNanos());
+    PeerHeard& heard = peer_heard_[from];
+    const int64_t now = loop_->NowNanos();
+    if (heard.last_ns == 0 || now - heard.last_ns > config_.election_timeout_ms * 1'000'000) {
+      heard.since_ns = now;
+    }
+    heard.last_ns = now;
   }
   switch (message.body_case()) {
     case serverpb::PeerMessage::kRaft: {
@@ -277,6 +287,13 @@ void ServerImpl::OnMessage(uint64_t from, std::string payload) {
       break;
     case serverpb::PeerMessage::kRequest:
       HandleForwardedRequest(from, message.request());
+      break;
+    case serverpb::PeerMessage::kHashQuery:
+      if (membership_->IsRemoved(from)) return;
+      AnswerHashQuery(from, message.hash_query());
+      break;
+    case serverpb::PeerMessage::kHashAnswer:
+      OnHashAnswer(from, message.hash_answer());
       break;
     case serverpb::PeerMessage::kResponse: {
       auto it = forwarded_.find(message.response().request_id());
@@ -589,15 +606,16 @@ void ServerImpl::MaybeTakeSnapshot() {
   if (applied_index_ > config_.snapshot_catchup_entries) {
     (void)raft_storage_.Compact(applied_index_ - config_.snapshot_catchup_entries);
   }
-  // Keep five snapshot files, and every WAL segment the oldest of them still needs: if the
-  // newest turns out corrupt at restart, recovery falls back to an older one and must find
-  // the log from there on.
-  (void)snapshotter_->Purge(5);
+  // Keep --max-snapshots snapshot files, and every WAL segment the oldest of them still
+  // needs: if the newest turns out corrupt at restart, recovery falls back to an older one
+  // and must find the log from there on. Beyond --max-wals segments in all, the oldest of
+  // those no kept snapshot needs go (etcd's purge); 0 = unlimited for either.
+  if (config_.max_snapshots > 0) (void)snapshotter_->Purge(config_.max_snapshots);
   absl::StatusOr<std::vector<storage::SnapshotFileInfo>> kept = snapshotter_->List();
-  if (kept.ok() && !kept->empty()) {
+  if (config_.max_wals > 0 && kept.ok() && !kept->empty()) {
     uint64_t oldest = kept->front().index;
     for (const storage::SnapshotFileInfo& info : *kept) oldest = std::min(oldest, info.index);
-    (void)wal_->RemoveSegmentsBefore(oldest);
+    (void)wal_->RemoveSegmentsBefore(oldest, config_.max_wals);
   }
 }
 

@@ -689,6 +689,11 @@ Response ServerImpl::MembersResponse() const {
   return response;
 }
 
+std::vector<etcdserverpb::Member> ServerImpl::KnownMembers() const {
+  etcdserverpb::MemberListResponse response = MembersResponse<etcdserverpb::MemberListResponse>();
+  return {response.members().begin(), response.members().end()};
+}
+
 // The callback of a configuration change: on success, the member list after it.
 template <typename Response>
 absl::AnyInvocable<void(ApplyResult) &&> ServerImpl::AnswerWithMembers(Callback<Response> done) {
@@ -715,9 +720,39 @@ void ServerImpl::ProposeConfChange(raftpb::ConfChange cc, serverpb::ConfChangeCo
   AwaitApply(id, std::move(done));
 }
 
+ReconfigView ServerImpl::CurrentReconfigView() const {
+  constexpr int64_t kHealthIntervalNs = int64_t{5'000'000'000};  // etcd's HealthInterval
+  ReconfigView view;
+  view.self_id = member_id_;
+  view.members = membership_->List();
+  if (is_leader_) {
+    std::map<uint64_t, PeerContact>& contact = view.contact.emplace();
+    const int64_t now = loop_->NowNanos();
+    for (const serverpb::Member& m : view.members) {
+      auto it = peer_heard_.find(m.id());
+      if (it == peer_heard_.end() ||
+          now - it->second.last_ns > config_.election_timeout_ms * 1'000'000) {
+        contact[m.id()] = PeerContact::kDown;
+      } else {
+        contact[m.id()] = now - it->second.since_ns >= kHealthIntervalNs ? PeerContact::kUp
+                                                                          : PeerContact::kUpRecently;
+      }
+    }
+  }
+  return view;
+}
+
 void ServerImpl::MemberAdd(const etcdserverpb::MemberAddRequest& request,
                            Callback<etcdserverpb::MemberAddResponse> done) {
   if (request.peerurls().empty()) return std::move(done)(MemberBadUrlsError());
+  if (request.islearner()) {
+    absl::Status limit = CheckLearnerLimit(membership_->List());
+    if (!limit.ok()) return std::move(done)(limit);
+  }
+  if (config_.strict_reconfig_check) {
+    absl::Status safe = CheckAddMember(CurrentReconfigView(), request.islearner());
+    if (!safe.ok()) return std::move(done)(safe);
+  }
   std::vector<std::string> urls(request.peerurls().begin(), request.peerurls().end());
   serverpb::ConfChangeContext context;
   serverpb::Member* m = context.mutable_member();
@@ -741,6 +776,10 @@ void ServerImpl::MemberAdd(const etcdserverpb::MemberAddRequest& request,
 
 void ServerImpl::MemberRemove(const etcdserverpb::MemberRemoveRequest& request,
                               Callback<etcdserverpb::MemberRemoveResponse> done) {
+  if (config_.strict_reconfig_check) {
+    absl::Status safe = CheckRemoveMember(CurrentReconfigView(), request.id());
+    if (!safe.ok()) return std::move(done)(safe);
+  }
   raftpb::ConfChange cc;
   cc.set_type(raftpb::ConfChangeRemoveNode);
   cc.set_node_id(request.id());
@@ -764,6 +803,10 @@ void ServerImpl::MemberPromote(const etcdserverpb::MemberPromoteRequest& request
   const serverpb::Member* m = membership_->Find(request.id());
   if (m == nullptr) return std::move(done)(MemberNotFoundError());
   if (!m->is_learner()) return std::move(done)(MemberNotLearnerError());
+  if (config_.strict_reconfig_check) {
+    absl::Status safe = CheckPromoteMember(CurrentReconfigView(), request.id());
+    if (!safe.ok()) return std::move(done)(safe);
+  }
   if (!is_leader_) {
     if (leader_id_ == 0) return std::move(done)(NotLeaderError());
     serverpb::ForwardedRequest forwarded;
@@ -848,15 +891,6 @@ void ServerImpl::Defragment(const etcdserverpb::DefragmentRequest&,
   store_->backend().CompactAll();
   // No header, as etcd 3.4's maintenance server (`&pb.DefragmentResponse{}`).
   std::move(done)(etcdserverpb::DefragmentResponse());
-}
-
-void ServerImpl::Hash(const etcdserverpb::HashRequest&, Callback<etcdserverpb::HashResponse> done) {
-  absl::StatusOr<etcdserverpb::HashKVResponse> kv_hash = store_->HashKV(0);
-  if (!kv_hash.ok()) return std::move(done)(kv_hash.status());
-  etcdserverpb::HashResponse response;
-  response.set_hash(kv_hash->hash());
-  FillHeaderNow(&response);
-  std::move(done)(std::move(response));
 }
 
 void ServerImpl::HashKV(const etcdserverpb::HashKVRequest& request,

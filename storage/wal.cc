@@ -626,11 +626,16 @@ void Wal::Fail(const absl::Status& status) {
   if (sticky_error_.ok()) sticky_error_ = status;
 }
 
-absl::Status Wal::RemoveSegmentsBefore(uint64_t index) {
+absl::Status Wal::RemoveSegmentsBefore(uint64_t index, size_t max_segments) {
   if (!appending_) return absl::FailedPreconditionError("storage/wal: not appending");
   size_t keep_from = 0;
   for (size_t i = 0; i < segments_.size(); ++i) {
     if (segments_[i].first_index <= index) keep_from = i;
+  }
+  // --max-wals: only the oldest ones beyond the limit (never one still needed: the bound
+  // above is kept whatever the limit says).
+  if (max_segments > 0) {
+    keep_from = std::min(keep_from, segments_.size() > max_segments ? segments_.size() - max_segments : 0);
   }
   if (keep_from == 0) return absl::OkStatus();
   // keep_from <= segments_.size() - 1: the segment being appended is never removed.

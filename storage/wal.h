@@ -133,7 +133,9 @@ class Wal {
   // Removes every segment before the last one whose first_index <= `index`, never the
   // current one. Call with the index of a snapshot whose file AND marker are durable, and
   // no newer than the oldest snapshot you may still fall back to (Snapshotter keeps N).
-  absl::Status RemoveSegmentsBefore(uint64_t index);
+  // `max_segments` > 0 (etcd's --max-wals): remove those, oldest first, only while more
+  // than `max_segments` segments remain; 0 = remove all of them.
+  absl::Status RemoveSegmentsBefore(uint64_t index, size_t max_segments = 0);
 
   // OK, or the sticky error that refuses writes.
   const absl::Status& status() const { return sticky_error_; }

@@ -429,6 +429,50 @@ TEST_F(WalTest, RemoveSegmentsBeforeKeepsWhatReplayFromTheSnapshotNeeds) {
   EXPECT_EQ(Reopen({}, options).status().code(), absl::StatusCode::kNotFound);
 }
 
+// etcd's --max-wals: covered segments go only while more than the limit remain, oldest
+// first; the limit never removes a segment the snapshot still needs.
+TEST_F(WalTest, MaxSegmentsKeepsTheNewestCoveredSegmentsUpToTheLimit) {
+  WalOptions options;
+  options.segment_size_bytes = 1024;
+  std::unique_ptr<Wal> wal = CreateWal(options);
+  const std::string payload(100, 'm');
+  for (uint64_t i = 1; i <= 60; ++i) ASSERT_TRUE(SaveEntries(wal.get(), i, i, 1, payload).ok());
+  Completions completions;
+  ASSERT_TRUE(wal->SaveSnapshotMarker({50, 1}, completions.Track(0)).ok());
+  sim_.RunUntilIdle();
+  const std::vector<std::string> before = SegmentFiles();
+  ASSERT_GE(before.size(), 6u);
+  // A limit above the count removes nothing.
+  ASSERT_TRUE(wal->RemoveSegmentsBefore(50, before.size() + 1).ok());
+  EXPECT_EQ(SegmentFiles(), before);
+  // A limit of 3: exactly the oldest ones beyond it go.
+  ASSERT_TRUE(wal->RemoveSegmentsBefore(50, 3).ok());
+  const std::vector<std::string> after = SegmentFiles();
+  ASSERT_EQ(after.size(), 3u);
+  EXPECT_TRUE(std::equal(after.begin(), after.end(), before.end() - 3));
+  wal.reset();
+  absl::StatusOr<WalContents> contents = Reopen({50, 1}, options);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_EQ(Indexes(contents->entries), Range(51, 60));
+}
+
+TEST_F(WalTest, MaxSegmentsNeverRemovesASegmentTheSnapshotNeeds) {
+  WalOptions options;
+  options.segment_size_bytes = 1024;
+  std::unique_ptr<Wal> wal = CreateWal(options);
+  const std::string payload(100, 'n');
+  for (uint64_t i = 1; i <= 60; ++i) ASSERT_TRUE(SaveEntries(wal.get(), i, i, 1, payload).ok());
+  Completions completions;
+  ASSERT_TRUE(wal->SaveSnapshotMarker({5, 1}, completions.Track(0)).ok());
+  sim_.RunUntilIdle();
+  // Limit 1, but the snapshot at 5 needs the log from its first segment on.
+  ASSERT_TRUE(wal->RemoveSegmentsBefore(5, 1).ok());
+  wal.reset();
+  absl::StatusOr<WalContents> contents = Reopen({5, 1}, options);
+  ASSERT_TRUE(contents.ok()) << contents.status();
+  EXPECT_EQ(Indexes(contents->entries), Range(6, 60));
+}
+
 TEST_F(WalTest, SegmentsOlderThanTheOpeningSnapshotAreRemovedFirstNeverLeavingAGap) {
   // Simulator seeds 4842 and 7592: a member restarted at a snapshot past its oldest
   // segments (the ones before it had not been removed yet), took the next snapshot and
