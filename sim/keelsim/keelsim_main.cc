@@ -3,7 +3,7 @@
 //   keelsim run --seed=N [--trace=FILE] [--bug=NAME] [--faults=I,J,...]
 //   keelsim sweep --seeds=A-B [--jobs=J] [--bug=NAME] [--shard=K/N] [--results=FILE]
 //                 [--stop-on-failure]
-//   keelsim merge FILE...
+//   keelsim merge [--allow-mixed] [--out=FILE] FILE...
 //   keelsim shrink --seed=N [--bug=NAME]
 //   keelsim bugs
 //   keelsim viz (--seed=N [--bug=NAME] | --trace=FILE) --out=FILE.html [--from_ms --to_ms]
@@ -32,6 +32,8 @@
 #include "absl/strings/strip.h"
 #include "sim/cluster/bug_zoo.h"
 #include "sim/cluster/runner.h"
+#include "sim/keelsim/provenance.h"
+#include "sim/keelsim/results_merge.h"
 #include "sim/keelsim/sweep_report.h"
 #include "sim/keelsim/teach.h"
 #include "sim/keelsim/worker_pool.h"
@@ -265,7 +267,24 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
     if (s % shard_count == shard_index) todo.push_back(s);
   }
   std::ofstream results;
-  if (!results_path.empty()) results.open(results_path);
+  if (!results_path.empty()) {
+    results.open(results_path);
+    if (!results) {
+      std::cerr << "keelsim: cannot write " << results_path << "\n";
+      return 2;
+    }
+    // Provenance first (provenance.h): merge refuses shards of different builds.
+    Provenance provenance = BuildProvenance();
+    absl::StatusOr<std::string> sha = SelfSha256();
+    provenance.binary_sha256 = sha.ok() ? *sha : "unknown";
+    provenance.first_seed = first;
+    provenance.last_seed = last;
+    provenance.shard_index = shard_index;
+    provenance.shard_count = shard_count;
+    provenance.bug = bug;
+    provenance.jobs = jobs;
+    results << provenance.ToJsonLine() << "\n" << std::flush;
+  }
 
   SweepReport report;
   const bool tty = isatty(STDOUT_FILENO) != 0;
@@ -296,6 +315,8 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
     return 2;
   }
   const double wall = WallSeconds(start);
+  const size_t seeds_run = report.passed() + report.failed();
+  if (results.is_open()) results << ShardDoneJsonLine(seeds_run, wall, seeds_run < todo.size()) << "\n" << std::flush;
   if (tty) std::cout << "\n";
   std::cout << absl::StrFormat("speed: %.1f simulated seconds per wall second (%d jobs, %.1f sim s in %.1f s)\n",
                                report.sim_seconds() / std::max(wall, 1e-9), jobs, report.sim_seconds(), wall);
@@ -305,29 +326,42 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
   return report.failed() == 0 ? 0 : 1;
 }
 
-int Merge(const std::vector<std::string>& files) {
-  SweepReport report;
+// Exit status: 2 when the files are not one complete sweep of one build (results_merge.h
+// lists why, on stderr), else 0 iff every seed passed.
+int Merge(const std::vector<std::string>& files, bool allow_mixed, const std::string& out_path) {
+  ResultsMerge merge;
   for (const std::string& path : files) {
     std::ifstream in(path);
     if (!in) {
       std::cerr << "keelsim: cannot read " << path << "\n";
       return 2;
     }
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      absl::Status added = report.AddJsonLine(line);
-      if (!added.ok()) {
-        std::cerr << "keelsim: " << path << ": " << added.message() << "\n";
-        return 2;
-      }
+    absl::Status added = merge.AddFile(path, in);
+    if (!added.ok()) {
+      std::cerr << "keelsim: " << added.message() << "\n";
+      return 2;
     }
   }
+  const std::vector<std::string> problems = merge.Problems(allow_mixed);
+  const SweepReport& report = merge.report();
   for (const std::string& failure : report.failures()) std::cout << failure << "\n";
-  std::cout << absl::StrFormat("speed: %.1f simulated seconds in total\n", report.sim_seconds());
+  std::cout << merge.SpeedLine() << "\n";
   std::cout << report.CoverageTable();
   if (report.failed() > 0) std::cout << report.FailuresByChecker() << "\n";
   std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
+  for (const std::string& problem : problems) std::cerr << "keelsim merge: " << problem << "\n";
+  if (!problems.empty()) {
+    std::cerr << "keelsim merge: not one complete sweep (" << problems.size() << " problem(s))\n";
+    return 2;
+  }
+  if (!out_path.empty()) {
+    std::ofstream out(out_path);
+    out << merge.MergedFile();
+    if (!out.flush()) {
+      std::cerr << "keelsim: cannot write " << out_path << "\n";
+      return 2;
+    }
+  }
   return report.failed() == 0 ? 0 : 1;
 }
 
@@ -430,6 +464,11 @@ int main(int argc, char** argv) {
 
   CLI::App* merge = app.add_subcommand("merge", "combine --results files of sharded sweeps");
   merge->add_option("files", merge_files, "results files")->required();
+  bool allow_mixed = false;
+  std::string merge_out;
+  merge->add_flag("--allow-mixed", allow_mixed,
+                  "add up results of different commits, binaries or build flags");
+  merge->add_option("--out", merge_out, "write the merged results (one file, seed order) to FILE");
 
   CLI::App* shrink = app.add_subcommand("shrink", "minimize the fault schedule of a failing seed");
   shrink->add_option("--seed", seed, "the failing seed")->required();
@@ -470,7 +509,7 @@ int main(int argc, char** argv) {
   if (*run) return Run(seed, trace, bug, faults, no_buggify);
   if (*sweep) return Sweep(seeds, jobs, bug, shard, results, stop_on_failure);
   if (*sweep_worker) return SweepWorker(bug);
-  if (*merge) return Merge(merge_files);
+  if (*merge) return Merge(merge_files, allow_mixed, merge_out);
   if (*shrink) return Shrink(seed, bug);
   if (*viz || *explain) {
     CLI::App* cmd = *viz ? viz : explain;
