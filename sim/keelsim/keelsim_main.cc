@@ -5,6 +5,7 @@
 //                 [--stop-on-failure]
 //   keelsim merge [--allow-mixed] [--out=FILE] FILE...
 //   keelsim shrink --seed=N [--bug=NAME]
+//   keelsim corpus replay [--dir=sim/corpus] [--jobs=J]
 //   keelsim bugs
 //   keelsim viz (--seed=N [--bug=NAME] | --trace=FILE) --out=FILE.html [--from_ms --to_ms]
 //   keelsim explain (--seed=N [--bug=NAME] | --trace=FILE) [--from_ms --max_lines]
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <iostream>
 #include <sstream>
@@ -32,6 +34,7 @@
 #include "absl/strings/strip.h"
 #include "sim/cluster/bug_zoo.h"
 #include "sim/cluster/runner.h"
+#include "sim/keelsim/corpus.h"
 #include "sim/keelsim/provenance.h"
 #include "sim/keelsim/results_merge.h"
 #include "sim/keelsim/sweep_report.h"
@@ -365,6 +368,67 @@ int Merge(const std::vector<std::string>& files, bool allow_mixed, const std::st
   return report.failed() == 0 ? 0 : 1;
 }
 
+// `keelsim corpus replay`: every seed that ever failed (corpus.h) must pass now, with the
+// fault schedule its entry keeps. Entries run in worker processes, grouped by bug-zoo
+// entry (a worker runs one). Exit status: 0 all pass, 1 any fails, 2 a bad corpus.
+int CorpusReplay(const std::string& dir, int jobs) {
+  absl::StatusOr<std::vector<CorpusEntry>> entries = LoadCorpus(dir);
+  if (!entries.ok()) {
+    std::cerr << "keelsim corpus: " << entries.status().message() << "\n";
+    return 2;
+  }
+  std::map<std::string, std::vector<const CorpusEntry*>> by_bug;
+  for (const CorpusEntry& e : *entries) {
+    RunOptions check;
+    if (e.faults != "all" && !ParseFaultsFlag(e.faults, &check.keep_faults)) {
+      std::cerr << "keelsim corpus: " << e.path << ": faults is all, none or I,J,...\n";
+      return 2;
+    }
+    if (!e.bug.empty() && FindBug(e.bug) == nullptr) {
+      std::cerr << "keelsim corpus: " << e.path << ": unknown bug '" << e.bug << "'\n";
+      return 2;
+    }
+    by_bug[e.bug].push_back(&e);
+  }
+  size_t failed = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& [bug, group] : by_bug) {
+    std::vector<std::string> items;
+    std::map<std::string, const CorpusEntry*> entry_of;
+    for (const CorpusEntry* e : group) {
+      RunOptions options;
+      options.seed = e->seed;
+      if (e->faults != "all") (void)ParseFaultsFlag(e->faults, &options.keep_faults);
+      items.push_back(WorkItem(options));
+      entry_of[items.back()] = e;
+    }
+    absl::Status ran = RunInWorkers(Workers(bug, jobs), items, [&](const std::string& item, const WorkerOutcome& o) {
+      const RunResult r = ResultOf(item, o);
+      const CorpusEntry& e = *entry_of.at(item);
+      if (r.ok) {
+        std::cout << "ok   seed=" << e.seed << " (failed " << e.checker << " at " << e.found_at << ", fixed by "
+                  << e.fixed_by << ") trace_hash=" << r.trace_hash << "\n";
+      } else {
+        ++failed;
+        RunOptions replay;
+        (void)ParseWorkItem(item, &replay);
+        std::cout << "FAIL seed=" << e.seed << " " << e.path << " checker=" << r.checker << ": "
+                  << r.message.substr(0, 300) << "\n  first failed " << e.checker << " at " << e.found_at
+                  << ", fixed by " << e.fixed_by << "\n  replay: "
+                  << ReplayCommand(e.seed, bug, replay.keep_faults.has_value() ? &*replay.keep_faults : nullptr) << "\n";
+      }
+      return true;
+    });
+    if (!ran.ok()) {
+      std::cerr << "keelsim corpus: " << ran.message() << "\n";
+      return 2;
+    }
+  }
+  std::cout << absl::StrFormat("corpus: %d of %d seeds pass (%.1f s)\n", entries->size() - failed,
+                               entries->size(), WallSeconds(start));
+  return failed == 0 ? 0 : 1;
+}
+
 // Delta debugging (Zeller's ddmin) over the fault schedule: the smallest subset of faults
 // (1-minimal) with which the seed still fails with the same checker.
 // Every trial runs in a worker process, so a seed that crashes (checker "crash") shrinks
@@ -474,6 +538,13 @@ int main(int argc, char** argv) {
   shrink->add_option("--seed", seed, "the failing seed")->required();
   shrink->add_option("--bug", bug, "the bug-zoo entry it failed with");
 
+  CLI::App* corpus = app.add_subcommand("corpus", "the failure corpus (sim/corpus)");
+  corpus->require_subcommand(1);
+  CLI::App* corpus_replay = corpus->add_subcommand("replay", "run every seed that ever failed; all must pass");
+  std::string corpus_dir = "sim/corpus";
+  corpus_replay->add_option("--dir", corpus_dir, "the corpus directory");
+  corpus_replay->add_option("--jobs", jobs, "parallel simulations");
+
   bool bug_table = false;
   app.add_subcommand("bugs", "list the bug zoo")
       ->add_flag("--table", bug_table, "name, seed bound and expected checkers, tab-separated");
@@ -511,6 +582,7 @@ int main(int argc, char** argv) {
   if (*sweep_worker) return SweepWorker(bug);
   if (*merge) return Merge(merge_files, allow_mixed, merge_out);
   if (*shrink) return Shrink(seed, bug);
+  if (*corpus_replay) return CorpusReplay(corpus_dir, jobs);
   if (*viz || *explain) {
     CLI::App* cmd = *viz ? viz : explain;
     if (cmd->count("--seed") > 0) {
