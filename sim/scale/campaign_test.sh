@@ -28,7 +28,16 @@ grep -q "^$((next - 1)) passed" "$tmp/merge.txt" || grep -qE "^[0-9]+ passed, [1
 ls "$dir"/*.partial > /dev/null 2>&1 || ls "$dir/seeds-$next-$((next + 1)).jsonl" > /dev/null 2>&1 ||
   echo "note: the signal fell between chunks (no partial chunk)"
 # Resume: the next campaign starts where the complete chunks end.
-"$campaign" --keelsim="$keelsim" --results="$dir" --until=1s --chunk=2 --jobs=1 > "$tmp/out2.txt" 2>&1 ||
-  { cat "$tmp/out2.txt"; echo "FAIL: resumed campaign failed"; exit 1; }
+# The cut chunk's files are set aside first, so its log appearing again means it restarted.
+mkdir -p "$tmp/cut" && mv "$dir/seeds-$next-$((next + 1)).jsonl"* "$tmp/cut/" 2> /dev/null || true
+"$campaign" --keelsim="$keelsim" --results="$dir" --until=1h --chunk=2 --jobs=1 > "$tmp/out2.txt" 2>&1 &
+pid=$!
+for _ in $(seq 600); do  # bounded: up to 60 s for its first chunk to start
+  [[ -e "$dir/seeds-$next-$((next + 1)).jsonl.log" ]] && break
+  sleep 0.1
+done
+kill -TERM "$pid"
+wait "$pid" || { cat "$tmp/out2.txt"; echo "FAIL: resumed campaign failed"; exit 1; }
 ls "$dir/seeds-$next-$((next + 1)).jsonl"* > /dev/null 2>&1 || { ls "$dir"; echo "FAIL: did not resume at seed $next"; exit 1; }
+[[ ! -e "$dir/seeds-1-2.jsonl.partial" ]] || { echo "FAIL: seeds 1-2 ran again"; exit 1; }
 echo "campaign ok"
