@@ -1,8 +1,18 @@
-#!/bin/sh
-# Bazel's --workspace_status_command for `bazel build --config=release //node:keeld`: the
-# commit keeld --version prints (node/BUILD.bazel, genrule version_stamp). Prints nothing
-# outside a git checkout (a tarball, a clean export): keeld then says "Not provided", as
-# etcd does when built without its build script. "-dirty" marks uncommitted changes.
-sha=$(git rev-parse HEAD 2>/dev/null) || exit 0
-if ! git diff --quiet HEAD 2>/dev/null; then sha="$sha-dirty"; fi
-echo "STABLE_KEEL_GIT_SHA $sha"
+#!/usr/bin/env bash
+# Bazel's --workspace_status_command (.bazelrc): the commit a build came from.
+#  * STABLE_KEEL_COMMIT / STABLE_KEEL_TREE: keelsim's results provenance
+#    (sim/keelsim/provenance.h, genrule //sim/keelsim:build_stamp); "unknown" outside git.
+#  * STABLE_KEEL_GIT_SHA: what `keeld --version` prints in a `--config=release` build
+#    (node/BUILD.bazel, genrule version_stamp); absent outside git, where keeld says
+#    "Not provided" as etcd does; "-dirty" marks uncommitted changes.
+# Keys with the STABLE_ prefix re-run only the stamped genrules that read them.
+commit=$(git rev-parse HEAD 2>/dev/null) || commit=unknown
+tree=unknown
+if [[ "$commit" != unknown ]]; then
+  if git diff --quiet HEAD -- 2>/dev/null; then tree=clean; else tree=modified; fi
+  sha=$commit
+  if [[ "$tree" == modified ]]; then sha="$sha-dirty"; fi
+  echo "STABLE_KEEL_GIT_SHA $sha"
+fi
+echo "STABLE_KEEL_COMMIT $commit"
+echo "STABLE_KEEL_TREE $tree"

@@ -3,8 +3,9 @@
 //   keelsim run --seed=N [--trace=FILE] [--bug=NAME] [--faults=I,J,...] [--requests=I,J,...]
 //   keelsim sweep --seeds=A-B [--jobs=J] [--bug=NAME] [--shard=K/N] [--results=FILE]
 //                 [--stop-on-failure]
-//   keelsim merge FILE...
+//   keelsim merge [--allow-mixed] [--out=FILE] FILE...
 //   keelsim shrink --seed=N [--bug=NAME]
+//   keelsim corpus replay [--dir=sim/corpus] [--jobs=J]
 //   keelsim bugs
 //   keelsim viz (--seed=N [--bug=NAME] | --trace=FILE) --out=FILE.html [--from_ms --to_ms]
 //   keelsim explain (--seed=N [--bug=NAME] | --trace=FILE) [--from_ms --max_lines]
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <iostream>
 #include <sstream>
@@ -32,6 +34,9 @@
 #include "absl/strings/strip.h"
 #include "sim/cluster/bug_zoo.h"
 #include "sim/cluster/runner.h"
+#include "sim/keelsim/corpus.h"
+#include "sim/keelsim/provenance.h"
+#include "sim/keelsim/results_merge.h"
 #include "sim/keelsim/sweep_report.h"
 #include "sim/keelsim/teach.h"
 #include "sim/keelsim/worker_pool.h"
@@ -282,7 +287,24 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
     if (s % shard_count == shard_index) todo.push_back(s);
   }
   std::ofstream results;
-  if (!results_path.empty()) results.open(results_path);
+  if (!results_path.empty()) {
+    results.open(results_path);
+    if (!results) {
+      std::cerr << "keelsim: cannot write " << results_path << "\n";
+      return 2;
+    }
+    // Provenance first (provenance.h): merge refuses shards of different builds.
+    Provenance provenance = BuildProvenance();
+    absl::StatusOr<std::string> sha = SelfSha256();
+    provenance.binary_sha256 = sha.ok() ? *sha : "unknown";
+    provenance.first_seed = first;
+    provenance.last_seed = last;
+    provenance.shard_index = shard_index;
+    provenance.shard_count = shard_count;
+    provenance.bug = bug;
+    provenance.jobs = jobs;
+    results << provenance.ToJsonLine() << "\n" << std::flush;
+  }
 
   SweepReport report;
   const bool tty = isatty(STDOUT_FILENO) != 0;
@@ -313,6 +335,8 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
     return 2;
   }
   const double wall = WallSeconds(start);
+  const size_t seeds_run = report.passed() + report.failed();
+  if (results.is_open()) results << ShardDoneJsonLine(seeds_run, wall, seeds_run < todo.size()) << "\n" << std::flush;
   if (tty) std::cout << "\n";
   std::cout << absl::StrFormat("speed: %.1f simulated seconds per wall second (%d jobs, %.1f sim s in %.1f s)\n",
                                report.sim_seconds() / std::max(wall, 1e-9), jobs, report.sim_seconds(), wall);
@@ -322,30 +346,104 @@ int Sweep(const std::string& seeds, int jobs, const std::string& bug, const std:
   return report.failed() == 0 ? 0 : 1;
 }
 
-int Merge(const std::vector<std::string>& files) {
-  SweepReport report;
+// Exit status: 2 when the files are not one complete sweep of one build (results_merge.h
+// lists why, on stderr), else 0 iff every seed passed.
+int Merge(const std::vector<std::string>& files, bool allow_mixed, const std::string& out_path) {
+  ResultsMerge merge;
   for (const std::string& path : files) {
     std::ifstream in(path);
     if (!in) {
       std::cerr << "keelsim: cannot read " << path << "\n";
       return 2;
     }
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty()) continue;
-      absl::Status added = report.AddJsonLine(line);
-      if (!added.ok()) {
-        std::cerr << "keelsim: " << path << ": " << added.message() << "\n";
-        return 2;
-      }
+    absl::Status added = merge.AddFile(path, in);
+    if (!added.ok()) {
+      std::cerr << "keelsim: " << added.message() << "\n";
+      return 2;
     }
   }
+  const std::vector<std::string> problems = merge.Problems(allow_mixed);
+  const SweepReport& report = merge.report();
   for (const std::string& failure : report.failures()) std::cout << failure << "\n";
-  std::cout << absl::StrFormat("speed: %.1f simulated seconds in total\n", report.sim_seconds());
+  std::cout << merge.SpeedLine() << "\n";
   std::cout << report.CoverageTable();
   if (report.failed() > 0) std::cout << report.FailuresByChecker() << "\n";
   std::cout << report.passed() << " passed, " << report.failed() << " failed\n";
+  for (const std::string& problem : problems) std::cerr << "keelsim merge: " << problem << "\n";
+  if (!problems.empty()) {
+    std::cerr << "keelsim merge: not one complete sweep (" << problems.size() << " problem(s))\n";
+    return 2;
+  }
+  if (!out_path.empty()) {
+    std::ofstream out(out_path);
+    out << merge.MergedFile();
+    if (!out.flush()) {
+      std::cerr << "keelsim: cannot write " << out_path << "\n";
+      return 2;
+    }
+  }
   return report.failed() == 0 ? 0 : 1;
+}
+
+// `keelsim corpus replay`: every seed that ever failed (corpus.h) must pass now, with the
+// fault schedule its entry keeps. Entries run in worker processes, grouped by bug-zoo
+// entry (a worker runs one). Exit status: 0 all pass, 1 any fails, 2 a bad corpus.
+int CorpusReplay(const std::string& dir, int jobs) {
+  absl::StatusOr<std::vector<CorpusEntry>> entries = LoadCorpus(dir);
+  if (!entries.ok()) {
+    std::cerr << "keelsim corpus: " << entries.status().message() << "\n";
+    return 2;
+  }
+  std::map<std::string, std::vector<const CorpusEntry*>> by_bug;
+  for (const CorpusEntry& e : *entries) {
+    RunOptions check;
+    if (e.faults != "all" && !ParseFaultsFlag(e.faults, &check.keep_faults)) {
+      std::cerr << "keelsim corpus: " << e.path << ": faults is all, none or I,J,...\n";
+      return 2;
+    }
+    if (!e.bug.empty() && FindBug(e.bug) == nullptr) {
+      std::cerr << "keelsim corpus: " << e.path << ": unknown bug '" << e.bug << "'\n";
+      return 2;
+    }
+    by_bug[e.bug].push_back(&e);
+  }
+  size_t failed = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (const auto& [bug, group] : by_bug) {
+    std::vector<std::string> items;
+    std::map<std::string, const CorpusEntry*> entry_of;
+    for (const CorpusEntry* e : group) {
+      RunOptions options;
+      options.seed = e->seed;
+      if (e->faults != "all") (void)ParseFaultsFlag(e->faults, &options.keep_faults);
+      items.push_back(WorkItem(options));
+      entry_of[items.back()] = e;
+    }
+    absl::Status ran = RunInWorkers(Workers(bug, jobs), items, [&](const std::string& item, const WorkerOutcome& o) {
+      const RunResult r = ResultOf(item, o);
+      const CorpusEntry& e = *entry_of.at(item);
+      if (r.ok) {
+        std::cout << "ok   seed=" << e.seed << " (failed " << e.checker << " at " << e.found_at << ", fixed by "
+                  << e.fixed_by << ") trace_hash=" << r.trace_hash << "\n";
+      } else {
+        ++failed;
+        RunOptions replay;
+        (void)ParseWorkItem(item, &replay);
+        std::cout << "FAIL seed=" << e.seed << " " << e.path << " checker=" << r.checker << ": "
+                  << r.message.substr(0, 300) << "\n  first failed " << e.checker << " at " << e.found_at
+                  << ", fixed by " << e.fixed_by << "\n  replay: "
+                  << ReplayCommand(e.seed, bug, replay.keep_faults.has_value() ? &*replay.keep_faults : nullptr) << "\n";
+      }
+      return true;
+    });
+    if (!ran.ok()) {
+      std::cerr << "keelsim corpus: " << ran.message() << "\n";
+      return 2;
+    }
+  }
+  std::cout << absl::StrFormat("corpus: %d of %d seeds pass (%.1f s)\n", entries->size() - failed,
+                               entries->size(), WallSeconds(start));
+  return failed == 0 ? 0 : 1;
 }
 
 // Delta debugging (Zeller's ddmin) over the fault schedule and the membership requests:
@@ -475,10 +573,22 @@ int main(int argc, char** argv) {
 
   CLI::App* merge = app.add_subcommand("merge", "combine --results files of sharded sweeps");
   merge->add_option("files", merge_files, "results files")->required();
+  bool allow_mixed = false;
+  std::string merge_out;
+  merge->add_flag("--allow-mixed", allow_mixed,
+                  "add up results of different commits, binaries or build flags");
+  merge->add_option("--out", merge_out, "write the merged results (one file, seed order) to FILE");
 
   CLI::App* shrink = app.add_subcommand("shrink", "minimize the fault schedule of a failing seed");
   shrink->add_option("--seed", seed, "the failing seed")->required();
   shrink->add_option("--bug", bug, "the bug-zoo entry it failed with");
+
+  CLI::App* corpus = app.add_subcommand("corpus", "the failure corpus (sim/corpus)");
+  corpus->require_subcommand(1);
+  CLI::App* corpus_replay = corpus->add_subcommand("replay", "run every seed that ever failed; all must pass");
+  std::string corpus_dir = "sim/corpus";
+  corpus_replay->add_option("--dir", corpus_dir, "the corpus directory");
+  corpus_replay->add_option("--jobs", jobs, "parallel simulations");
 
   bool bug_table = false;
   app.add_subcommand("bugs", "list the bug zoo")
@@ -515,8 +625,9 @@ int main(int argc, char** argv) {
   if (*run) return Run(seed, trace, bug, faults, requests, no_buggify);
   if (*sweep) return Sweep(seeds, jobs, bug, shard, results, stop_on_failure);
   if (*sweep_worker) return SweepWorker(bug);
-  if (*merge) return Merge(merge_files);
+  if (*merge) return Merge(merge_files, allow_mixed, merge_out);
   if (*shrink) return Shrink(seed, bug);
+  if (*corpus_replay) return CorpusReplay(corpus_dir, jobs);
   if (*viz || *explain) {
     CLI::App* cmd = *viz ? viz : explain;
     if (cmd->count("--seed") > 0) {
