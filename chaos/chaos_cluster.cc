@@ -13,12 +13,12 @@
 #include "chaos/supervisor.h"
 #include "client/testing/free_port.h"
 #include "grpcpp/client_context.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::chaos {
 
 absl::StatusOr<std::unique_ptr<ChaosCluster>> ChaosCluster::Start(ClusterOptions options) {
-  KEEL_SIM_CHECK(options.nodes >= 1 && options.nodes <= 7);
+  KEEL_CHECK(options.nodes >= 1 && options.nodes <= 7);
   std::unique_ptr<ChaosCluster> cluster(new ChaosCluster(std::move(options)));
   std::error_code ec;
   std::filesystem::create_directories(cluster->options_.work_dir, ec);
@@ -116,7 +116,7 @@ std::string ChaosCluster::PeerUrl(int i) const {
 }
 
 void ChaosCluster::WipeData(int i) {
-  KEEL_SIM_CHECK(members_[i].pid <= 0);
+  KEEL_CHECK(members_[i].pid <= 0);
   std::error_code ignored;
   std::filesystem::remove_all(absl::StrCat(options_.work_dir, "/", name(i), ".data"), ignored);
   std::filesystem::remove(JournalPath(i), ignored);  // it describes the wiped files
@@ -136,7 +136,7 @@ void ChaosCluster::Kill(int i) {
 }
 
 absl::Status ChaosCluster::Restart(int i) {
-  KEEL_SIM_CHECK(members_[i].pid <= 0);
+  KEEL_CHECK(members_[i].pid <= 0);
   return Spawn(i, /*existing=*/true);
 }
 

@@ -7,7 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::chaos {
 
@@ -81,7 +81,7 @@ std::string FaultPlan::Describe(const ChaosCluster& cluster) const {
 FaultSchedule::FaultSchedule(std::vector<FaultKind> kinds, uint64_t seed, int election_ms)
     : kinds_(std::move(kinds)), rng_(env::Rng(seed).Stream("chaos.schedule")),
       election_ms_(election_ms) {
-  KEEL_SIM_CHECK(!kinds_.empty());
+  KEEL_CHECK(!kinds_.empty());
 }
 
 FaultPlan FaultSchedule::Next(int nodes, int leader) {
@@ -156,7 +156,7 @@ void FaultInjector::SetIsolated(int member, bool isolated) {
 }
 
 absl::StatusOr<std::string> FaultInjector::Apply(const FaultPlan& plan) {
-  KEEL_SIM_CHECK(!active_);
+  KEEL_CHECK(!active_);
   plan_ = plan;
   active_ = true;
   const int n = cluster_->size();

@@ -18,7 +18,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::chaos {
 
@@ -160,7 +160,7 @@ struct PeerProxy::Conn {
 
 absl::StatusOr<std::unique_ptr<PeerProxy>> PeerProxy::Start(std::vector<int> listen_ports,
                                                             std::vector<int> target_ports) {
-  KEEL_SIM_CHECK(listen_ports.size() == target_ports.size());
+  KEEL_CHECK(listen_ports.size() == target_ports.size());
   std::unique_ptr<PeerProxy> proxy(new PeerProxy(std::move(listen_ports), std::move(target_ports)));
   if (::pipe2(proxy->wake_pipe_, O_NONBLOCK | O_CLOEXEC) != 0) {
     return absl::InternalError("pipe2 failed");
@@ -212,7 +212,7 @@ void PeerProxy::SetMemberPid(int member, pid_t pid) {
 void PeerProxy::SetBlocked(LinkMatrix blocked) {
   {
     absl::MutexLock lock(&mu_);
-    KEEL_SIM_CHECK(blocked.size() == blocked_.size());
+    KEEL_CHECK(blocked.size() == blocked_.size());
     blocked_ = std::move(blocked);
   }
   Wake();

@@ -9,7 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "client/txn.h"
 #include "env/rng.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::chaos {
 

@@ -9,7 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "client/check.h"
+#include "base/check.h"
 #include "client/error_kind.h"
 
 namespace keel::client {
@@ -63,7 +63,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Create(ClientOptions options) {
 
 std::shared_ptr<Endpoint> Client::PreferredEndpoint() const {
   absl::MutexLock lock(&mu_);
-  KEEL_CLIENT_CHECK(preferred_ < endpoints_.size());
+  KEEL_CHECK(preferred_ < endpoints_.size());
   return endpoints_[preferred_];
 }
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "client/check.h"
+#include "base/check.h"
 #include "client/error_kind.h"
 
 namespace keel::client {
@@ -122,7 +122,7 @@ absl::StatusOr<etcdserverpb::WatchResponse> Watcher::Next() {
     }
     if (response.events_size() > 0) {
       int64_t last = response.events(response.events_size() - 1).kv().mod_revision();
-      KEEL_CLIENT_CHECK(last >= next_revision_);
+      KEEL_CHECK(last >= next_revision_);
       next_revision_ = last + 1;
       return response;
     }

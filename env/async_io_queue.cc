@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "env/check.h"
+#include "base/check.h"
 
 namespace keel::env {
 
@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<AsyncIoQueue>> AsyncIoQueue::Create(Options optio
 AsyncIoQueue::AsyncIoQueue(Options options) : options_(options) {}
 
 AsyncIoQueue::~AsyncIoQueue() {
-  KEEL_ENV_CHECK(std::this_thread::get_id() != thread_.get_id());
+  KEEL_CHECK(std::this_thread::get_id() != thread_.get_id());
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -27,7 +27,7 @@ AsyncIoQueue::~AsyncIoQueue() {
   }
   thread_.join();
   absl::MutexLock lock(&mu_);
-  KEEL_ENV_CHECK(queue_.empty() && ops_in_flight_ == 0 && bytes_in_flight_ == 0);
+  KEEL_CHECK(queue_.empty() && ops_in_flight_ == 0 && bytes_in_flight_ == 0);
 }
 
 bool AsyncIoQueue::HasRoomFor(size_t size_bytes) const {
@@ -37,9 +37,9 @@ bool AsyncIoQueue::HasRoomFor(size_t size_bytes) const {
 }
 
 void AsyncIoQueue::Submit(size_t size_bytes, Work work, StatusCallback done) {
-  KEEL_ENV_CHECK(std::this_thread::get_id() != thread_.get_id());
+  KEEL_CHECK(std::this_thread::get_id() != thread_.get_id());
   absl::MutexLock lock(&mu_);
-  KEEL_ENV_CHECK(!stopping_);
+  KEEL_CHECK(!stopping_);
   // Bounded wait: the I/O thread finishes ops without waiting on anyone.
   while (!HasRoomFor(size_bytes)) changed_.Wait(&mu_);
   ops_in_flight_ += 1;
@@ -56,7 +56,7 @@ void AsyncIoQueue::ThreadMain() {
       absl::MutexLock lock(&mu_);
       while (queue_.empty() && !stopping_) changed_.Wait(&mu_);
       if (queue_.empty()) {  // stopping, and everything submitted has run and was posted
-        KEEL_ENV_CHECK(finished.empty());
+        KEEL_CHECK(finished.empty());
         return;
       }
       op = std::move(queue_.front());
@@ -67,7 +67,7 @@ void AsyncIoQueue::ThreadMain() {
     bool more_queued = false;
     {
       absl::MutexLock lock(&mu_);
-      KEEL_ENV_CHECK(ops_in_flight_ >= 1 && bytes_in_flight_ >= op.size_bytes);
+      KEEL_CHECK(ops_in_flight_ >= 1 && bytes_in_flight_ >= op.size_bytes);
       ops_in_flight_ -= 1;
       bytes_in_flight_ -= op.size_bytes;
       more_queued = !queue_.empty();

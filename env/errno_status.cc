@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "env/check.h"
+#include "base/check.h"
 
 namespace keel::env {
 namespace {
@@ -40,7 +40,7 @@ absl::StatusCode CodeForErrno(int err) {
 }  // namespace
 
 absl::Status ErrnoToStatus(int err, std::string_view context) {
-  KEEL_ENV_CHECK(err != 0);
+  KEEL_CHECK(err != 0);
   // strerrorname_np (glibc >= 2.32) is thread-safe and returns a static string, or
   // nullptr for an unknown value; strerror_r's GNU variant may return a static string
   // instead of filling the buffer, so use its return value.

@@ -11,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "env/check.h"
+#include "base/check.h"
 
 namespace keel::env {
 namespace {
@@ -81,7 +81,7 @@ class SequentialFileAdapter final : public leveldb::SequentialFile {
     if (state_->fenced.load()) return state_->Check();
     buffer_.clear();
     absl::Status s = file_->Read(n, &buffer_);
-    KEEL_ENV_CHECK(buffer_.size() <= n);
+    KEEL_CHECK(buffer_.size() <= n);
     std::memcpy(scratch, buffer_.data(), buffer_.size());
     *result = leveldb::Slice(scratch, buffer_.size());
     return ToLevelDbStatus(s);
@@ -113,7 +113,7 @@ class RandomAccessFileAdapter final : public leveldb::RandomAccessFile {
       *result = leveldb::Slice(scratch, 0);
       return ToLevelDbStatus(read.status());
     }
-    KEEL_ENV_CHECK(*read <= n);
+    KEEL_CHECK(*read <= n);
     *result = leveldb::Slice(scratch, *read);
     return leveldb::Status::OK();
   }
@@ -214,7 +214,7 @@ void CheckNotWaitingOnQueuedWork(bool queued, const char* format) {
                  "background work that only this thread can run (%s)\n",
                  format);
   }
-  KEEL_ENV_CHECK(!waits);
+  KEEL_CHECK(!waits);
 }
 
 class DiscardLogger final : public leveldb::Logger {
@@ -320,11 +320,11 @@ LevelDbEnv::~LevelDbEnv() {
   absl::MutexLock lock(&mu_);
   // kQueued: work left behind means a DB was deleted without draining, which would have
   // deadlocked in its destructor; reaching here with work queued is a usage bug.
-  KEEL_ENV_CHECK(queue_.empty());
+  KEEL_CHECK(queue_.empty());
 }
 
 size_t LevelDbEnv::RunQueuedWork() {
-  KEEL_ENV_CHECK(options_.background == BackgroundMode::kQueued);
+  KEEL_CHECK(options_.background == BackgroundMode::kQueued);
   // Each compaction reschedules at most one more; a million rounds means a livelock.
   constexpr size_t kMaxRounds = size_t{1} << 20;
   size_t ran = 0;
@@ -338,7 +338,7 @@ size_t LevelDbEnv::RunQueuedWork() {
     }
     work.function(work.arg);
   }
-  KEEL_ENV_CHECK(ran < kMaxRounds);
+  KEEL_CHECK(ran < kMaxRounds);
   return ran;
 }
 
@@ -363,14 +363,14 @@ void LevelDbEnv::BackgroundThreadMain() {
 
 void LevelDbEnv::Schedule(void (*function)(void*), void* arg) {
   absl::MutexLock lock(&mu_);
-  KEEL_ENV_CHECK(queue_.size() < options_.max_queued_work);
+  KEEL_CHECK(queue_.size() < options_.max_queued_work);
   queue_.push_back(Work{function, arg});
   work_changed_.Signal();
 }
 
 void LevelDbEnv::StartThread(void (*function)(void*), void* arg) {
   absl::MutexLock lock(&mu_);
-  KEEL_ENV_CHECK(started_threads_.size() < options_.max_started_threads);
+  KEEL_CHECK(started_threads_.size() < options_.max_started_threads);
   started_threads_.emplace_back([function, arg] { function(arg); });
 }
 

@@ -14,7 +14,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "env/check.h"
+#include "base/check.h"
 #include "env/errno_status.h"
 
 namespace keel::env {
@@ -183,7 +183,7 @@ class WritableCore {
   }
   void FinishPending() {
     absl::MutexLock lock(&mu_);
-    KEEL_ENV_CHECK(pending_async_ > 0);
+    KEEL_CHECK(pending_async_ > 0);
     --pending_async_;
   }
   void AwaitNoPending() {
@@ -300,7 +300,7 @@ class PosixFileLock final : public FileLock {
     unlock.l_whence = SEEK_SET;
     ::fcntl(fd_, F_SETLK, &unlock);
     ::close(fd_);
-    KEEL_ENV_CHECK(table.locked.erase(key_) == 1);
+    KEEL_CHECK(table.locked.erase(key_) == 1);
   }
 
  private:
@@ -338,7 +338,7 @@ PosixFileSystem::PosixFileSystem(Options options, std::unique_ptr<AsyncIoQueue> 
 
 PosixFileSystem::~PosixFileSystem() {
   io_queue_.reset();  // runs what is queued; the cores it holds may still need options_
-  KEEL_ENV_CHECK(open_files_->load() == 0);
+  KEEL_CHECK(open_files_->load() == 0);
 }
 
 absl::StatusOr<std::unique_ptr<SequentialFile>> PosixFileSystem::NewSequentialFile(
@@ -481,7 +481,7 @@ absl::StatusOr<std::unique_ptr<FileLock>> PosixFileSystem::LockFile(std::string_
     return Failure(err, "fstat", path);
   }
   const std::pair<dev_t, ino_t> key{st.st_dev, st.st_ino};
-  KEEL_ENV_CHECK(table.locked.count(key) == 0);
+  KEEL_CHECK(table.locked.count(key) == 0);
   struct flock request = {};
   request.l_type = F_WRLCK;
   request.l_whence = SEEK_SET;  // l_start = l_len = 0: the whole file

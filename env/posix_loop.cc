@@ -4,7 +4,7 @@
 #include <limits>
 
 #include "absl/time/time.h"
-#include "env/check.h"
+#include "base/check.h"
 
 namespace keel::env {
 namespace {
@@ -38,7 +38,7 @@ absl::StatusOr<std::unique_ptr<PosixLoop>> PosixLoop::Create(Options options) {
 PosixLoop::PosixLoop(Options options) : options_(options), epoch_nanos_(SteadyNanos()) {}
 
 PosixLoop::~PosixLoop() {
-  KEEL_ENV_CHECK(!IsLoopThread());
+  KEEL_CHECK(!IsLoopThread());
   Stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -50,7 +50,7 @@ bool PosixLoop::IsLoopThread() const {
 }
 
 TimerId PosixLoop::RunAfter(int64_t delay_nanos, Callback fn) {
-  KEEL_ENV_CHECK(delay_nanos >= 0);
+  KEEL_CHECK(delay_nanos >= 0);
   const int64_t now = NowNanos();
   // Saturate instead of overflowing for "never" style delays.
   const int64_t deadline = delay_nanos > std::numeric_limits<int64_t>::max() - now
@@ -59,7 +59,7 @@ TimerId PosixLoop::RunAfter(int64_t delay_nanos, Callback fn) {
   absl::MutexLock lock(&mu_);
   const TimerId id = next_timer_id_++;
   if (stopping_) return id;  // fn is destroyed on return, never run (shutdown rule)
-  KEEL_ENV_CHECK(timers_.size() < options_.max_timers);
+  KEEL_CHECK(timers_.size() < options_.max_timers);
   timers_.emplace(TimerKey{deadline, id}, std::move(fn));
   timer_deadlines_.emplace(id, deadline);
   wake_.Signal();
@@ -72,7 +72,7 @@ bool PosixLoop::Cancel(TimerId id) {
   auto it = timer_deadlines_.find(id);
   if (it == timer_deadlines_.end()) return false;
   auto timer = timers_.find(TimerKey{it->second, id});
-  KEEL_ENV_CHECK(timer != timers_.end());
+  KEEL_CHECK(timer != timers_.end());
   cancelled = std::move(timer->second);
   timers_.erase(timer);
   timer_deadlines_.erase(it);
@@ -82,7 +82,7 @@ bool PosixLoop::Cancel(TimerId id) {
 void PosixLoop::Post(Callback fn) {
   absl::MutexLock lock(&mu_);
   if (stopping_) return;  // fn is destroyed on return, never run (shutdown rule)
-  KEEL_ENV_CHECK(posted_.size() < options_.max_posted);
+  KEEL_CHECK(posted_.size() < options_.max_posted);
   posted_.push_back(std::move(fn));
   wake_.Signal();
 }

@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
-#include "env/check.h"
+#include "base/check.h"
 
 namespace keel::env {
 namespace {
@@ -44,7 +44,7 @@ uint32_t Crc32(uint32_t crc, const char* data, size_t size) {
 }  // namespace
 
 void AppendFrame(uint64_t from, std::string_view payload, std::string* out) {
-  KEEL_ENV_CHECK(payload.size() <= std::numeric_limits<uint32_t>::max());
+  KEEL_CHECK(payload.size() <= std::numeric_limits<uint32_t>::max());
   const size_t start = out->size();
   out->resize(start + kFrameHeaderBytes);
   out->append(payload.data(), payload.size());

@@ -18,7 +18,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "env/check.h"
+#include "base/check.h"
 #include "env/errno_status.h"
 #include "env/tcp_frame.h"
 
@@ -342,7 +342,7 @@ int TcpTransport::IoThread::Reconcile(std::vector<uint64_t>* to_connect) {
 
 void TcpTransport::IoThread::Connect(uint64_t id) {
   Outbound& out = outbound_.at(id);
-  KEEL_ENV_CHECK(out.state == State::kIdle && out.fd < 0);
+  KEEL_CHECK(out.state == State::kIdle && out.fd < 0);
   absl::StatusOr<HostPort> hp = ParseHostPort(out.address);
   socklen_t len = 0;
   absl::StatusOr<sockaddr_storage> addr =
@@ -524,7 +524,7 @@ bool TcpTransport::IoThread::DecodeFrames(Inbound* in, bool deliverable,
 
 void TcpTransport::IoThread::Deliver(TransportHandler* handler, std::vector<Frame> frames) {
   if (frames.empty()) return;
-  KEEL_ENV_CHECK(handler != nullptr);
+  KEEL_CHECK(handler != nullptr);
   local_.frames_received += frames.size();
   t_->undelivered_->fetch_add(frames.size());
   // One post for every frame of one read: one Loop wake-up and one allocation per read,
@@ -769,7 +769,7 @@ void TcpTransport::IoThread::Run() {
     const int ready =
         ::poll(fds_.data(), fds_.size(), connected_at_once || tls_buffered_ ? 0 : timeout_ms);
     if (ready < 0) {
-      KEEL_ENV_CHECK(errno == EINTR);
+      KEEL_CHECK(errno == EINTR);
       continue;
     }
     Dispatch();
@@ -888,7 +888,7 @@ void TcpTransport::ReportUnreachable(uint64_t peer) {
 }
 
 void TcpTransport::SetSelfId(uint64_t id) {
-  KEEL_ENV_CHECK(id != kQueryFrom);
+  KEEL_CHECK(id != kQueryFrom);
   self_id_.store(id);
 }
 

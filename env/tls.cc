@@ -21,7 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "env/check.h"
+#include "base/check.h"
 
 namespace keel::env {
 namespace {
@@ -281,7 +281,7 @@ TlsStream::Io TlsStream::Read(char* buffer, size_t capacity, size_t* n) {
 }
 
 TlsStream::Io TlsStream::Write(const char* data, size_t size, size_t* n) {
-  KEEL_ENV_CHECK(size > 0);
+  KEEL_CHECK(size > 0);
   ERR_clear_error();
   errno = 0;
   *n = 0;

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "env/check.h"
+#include "base/check.h"
 #include "env/rng.h"
 
 namespace keel::env {
@@ -27,7 +27,7 @@ std::string Normalize(std::string_view path) {
   std::string joined;
   if (path.empty() || path.front() != '/') {
     char cwd[4096];
-    KEEL_ENV_CHECK(::getcwd(cwd, sizeof(cwd)) != nullptr);
+    KEEL_CHECK(::getcwd(cwd, sizeof(cwd)) != nullptr);
     joined = absl::StrCat(cwd, "/", std::string(path));
   } else {
     joined = std::string(path);
@@ -48,8 +48,8 @@ std::string Parent(const std::string& normalized) {
 
 // The journal's line format cannot carry these; no path Keel uses contains them.
 void CheckJournalable(const std::string& path) {
-  KEEL_ENV_CHECK(path.find('\n') == std::string::npos);
-  KEEL_ENV_CHECK(path.find('\t') == std::string::npos);
+  KEEL_CHECK(path.find('\n') == std::string::npos);
+  KEEL_CHECK(path.find('\t') == std::string::npos);
 }
 
 }  // namespace
@@ -71,7 +71,7 @@ class UnsyncedLossJournal {
       const ssize_t w = ::write(fd_, line.data() + done, line.size() - done);
       if (w < 0 && errno == EINTR) continue;
       // A journal we cannot write would make Recover over-report durability: stop loudly.
-      KEEL_ENV_CHECK(w > 0);
+      KEEL_CHECK(w > 0);
       done += static_cast<size_t>(w);
     }
   }

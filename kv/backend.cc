@@ -4,7 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "kv/check.h"
+#include "base/check.h"
 #include "kv/table_scrub.h"
 #include "leveldb/write_batch.h"
 
@@ -12,7 +12,7 @@ namespace keel::kv {
 namespace {
 
 std::string FullKey(std::string_view bucket, std::string_view key) {
-  KEEL_KV_CHECK(bucket.find('\0') == std::string_view::npos);
+  KEEL_CHECK(bucket.find('\0') == std::string_view::npos);
   std::string out(bucket);
   out.push_back('\0');
   out.append(key);
@@ -41,9 +41,9 @@ absl::Status FromLevelDb(const leveldb::Status& s, std::string_view context) {
 bool WriteCouldWaitForQueuedWork(leveldb::DB* db, const leveldb::Cache* block_cache,
                                  size_t write_buffer_size) {
   std::string usage;
-  KEEL_KV_CHECK(db->GetProperty("leveldb.approximate-memory-usage", &usage));
+  KEEL_CHECK(db->GetProperty("leveldb.approximate-memory-usage", &usage));
   uint64_t total = 0;
-  KEEL_KV_CHECK(absl::SimpleAtoi(usage, &total));
+  KEEL_CHECK(absl::SimpleAtoi(usage, &total));
   const uint64_t cache = block_cache->TotalCharge();
   const uint64_t memtables = total >= cache ? total - cache : 0;
   return memtables > 2 * static_cast<uint64_t>(write_buffer_size);
@@ -166,7 +166,7 @@ absl::Status Backend::Sync() {
 absl::Status Backend::ScanAll(
     absl::FunctionRef<bool(std::string_view raw_key, std::string_view value)> fn) const {
   if (!sticky_error_.ok()) return sticky_error_;
-  KEEL_KV_CHECK(staged_.empty());
+  KEEL_CHECK(staged_.empty());
   leveldb::ReadOptions ro;
   ro.verify_checksums = true;
   absl::Status status;
@@ -186,7 +186,7 @@ absl::Status Backend::ScanAll(
 
 absl::Status Backend::ReplaceAll(const std::vector<std::pair<std::string, std::string>>& records) {
   if (!sticky_error_.ok()) return sticky_error_;
-  KEEL_KV_CHECK(staged_.empty());
+  KEEL_CHECK(staged_.empty());
   leveldb::WriteBatch batch;
   {
     // Verified like every other read: a bit flip in an unverified block could name a key
@@ -226,7 +226,7 @@ absl::Status Backend::Scan(
     size_t limit_records,
     absl::FunctionRef<bool(std::string_view key, std::string_view value)> fn) const {
   if (!sticky_error_.ok()) return sticky_error_;
-  KEEL_KV_CHECK(staged_.empty());
+  KEEL_CHECK(staged_.empty());
   const std::string lo = FullKey(bucket, start);
   const std::string hi = end.empty() ? BucketEnd(bucket) : FullKey(bucket, end);
   const size_t prefix_bytes = bucket.size() + 1;

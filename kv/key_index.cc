@@ -1,7 +1,7 @@
 #include "kv/key_index.h"
 
 #include "absl/strings/str_cat.h"
-#include "kv/check.h"
+#include "base/check.h"
 
 namespace keel::kv {
 
@@ -10,7 +10,7 @@ KeyIndex::KeyIndex(std::string key) : key_(std::move(key)) {}
 void KeyIndex::Put(Revision rev) {
   // Revisions of one key strictly increase: anything else means the caller replayed or
   // reordered history, and every later read would be wrong.
-  KEEL_KV_CHECK(rev > modified_);
+  KEEL_CHECK(rev > modified_);
   if (generations_.empty()) generations_.emplace_back();
   Generation& g = generations_.back();
   if (g.revs.empty()) g.created = rev;
@@ -20,8 +20,8 @@ void KeyIndex::Put(Revision rev) {
 }
 
 void KeyIndex::Restore(Revision created, Revision modified, int64_t version) {
-  KEEL_KV_CHECK(generations_.empty());
-  KEEL_KV_CHECK(version >= 1 && created <= modified);
+  KEEL_CHECK(generations_.empty());
+  KEEL_CHECK(version >= 1 && created <= modified);
   modified_ = modified;
   generations_.push_back(Generation{version, created, {modified}});
 }
@@ -84,7 +84,7 @@ std::vector<Revision> KeyIndex::Since(int64_t rev) const {
 }
 
 std::pair<size_t, int> KeyIndex::DoCompact(int64_t at_rev, RevisionSet* available) const {
-  KEEL_KV_CHECK(!generations_.empty());
+  KEEL_CHECK(!generations_.empty());
   size_t gi = 0;
   // Skip generations closed at or before at_rev: nobody can read them any more.
   while (gi + 1 < generations_.size() && generations_[gi].revs.back().main <= at_rev) ++gi;
@@ -110,7 +110,7 @@ void KeyIndex::Compact(int64_t at_rev, RevisionSet* available) {
     }
   }
   generations_.erase(generations_.begin(), generations_.begin() + gi);
-  KEEL_KV_CHECK(!generations_.empty());
+  KEEL_CHECK(!generations_.empty());
 }
 
 void KeyIndex::Keep(int64_t at_rev, RevisionSet* available) const {

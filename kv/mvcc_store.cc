@@ -5,7 +5,7 @@
 
 #include "absl/container/btree_set.h"
 #include "absl/strings/str_cat.h"
-#include "kv/check.h"
+#include "base/check.h"
 #include "kv/crc32c.h"
 #include "kv/errors.h"
 #include "kv/request_check.h"
@@ -175,7 +175,7 @@ MvccStore::MvccStore(MvccStoreOptions options, std::unique_ptr<Backend> backend)
 MvccStore::~MvccStore() = default;
 
 absl::Status MvccStore::Poison(absl::Status s) {
-  KEEL_KV_CHECK(!s.ok());
+  KEEL_CHECK(!s.ok());
   if (poisoned_.ok()) poisoned_ = s;
   return s;
 }
@@ -237,7 +237,7 @@ absl::Status MvccStore::RestoreRecord(std::string_view rev_bytes, std::string_vi
     return absl::DataLossError(absl::StrCat("key bucket: inconsistent record at revision ",
                                             rev.main, ".", rev.sub));
   }
-  KEEL_KV_CHECK(rev.main >= current_rev_);  // LevelDB iterates in revision order
+  KEEL_CHECK(rev.main >= current_rev_);  // LevelDB iterates in revision order
   current_rev_ = rev.main;
   size_bytes_ += static_cast<int64_t>(rev_bytes.size() + value.size());
   if (decoded->tombstone) {
@@ -264,7 +264,7 @@ absl::Status MvccStore::RestoreRecord(std::string_view rev_bytes, std::string_vi
 }
 
 void MvccStore::SetConsistentIndex(uint64_t index, uint64_t term) {
-  KEEL_KV_CHECK(index >= consistent_index_);
+  KEEL_CHECK(index >= consistent_index_);
   consistent_index_ = index;
   consistent_term_ = term;
   backend_->Put(kMetaBucket, kConsistentIndexKey, EncodeUint64(index));
@@ -312,7 +312,7 @@ void MvccStore::SetLeaseHooks(LeaseHooks* hooks) {
 }
 
 void MvccStore::SetChangeListener(ChangeListener listener) {
-  KEEL_KV_CHECK(listener == nullptr || listener_ == nullptr);
+  KEEL_CHECK(listener == nullptr || listener_ == nullptr);
   listener_ = std::move(listener);
 }
 
@@ -415,7 +415,7 @@ absl::StatusOr<int64_t> MvccStore::ReadEvents(int64_t from_rev, int64_t to_rev,
                                               size_t max_events,
                                               std::vector<mvccpb::Event>* out) {
   if (!poisoned_.ok()) return poisoned_;
-  KEEL_KV_CHECK(to_rev <= current_rev_ && max_events > 0);
+  KEEL_CHECK(to_rev <= current_rev_ && max_events > 0);
   if (from_rev > to_rev) return to_rev;
   if (absl::Status s = Commit(); !s.ok()) return s;
   int64_t last_main = 0;
@@ -536,7 +536,7 @@ void MvccStore::StageDelete(WriteTxn& txn, const std::string& key) {
   const std::string bytes = ev.kv().SerializeAsString();
   backend_->Put(kKeyBucket, rkey, bytes);
   size_bytes_ += static_cast<int64_t>(rkey.size() + bytes.size());
-  KEEL_KV_CHECK(index_.Tombstone(key, idx));
+  KEEL_CHECK(index_.Tombstone(key, idx));
   if (auto it = key_lease_.find(key); it != key_lease_.end()) {
     if (lease_hooks_ != nullptr) lease_hooks_->Detach(it->second, key);
     key_lease_.erase(it);
@@ -547,7 +547,7 @@ void MvccStore::StageDelete(WriteTxn& txn, const std::string& key) {
 
 void MvccStore::Finish(WriteTxn& txn) {
   if (txn.events().empty()) return;
-  KEEL_KV_CHECK(current_rev_ == txn.begin_rev());
+  KEEL_CHECK(current_rev_ == txn.begin_rev());
   current_rev_ = txn.write_rev();
   if (listener_) listener_(current_rev_, txn.events());
 }
@@ -604,7 +604,7 @@ absl::StatusOr<etcdserverpb::PutResponse> MvccStore::Put(const etcdserverpb::Put
   auto resp = PutIn(txn, r);
   if (!resp.ok()) {
     // Nothing was staged (PutIn fails before staging); only an I/O error is fatal.
-    KEEL_KV_CHECK(txn.events().empty());
+    KEEL_CHECK(txn.events().empty());
     if (!absl::IsInvalidArgument(resp.status())) return Poison(resp.status());
     return resp.status();
   }
@@ -682,7 +682,7 @@ void MvccStore::CompareToPath(const etcdserverpb::TxnRequest& r, std::vector<boo
 absl::Status MvccStore::CheckTxnOps(const etcdserverpb::TxnRequest& r,
                                     const std::vector<bool>& path, size_t* path_pos,
                                     bool check_puts) {
-  KEEL_KV_CHECK(*path_pos < path.size());
+  KEEL_CHECK(*path_pos < path.size());
   const bool ok = path[(*path_pos)++];
   for (const RequestOp& op : ok ? r.success() : r.failure()) {
     if (op.request_case() == RequestOp::kRequestTxn) {
@@ -711,7 +711,7 @@ absl::Status MvccStore::CheckTxnOps(const etcdserverpb::TxnRequest& r,
 absl::Status MvccStore::ApplyTxn(WriteTxn& txn, const etcdserverpb::TxnRequest& r,
                                  const std::vector<bool>& path, size_t* path_pos,
                                  etcdserverpb::TxnResponse* resp) {
-  KEEL_KV_CHECK(*path_pos < path.size());
+  KEEL_CHECK(*path_pos < path.size());
   const bool ok = path[(*path_pos)++];
   resp->set_succeeded(ok);
   for (const RequestOp& op : ok ? r.success() : r.failure()) {
@@ -771,7 +771,7 @@ absl::StatusOr<etcdserverpb::TxnResponse> MvccStore::Txn(const etcdserverpb::Txn
   // Every request-dependent failure was ruled out above; what remains is I/O, after which
   // the in-memory state may be half-applied.
   if (absl::Status s = ApplyTxn(txn, r, path, &pos, &resp); !s.ok()) return Poison(s);
-  KEEL_KV_CHECK(pos == path.size());
+  KEEL_CHECK(pos == path.size());
   resp.mutable_header()->set_revision(txn.read_rev());
   Finish(txn);
   return resp;
@@ -831,7 +831,7 @@ absl::Status MvccStore::CompactBackend(int64_t rev, const RevisionSet& keep) {
     if (!decode_status.ok()) return decode_status;
     for (const std::string& k : doomed) backend_->Delete(kKeyBucket, k);
     size_bytes_ -= freed_bytes;
-    KEEL_KV_CHECK(size_bytes_ >= 0);
+    KEEL_CHECK(size_bytes_ >= 0);
     if (seen < options_.compaction_batch_records) break;
     if (absl::Status s = Commit(); !s.ok()) return s;
   }

@@ -1,6 +1,6 @@
 #include "kv/revision.h"
 
-#include "kv/check.h"
+#include "base/check.h"
 
 namespace keel::kv {
 namespace {
@@ -21,7 +21,7 @@ uint64_t GetBigEndian64(const char* in) {
 }  // namespace
 
 std::string EncodeRevision(Revision rev, bool tombstone) {
-  KEEL_KV_CHECK(rev.main >= 0 && rev.sub >= 0);
+  KEEL_CHECK(rev.main >= 0 && rev.sub >= 0);
   std::string out(tombstone ? kMarkedRevisionBytes : kRevisionBytes, '\0');
   PutBigEndian64(static_cast<uint64_t>(rev.main), &out[0]);
   out[8] = '_';

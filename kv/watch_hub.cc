@@ -6,7 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 
-#include "kv/check.h"
+#include "base/check.h"
 #include "kv/errors.h"
 #include "kv/key_index.h"
 
@@ -63,7 +63,7 @@ std::vector<WatchResponse> Fragment(WatchResponse whole, int64_t max_bytes) {
 
 WatchHub::WatchHub(MvccStore* store, WatchHubOptions options)
     : store_(store), options_(options) {
-  KEEL_KV_CHECK(store_ != nullptr && options_.max_response_bytes > 0);
+  KEEL_CHECK(store_ != nullptr && options_.max_response_bytes > 0);
   store_->SetChangeListener(
       [this](int64_t rev, const std::vector<mvccpb::Event>& events) { OnApplied(rev, events); });
 }
@@ -71,7 +71,7 @@ WatchHub::WatchHub(MvccStore* store, WatchHubOptions options)
 WatchHub::~WatchHub() { store_->SetChangeListener(nullptr); }
 
 StreamId WatchHub::OpenStream(WatchSink sink) {
-  KEEL_KV_CHECK(sink != nullptr);
+  KEEL_CHECK(sink != nullptr);
   const StreamId id = next_stream_++;
   streams_[id].sink = std::move(sink);
   return id;
@@ -97,10 +97,10 @@ void WatchHub::SetSynced(StreamId sid, Watcher& w, bool synced) {
     synced_ranges_.insert(ref);
   } else if (single) {
     auto it = synced_by_key_.find(w.key);
-    KEEL_KV_CHECK(it != synced_by_key_.end() && it->second.erase(ref) == 1);
+    KEEL_CHECK(it != synced_by_key_.end() && it->second.erase(ref) == 1);
     if (it->second.empty()) synced_by_key_.erase(it);
   } else {
-    KEEL_KV_CHECK(synced_ranges_.erase(ref) == 1);
+    KEEL_CHECK(synced_ranges_.erase(ref) == 1);
   }
 }
 
@@ -188,7 +188,7 @@ void WatchHub::Cancel(StreamId sid, Stream& s, int64_t watch_id) {
 }
 
 void WatchHub::QueueControl(Stream& s, WatchResponse resp) {
-  KEEL_KV_CHECK(s.control.size() < options_.max_pending_control + 1);
+  KEEL_CHECK(s.control.size() < options_.max_pending_control + 1);
   s.control.push_back(std::move(resp));
 }
 
@@ -276,7 +276,7 @@ void WatchHub::OnApplied(int64_t rev, const std::vector<mvccpb::Event>& events) 
     }
     Stream& s = *current_stream;
     Watcher& w = s.watchers.at(id);
-    KEEL_KV_CHECK(w.synced);
+    KEEL_CHECK(w.synced);
     if (rev < w.min_rev) continue;
     auto selected = Select(w, events, rev);
     bool delivered = selected.ok();
@@ -316,7 +316,7 @@ void WatchHub::ProgressTick() {
 }
 
 absl::StatusOr<size_t> WatchHub::Pump(size_t max_events) {
-  KEEL_KV_CHECK(max_events > 0);
+  KEEL_CHECK(max_events > 0);
   size_t events_read = 0;
   if (absl::Status st = SyncStep(max_events, &events_read); !st.ok()) return st;
   for (auto& [sid, s] : streams_) {

@@ -15,7 +15,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "node/check.h"
+#include "base/check.h"
 
 namespace keel::node {
 namespace {
@@ -117,7 +117,7 @@ ClientListener::~ClientListener() {
 }
 
 void ClientListener::Start(Handoff grpc, Handoff http, Handoff tls) {
-  KEEL_NODE_CHECK(!thread_.joinable() && !stopping_.load());
+  KEEL_CHECK(!thread_.joinable() && !stopping_.load());
   grpc_ = std::move(grpc);
   http_ = std::move(http);
   tls_ = std::move(tls);

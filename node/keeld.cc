@@ -18,7 +18,7 @@
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/server_posix.h"
 #include "node/auth_crypto_pool.h"
-#include "node/check.h"
+#include "base/check.h"
 #include "node/client_identity.h"
 #include "node/cluster_join.h"
 #include "node/initial_corrupt_check.h"
@@ -158,7 +158,7 @@ absl::StatusOr<std::unique_ptr<Keeld>> Keeld::Start(
   // member's comes from its WAL or from the running cluster): the transport starts without
   // one and OpenServer sets it before anything is sent.
   transport.self_id = 0;
-  KEEL_NODE_CHECK(!config.listen_peer_urls.empty());
+  KEEL_CHECK(!config.listen_peer_urls.empty());
   transport.listen_address = config.listen_peer_urls.front().HostPort();
   transport.tls_server = keeld->tls_.peer_server;
   // The core names peers by host:port; the cluster's peer URLs share one scheme, ours.
@@ -296,7 +296,7 @@ absl::Status Keeld::OpenServer(const KeeldConfig& config,
       // In the same Loop task: peer messages may arrive (and Raft answer them) as soon as
       // Open has set the transport's handler; until now our frames were held back.
       const uint64_t member_id = server_->Stats().member_id;
-      KEEL_NODE_CHECK(member_id != 0);
+      KEEL_CHECK(member_id != 0);
       env_->tcp_transport()->SetSelfId(member_id);
     } else {
       status = server.status();
@@ -322,7 +322,7 @@ absl::Status Keeld::CheckInitialCorruption(const KeeldConfig& config) {
     server->HashKV(etcdserverpb::HashKVRequest(),
                    [&local](absl::StatusOr<etcdserverpb::HashKVResponse> r) { local = std::move(r); });
   });
-  KEEL_NODE_CHECK(local.has_value());  // HashKV answers at once, from the local store
+  KEEL_CHECK(local.has_value());  // HashKV answers at once, from the local store
   const std::string self = server::MemberIdHex(self_id);
   if (!local->ok()) {
     return absl::DataLossError(

@@ -15,7 +15,7 @@
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
-#include "node/check.h"
+#include "base/check.h"
 #include "node/client_identity.h"
 #include "node/client_listener.h"
 
@@ -86,7 +86,7 @@ class TlsTerminator::Buffer {
   bool full() const { return size() == capacity_; }
   const char* data() const { return bytes_.get() + head_; }
   void Consume(size_t n) {
-    KEEL_NODE_CHECK(n <= size());
+    KEEL_CHECK(n <= size());
     head_ += n;
     if (head_ == tail_) head_ = tail_ = 0;
   }
@@ -101,7 +101,7 @@ class TlsTerminator::Buffer {
   }
   char* end() { return bytes_.get() + tail_; }
   void Commit(size_t n) {
-    KEEL_NODE_CHECK(n <= capacity_ - tail_);
+    KEEL_CHECK(n <= capacity_ - tail_);
     tail_ += n;
   }
 
@@ -120,8 +120,8 @@ TlsTerminator::TlsTerminator(std::shared_ptr<const env::TlsContext> context, Opt
       grpc_(std::move(grpc)),
       http_(std::move(http)),
       wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  KEEL_NODE_CHECK(context_ != nullptr && wake_fd_ >= 0);
-  KEEL_NODE_CHECK(options_.max_connections > 0 && options_.buffer_bytes > 0);
+  KEEL_CHECK(context_ != nullptr && wake_fd_ >= 0);
+  KEEL_CHECK(options_.max_connections > 0 && options_.buffer_bytes > 0);
 }
 
 TlsTerminator::~TlsTerminator() {
@@ -137,7 +137,7 @@ size_t TlsTerminator::active_connections() const {
 void TlsTerminator::Reap() {
   for (uint64_t id : finished_) {
     auto it = threads_.find(id);
-    KEEL_NODE_CHECK(it != threads_.end());
+    KEEL_CHECK(it != threads_.end());
     it->second.join();  // the relay has returned: join does not wait
     threads_.erase(it);
   }

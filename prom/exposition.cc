@@ -5,7 +5,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "prom/check.h"
+#include "base/check.h"
 
 namespace keel::prom {
 namespace {
@@ -54,12 +54,12 @@ std::string FormatValue(double value) {
   // < -4 or >= 6 (2.147483648e+09, 1e-05), else in %f form (0.0001, 20000).
   char buf[64];
   std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::scientific);
-  KEEL_PROM_CHECK(r.ec == std::errc());
+  KEEL_CHECK(r.ec == std::errc());
   const std::string scientific(buf, r.ptr);
   const int exponent = std::atoi(scientific.c_str() + scientific.find('e') + 1);
   if (exponent < -4 || exponent >= 6) return scientific;
   r = std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::fixed);
-  KEEL_PROM_CHECK(r.ec == std::errc());
+  KEEL_CHECK(r.ec == std::errc());
   return std::string(buf, r.ptr);
 }
 
@@ -90,8 +90,8 @@ std::string EscapeLabelValue(std::string_view value) { return Escape(value, /*qu
 std::string EscapeHelp(std::string_view help) { return Escape(help, /*quotes=*/false); }
 
 void ExpositionWriter::Family(std::string_view name, MetricType type, std::string_view help) {
-  KEEL_PROM_CHECK(IsValidMetricName(name));
-  KEEL_PROM_CHECK(seen_.insert(std::string(name)).second);  // one HELP/TYPE per family
+  KEEL_CHECK(IsValidMetricName(name));
+  KEEL_CHECK(seen_.insert(std::string(name)).second);  // one HELP/TYPE per family
   family_ = std::string(name);
   type_ = type;
   absl::StrAppend(&out_, "# HELP ", family_, " ", EscapeHelp(help), "\n# TYPE ", family_, " ",
@@ -99,12 +99,12 @@ void ExpositionWriter::Family(std::string_view name, MetricType type, std::strin
 }
 
 void ExpositionWriter::Sample(const Labels& labels, double value) {
-  KEEL_PROM_CHECK(!family_.empty() && type_ != MetricType::kHistogram);
+  KEEL_CHECK(!family_.empty() && type_ != MetricType::kHistogram);
   AppendSeries("", labels, nullptr, value);
 }
 
 void ExpositionWriter::Histogram(const Labels& labels, const prom::Histogram& histogram) {
-  KEEL_PROM_CHECK(!family_.empty() && type_ == MetricType::kHistogram);
+  KEEL_CHECK(!family_.empty() && type_ == MetricType::kHistogram);
   const std::vector<double>& bounds = histogram.bounds();
   for (size_t i = 0; i < bounds.size(); ++i) {
     const std::string le = FormatValue(bounds[i]);
@@ -123,7 +123,7 @@ void ExpositionWriter::AppendSeries(std::string_view suffix, const Labels& label
     out_ += '{';
     bool first = true;
     for (const auto& [name, label_value] : labels) {
-      KEEL_PROM_CHECK(IsValidLabelName(name) && name != "le");
+      KEEL_CHECK(IsValidLabelName(name) && name != "le");
       absl::StrAppend(&out_, first ? "" : ",", name, "=\"", EscapeLabelValue(label_value), "\"");
       first = false;
     }

@@ -69,13 +69,13 @@ TEST(ExpositionTest, NamesFollowTheGrammar) {
 TEST(ExpositionDeathTest, AFamilyIsDeclaredOnce) {
   ExpositionWriter w;
   w.Family("m", MetricType::kGauge, "h");
-  EXPECT_DEATH(w.Family("m", MetricType::kGauge, "h"), "KEEL_PROM_CHECK");
+  EXPECT_DEATH(w.Family("m", MetricType::kGauge, "h"), "invariant violated");
 }
 
 TEST(ExpositionDeathTest, SampleTypeMustMatchTheFamily) {
   ExpositionWriter w;
   w.Family("m", MetricType::kHistogram, "h");
-  EXPECT_DEATH(w.Sample({}, 1), "KEEL_PROM_CHECK");
+  EXPECT_DEATH(w.Sample({}, 1), "invariant violated");
 }
 
 }  // namespace

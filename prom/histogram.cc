@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
-#include "prom/check.h"
+#include "base/check.h"
 
 namespace keel::prom {
 
 Buckets ExponentialBuckets(double start, double factor, int count) {
-  KEEL_PROM_CHECK(start > 0);
-  KEEL_PROM_CHECK(factor > 1);
-  KEEL_PROM_CHECK(count >= 1);
+  KEEL_CHECK(start > 0);
+  KEEL_CHECK(factor > 1);
+  KEEL_CHECK(count >= 1);
   auto bounds = std::make_shared<std::vector<double>>();
   bounds->reserve(count);
   double bound = start;
@@ -22,11 +22,11 @@ Buckets ExponentialBuckets(double start, double factor, int count) {
 }
 
 Histogram::Histogram(Buckets buckets) : buckets_(std::move(buckets)) {
-  KEEL_PROM_CHECK(buckets_ != nullptr);
-  KEEL_PROM_CHECK(!buckets_->empty());
+  KEEL_CHECK(buckets_ != nullptr);
+  KEEL_CHECK(!buckets_->empty());
   for (size_t i = 0; i < buckets_->size(); ++i) {
-    KEEL_PROM_CHECK(std::isfinite((*buckets_)[i]));
-    if (i > 0) KEEL_PROM_CHECK((*buckets_)[i - 1] < (*buckets_)[i]);  // strictly increasing
+    KEEL_CHECK(std::isfinite((*buckets_)[i]));
+    if (i > 0) KEEL_CHECK((*buckets_)[i - 1] < (*buckets_)[i]);  // strictly increasing
   }
   per_bucket_.assign(buckets_->size() + 1, 0);
 }
@@ -41,7 +41,7 @@ void Histogram::Observe(double value) {
 }
 
 uint64_t Histogram::CumulativeCount(size_t i) const {
-  KEEL_PROM_CHECK(i <= buckets_->size());
+  KEEL_CHECK(i <= buckets_->size());
   uint64_t total = 0;
   for (size_t b = 0; b <= i; ++b) total += per_bucket_[b];
   return total;

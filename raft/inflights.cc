@@ -2,24 +2,24 @@
 
 #include <algorithm>
 
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/entry_util.h"
 
 namespace keel::raft {
 
 Inflights::Inflights(size_t max_count, uint64_t max_bytes)
     : max_count_(max_count), max_bytes_(max_bytes == kNoLimit ? 0 : max_bytes) {
-  KEEL_RAFT_CHECK(max_count > 0, "inflight window must hold at least one message");
+  KEEL_CHECK_MSG(max_count > 0, "inflight window must hold at least one message");
 }
 
 void Inflights::Add(uint64_t index, uint64_t bytes) {
-  KEEL_RAFT_CHECK(!Full(), "cannot add into a full inflights window");
+  KEEL_CHECK_MSG(!Full(), "cannot add into a full inflights window");
   size_t next = start_ + count_;
   if (next >= max_count_) next -= max_count_;
   if (next >= buffer_.size()) {
     // Grow lazily (doubling) so idle followers cost nothing.
     buffer_.resize(std::min(max_count_, std::max<size_t>(buffer_.size() * 2, 1)));
-    KEEL_RAFT_CHECK(next < buffer_.size(), "inflights ring out of range");
+    KEEL_CHECK_MSG(next < buffer_.size(), "inflights ring out of range");
   }
   buffer_[next] = Slot{index, bytes};
   ++count_;

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace keel::raft {
 
@@ -59,7 +59,7 @@ void UnstableLog::TruncateAndAppend(std::vector<raftpb::Entry> entries) {
     entries_.clear();
   } else {
     // Keep [offset_, after) and replace the rest.
-    KEEL_RAFT_CHECK(after <= offset_ + entries_.size(), "gap in unstable log");
+    KEEL_CHECK_MSG(after <= offset_ + entries_.size(), "gap in unstable log");
     entries_.resize(after - offset_);
   }
   if (entries_.empty()) {
@@ -70,7 +70,7 @@ void UnstableLog::TruncateAndAppend(std::vector<raftpb::Entry> entries) {
 }
 
 std::vector<raftpb::Entry> UnstableLog::Slice(uint64_t lo, uint64_t hi) const {
-  KEEL_RAFT_CHECK(lo <= hi && lo >= offset_ && hi <= offset_ + entries_.size(),
+  KEEL_CHECK_MSG(lo <= hi && lo >= offset_ && hi <= offset_ + entries_.size(),
                   "unstable slice out of bounds");
   return std::vector<raftpb::Entry>(entries_.begin() + (lo - offset_),
                                     entries_.begin() + (hi - offset_));

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace keel::raft {
 
@@ -59,7 +59,7 @@ bool Progress::MaybeUpdate(uint64_t n) {
     probe_sent = false;
   }
   next = std::max(next, n + 1);
-  KEEL_RAFT_CHECK(match < next, "progress invariant match < next");
+  KEEL_CHECK_MSG(match < next, "progress invariant match < next");
   return updated;
 }
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/confchange.h"
 #include "raft/entry_util.h"
 #include "raft/errors.h"
@@ -31,7 +31,7 @@ raftpb::MessageType VoteRespMsgType(raftpb::MessageType t) {
     case raftpb::MsgPreVote:
       return raftpb::MsgPreVoteResp;
     default:
-      KEEL_RAFT_CHECK(false, "not a vote message");
+      KEEL_CHECK_MSG(false, "not a vote message");
   }
   return raftpb::MsgVoteResp;
 }
@@ -97,7 +97,7 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& c) {
       RestoreConfState(r->tracker_, r->log_.LastIndex(), initial->conf_state);
   if (!cp.ok()) return cp.status();
   const raftpb::ConfState cs = r->SwitchToConfig(*std::move(cp));
-  KEEL_RAFT_CHECK(ConfStatesEquivalent(cs, initial->conf_state),
+  KEEL_CHECK_MSG(ConfStatesEquivalent(cs, initial->conf_state),
                   "restored configuration differs from storage");
   if (!IsEmptyHardState(initial->hard_state)) {
     const raftpb::HardState& hs = initial->hard_state;
@@ -151,9 +151,9 @@ void Raft::Send(raftpb::Message m) {
   if (t == raftpb::MsgVote || t == raftpb::MsgVoteResp || t == raftpb::MsgPreVote ||
       t == raftpb::MsgPreVoteResp) {
     // Vote messages carry the term they are about (a pre-vote is for a future term).
-    KEEL_RAFT_CHECK(m.term() != 0, "vote message without a term");
+    KEEL_CHECK_MSG(m.term() != 0, "vote message without a term");
   } else {
-    KEEL_RAFT_CHECK(m.term() == 0, "term must be set by Send");
+    KEEL_CHECK_MSG(m.term() == 0, "term must be set by Send");
     // Proposals and read requests forwarded to the leader are term-less on purpose: the
     // leader accepts them whatever its term.
     if (t != raftpb::MsgProp && t != raftpb::MsgReadIndex) m.set_term(term_);
@@ -201,7 +201,7 @@ bool Raft::MaybeSendAppend(uint64_t to, bool send_if_empty) {
         pr->probe_sent = true;
         break;
       case ProgressState::kSnapshot:
-        KEEL_RAFT_CHECK(false, "sending entries to a follower awaiting a snapshot");
+        KEEL_CHECK_MSG(false, "sending entries to a follower awaiting a snapshot");
     }
     m.mutable_entries()->Reserve(static_cast<int>(entries->size()));
     for (auto& e : *entries) *m.add_entries() = std::move(e);
@@ -216,9 +216,9 @@ bool Raft::MaybeSendSnapshot(uint64_t to, Progress& pr) {
   absl::StatusOr<raftpb::Snapshot> snapshot = log_.Snapshot();
   if (!snapshot.ok()) {
     if (IsErrSnapshotTemporarilyUnavailable(snapshot.status())) return false;
-    KEEL_RAFT_CHECK(false, "failed to read snapshot from storage");
+    KEEL_CHECK_MSG(false, "failed to read snapshot from storage");
   }
-  KEEL_RAFT_CHECK(!IsEmptySnapshot(*snapshot), "need a non-empty snapshot");
+  KEEL_CHECK_MSG(!IsEmptySnapshot(*snapshot), "need a non-empty snapshot");
   const uint64_t index = snapshot->metadata().index();
   RAFT_LOG("%x [firstindex: %d, commit: %d] sent snapshot[index: %d, term: %d] to %x", id_,
            log_.FirstIndex(), log_.committed(), index, snapshot->metadata().term(), to);
@@ -297,7 +297,7 @@ void Raft::ResetRandomizedElectionTimeout() {
   // §5.2: spreading timeouts over [T, Tmax) (by default [T, 2T)) makes split votes rare.
   // The default asks random_ for exactly the same draw as before Tmax existed, so golden
   // transcripts are unchanged; a zero-width range is a fixed timeout and draws nothing.
-  KEEL_RAFT_CHECK(election_timeout_max_ >= election_timeout_, "election_tick_max < election_tick");
+  KEEL_CHECK_MSG(election_timeout_max_ >= election_timeout_, "election_tick_max < election_tick");
   const uint64_t span = static_cast<uint64_t>(election_timeout_max_ - election_timeout_);
   randomized_election_timeout_ =
       election_timeout_ + (span == 0 ? 0 : static_cast<int>(random_->Uniform(span)));
@@ -311,7 +311,7 @@ void Raft::BecomeFollower(uint64_t term, uint64_t lead) {
 }
 
 void Raft::BecomeCandidate() {
-  KEEL_RAFT_CHECK(state_ != StateType::kLeader, "invalid transition [leader -> candidate]");
+  KEEL_CHECK_MSG(state_ != StateType::kLeader, "invalid transition [leader -> candidate]");
   Reset(term_ + 1);
   vote_ = id_;
   state_ = StateType::kCandidate;
@@ -319,7 +319,7 @@ void Raft::BecomeCandidate() {
 }
 
 void Raft::BecomePreCandidate() {
-  KEEL_RAFT_CHECK(state_ != StateType::kLeader, "invalid transition [leader -> pre-candidate]");
+  KEEL_CHECK_MSG(state_ != StateType::kLeader, "invalid transition [leader -> pre-candidate]");
   // A pre-candidate changes neither term nor vote: that is the point of PreVote.
   tracker_.ResetVotes();
   lead_ = kNoneId;
@@ -328,13 +328,13 @@ void Raft::BecomePreCandidate() {
 }
 
 void Raft::BecomeLeader() {
-  KEEL_RAFT_CHECK(state_ != StateType::kFollower, "invalid transition [follower -> leader]");
+  KEEL_CHECK_MSG(state_ != StateType::kFollower, "invalid transition [follower -> leader]");
   Reset(term_);
   lead_ = id_;
   state_ = StateType::kLeader;
   Progress* self = tracker_.Find(id_);
   // Campaigning requires membership and no unapplied conf change, so we are still a voter.
-  KEEL_RAFT_CHECK(self != nullptr && !self->is_learner, "became leader while not a voter");
+  KEEL_CHECK_MSG(self != nullptr && !self->is_learner, "became leader while not a voter");
   self->BecomeReplicate();
   self->recent_active = true;
   // Conf changes in the log we inherit may be unapplied; be conservative and treat the
@@ -343,7 +343,7 @@ void Raft::BecomeLeader() {
   // An empty entry of our term: committing it commits everything before it (§5.4.2) and
   // lets ReadIndex learn the commit index (thesis §6.4).
   std::vector<raftpb::Entry> empty(1);
-  KEEL_RAFT_CHECK(AppendEntries(std::move(empty)), "empty entry refused");
+  KEEL_CHECK_MSG(AppendEntries(std::move(empty)), "empty entry refused");
   RAFT_LOG("%x became leader at term %d", id_, term_);
 }
 
@@ -407,7 +407,7 @@ void Raft::Hup(CampaignType t) {
   // A conf change that is committed but unapplied could change who may vote; wait.
   if (log_.committed() > log_.applied()) {
     auto entries = log_.Slice(log_.applied() + 1, log_.committed() + 1, kNoLimit);
-    KEEL_RAFT_CHECK(entries.ok(), "unexpected error getting unapplied entries");
+    KEEL_CHECK_MSG(entries.ok(), "unexpected error getting unapplied entries");
     if (NumOfPendingConf(*entries) != 0) {
       RAFT_LOG("%x cannot campaign at term %d since there are still pending configuration "
                "changes to apply", id_, term_);
@@ -650,7 +650,7 @@ absl::Status Raft::StepLeader(raftpb::Message& m) {
 }
 
 absl::Status Raft::StepLeaderProposal(raftpb::Message& m) {
-  KEEL_RAFT_CHECK(m.entries_size() > 0, "stepped empty MsgProp");
+  KEEL_CHECK_MSG(m.entries_size() > 0, "stepped empty MsgProp");
   if (tracker_.Find(id_) == nullptr) {
     // We were removed from the configuration while leading.
     return ErrProposalDropped("leader is not a member of the configuration");
@@ -1021,7 +1021,7 @@ void Raft::HandleAppendEntries(raftpb::Message& m) {
   uint64_t hint_index = std::min(m.index(), log_.LastIndex());
   hint_index = log_.FindConflictByTerm(hint_index, m.logterm());
   absl::StatusOr<uint64_t> hint_term = log_.Term(hint_index);
-  KEEL_RAFT_CHECK(hint_term.ok(), "term of hint index unavailable");
+  KEEL_CHECK_MSG(hint_term.ok(), "term of hint index unavailable");
   RAFT_LOG("%x [logterm: %d, index: %d] rejected MsgApp [logterm: %d, index: %d] from %x", id_,
            log_.TermOrZero(m.index()), m.index(), m.logterm(), m.index(), m.from());
   resp.set_index(m.index());
@@ -1085,10 +1085,10 @@ bool Raft::Restore(raftpb::Snapshot s) {
   log_.Restore(std::move(s));
   ProgressTracker empty(tracker_.max_inflight(), tracker_.max_inflight_bytes());
   absl::StatusOr<ConfigAndProgress> cp = RestoreConfState(empty, log_.LastIndex(), cs);
-  KEEL_RAFT_CHECK(cp.ok(), "unable to restore config from snapshot");
+  KEEL_CHECK_MSG(cp.ok(), "unable to restore config from snapshot");
   tracker_.ResetVotes();
   const raftpb::ConfState restored = SwitchToConfig(*std::move(cp));
-  KEEL_RAFT_CHECK(ConfStatesEquivalent(restored, cs), "restored config differs from snapshot");
+  KEEL_CHECK_MSG(ConfStatesEquivalent(restored, cs), "restored config differs from snapshot");
   Progress* self = tracker_.Find(id_);
   if (self != nullptr) self->MaybeUpdate(self->next - 1);
   return true;
@@ -1151,7 +1151,7 @@ void Raft::AppliedTo(uint64_t applied) {
     // payload so the uncommitted-size cap can never refuse it.
     std::vector<raftpb::Entry> leave(1);
     leave[0].set_type(raftpb::EntryConfChangeV2);
-    KEEL_RAFT_CHECK(AppendEntries(std::move(leave)), "refused un-refusable auto-leave");
+    KEEL_CHECK_MSG(AppendEntries(std::move(leave)), "refused un-refusable auto-leave");
     pending_conf_index_ = log_.LastIndex();
     RAFT_LOG("%x initiating automatic transition out of joint configuration %s", id_,
              tracker_.config.ToString());

@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/entry_util.h"
 #include "raft/errors.h"
 
@@ -16,7 +16,7 @@ template <typename T>
 T MustOk(absl::StatusOr<T> v, const char* what) {
   if (!v.ok()) {
     std::string msg = std::string(what) + ": " + std::string(v.status().message());
-    KEEL_RAFT_CHECK(v.ok(), msg.c_str());
+    KEEL_CHECK_MSG(v.ok(), msg.c_str());
   }
   return *std::move(v);
 }
@@ -45,7 +45,7 @@ uint64_t RaftLog::LastIndex() const {
 
 uint64_t RaftLog::LastTerm() const {
   auto t = Term(LastIndex());
-  KEEL_RAFT_CHECK(t.ok(), "term of last index unavailable");
+  KEEL_CHECK_MSG(t.ok(), "term of last index unavailable");
   return *t;
 }
 
@@ -82,7 +82,7 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term,
   const uint64_t last_new = index + entries.size();
   const uint64_t conflict = FindConflict(entries);
   if (conflict != 0) {
-    KEEL_RAFT_CHECK(conflict > committed_, "entry conflicts with a committed entry");
+    KEEL_CHECK_MSG(conflict > committed_, "entry conflicts with a committed entry");
     const size_t skip = conflict - (index + 1);
     entries.erase(entries.begin(), entries.begin() + skip);
     Append(std::move(entries));
@@ -94,7 +94,7 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t index, uint64_t log_term,
 uint64_t RaftLog::Append(std::vector<raftpb::Entry> entries) {
   if (entries.empty()) return LastIndex();
   const uint64_t after = entries[0].index() - 1;
-  KEEL_RAFT_CHECK(after >= committed_, "append would overwrite committed entries");
+  KEEL_CHECK_MSG(after >= committed_, "append would overwrite committed entries");
   unstable_.TruncateAndAppend(std::move(entries));
   return LastIndex();
 }
@@ -118,9 +118,9 @@ uint64_t RaftLog::FindConflictByTerm(uint64_t index, uint64_t term) const {
 }
 
 absl::Status RaftLog::CheckOutOfBounds(uint64_t lo, uint64_t hi) const {
-  KEEL_RAFT_CHECK(lo <= hi, "invalid slice: lo > hi");
+  KEEL_CHECK_MSG(lo <= hi, "invalid slice: lo > hi");
   if (lo < FirstIndex()) return ErrCompacted();
-  KEEL_RAFT_CHECK(hi <= LastIndex() + 1, "slice beyond the last index");
+  KEEL_CHECK_MSG(hi <= LastIndex() + 1, "slice beyond the last index");
   return absl::OkStatus();
 }
 
@@ -140,7 +140,7 @@ absl::StatusOr<std::vector<raftpb::Entry>> RaftLog::Slice(uint64_t lo, uint64_t 
     auto stored = storage_->Entries(lo, std::min(hi, unstable_lo), max_size_bytes);
     if (!stored.ok()) {
       if (IsErrCompacted(stored.status())) return stored.status();
-      KEEL_RAFT_CHECK(!IsErrUnavailable(stored.status()), "entries unavailable in storage");
+      KEEL_CHECK_MSG(!IsErrUnavailable(stored.status()), "entries unavailable in storage");
       return MustOk(std::move(stored), "storage Entries");
     }
     out = *std::move(stored);
@@ -162,7 +162,7 @@ absl::StatusOr<std::vector<raftpb::Entry>> RaftLog::Slice(uint64_t lo, uint64_t 
 
 std::vector<raftpb::Entry> RaftLog::AllEntries() const {
   auto all = EntriesFrom(FirstIndex(), kNoLimit);
-  KEEL_RAFT_CHECK(all.ok(), "AllEntries raced with compaction");
+  KEEL_CHECK_MSG(all.ok(), "AllEntries raced with compaction");
   return *std::move(all);
 }
 
@@ -175,7 +175,7 @@ std::vector<raftpb::Entry> RaftLog::NextCommittedEntries() const {
   const uint64_t lo = std::max(applied_ + 1, FirstIndex());
   if (committed_ + 1 <= lo) return {};
   auto entries = Slice(lo, committed_ + 1, max_applying_size_bytes_);
-  KEEL_RAFT_CHECK(entries.ok(), "unexpected error reading committed entries");
+  KEEL_CHECK_MSG(entries.ok(), "unexpected error reading committed entries");
   return *std::move(entries);
 }
 
@@ -185,7 +185,7 @@ bool RaftLog::HasNextCommittedEntries() const {
 
 void RaftLog::CommitTo(uint64_t to_commit) {
   if (to_commit <= committed_) return;  // Commit never decreases.
-  KEEL_RAFT_CHECK(to_commit <= LastIndex(), "commit beyond the end of the log");
+  KEEL_CHECK_MSG(to_commit <= LastIndex(), "commit beyond the end of the log");
   committed_ = to_commit;
 }
 
@@ -201,7 +201,7 @@ bool RaftLog::MaybeCommit(uint64_t max_index, uint64_t term) {
 
 void RaftLog::AppliedTo(uint64_t i) {
   if (i == 0) return;
-  KEEL_RAFT_CHECK(committed_ >= i && i >= applied_, "applied out of range");
+  KEEL_CHECK_MSG(committed_ >= i && i >= applied_, "applied out of range");
   applied_ = i;
 }
 

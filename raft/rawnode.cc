@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/confchange.h"
 #include "raft/entry_util.h"
 #include "raft/errors.h"
@@ -123,7 +123,7 @@ bool RawNode::HasReady() const {
 }
 
 Ready RawNode::GetReady() {
-  KEEL_RAFT_CHECK(!in_flight_, "GetReady called before Advance of the previous Ready");
+  KEEL_CHECK_MSG(!in_flight_, "GetReady called before Advance of the previous Ready");
   Raft& r = *raft_;
   Ready rd;
   InFlight fl;
@@ -175,7 +175,7 @@ Ready RawNode::GetReady() {
 }
 
 void RawNode::Advance() {
-  KEEL_RAFT_CHECK(in_flight_.has_value(), "Advance without an outstanding Ready");
+  KEEL_CHECK_MSG(in_flight_.has_value(), "Advance without an outstanding Ready");
   InFlight fl = std::move(*in_flight_);
   in_flight_.reset();
   Raft& r = *raft_;

@@ -2,14 +2,14 @@
 
 #include <utility>
 
-#include "raft/check.h"
+#include "base/check.h"
 
 namespace keel::raft {
 
 void ReadOnly::AddRequest(uint64_t index, const raftpb::Message& m) {
   const std::string& ctx = m.entries(0).data();
   if (pending_.count(ctx) > 0) return;  // Duplicate context: one confirmation serves both.
-  KEEL_RAFT_CHECK(!Full(), "read index queue is full");
+  KEEL_CHECK_MSG(!Full(), "read index queue is full");
   Pending p;
   p.req = m;
   p.index = index;
@@ -38,7 +38,7 @@ std::vector<ReadOnly::Pending> ReadOnly::Advance(const std::string& ctx) {
   if (!found) return out;
   for (size_t i = 0; i < n; ++i) {
     auto it = pending_.find(queue_.front());
-    KEEL_RAFT_CHECK(it != pending_.end(), "queued read index without pending entry");
+    KEEL_CHECK_MSG(it != pending_.end(), "queued read index without pending entry");
     out.push_back(std::move(it->second));
     pending_.erase(it);
     queue_.pop_front();

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/entry_util.h"
 #include "raft/errors.h"
 
@@ -16,7 +16,7 @@ absl::StatusOr<InitialState> MemoryStorage::GetInitialState() const {
 }
 
 void MemoryStorage::SetInitialConfState(const raftpb::ConfState& cs) {
-  KEEL_RAFT_CHECK(snapshot_.metadata().index() == 0 && entries_.size() == 1,
+  KEEL_CHECK_MSG(snapshot_.metadata().index() == 0 && entries_.size() == 1,
                   "SetInitialConfState on a non-empty storage");
   *snapshot_.mutable_metadata()->mutable_conf_state() = cs;
 }

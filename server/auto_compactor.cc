@@ -2,14 +2,14 @@
 
 #include <algorithm>
 
-#include "server/check.h"
+#include "base/check.h"
 
 namespace keel::server {
 
 AutoCompactor::AutoCompactor(bool periodic, int64_t retention, int64_t start_ns,
                              int64_t start_revision)
     : periodic_(periodic), retention_(retention) {
-  KEEL_SERVER_CHECK(retention > 0);
+  KEEL_CHECK(retention > 0);
   if (!periodic_) {
     interval_ns_ = kRevisionIntervalNs;
     return;
@@ -35,14 +35,14 @@ std::optional<int64_t> AutoCompactor::Tick(int64_t now_ns, int64_t current_revis
     }
     samples_.push_back(current_revision);
     if (samples_.size() > max_samples_) samples_.pop_front();
-    KEEL_SERVER_CHECK(samples_.size() <= max_samples_);
+    KEEL_CHECK(samples_.size() <= max_samples_);
   }
   in_flight_ = compact;
   return compact;
 }
 
 void AutoCompactor::Done(int64_t now_ns, bool ok) {
-  KEEL_SERVER_CHECK(in_flight_.has_value());
+  KEEL_CHECK(in_flight_.has_value());
   if (ok) {
     last_success_ns_ = now_ns;
     last_compacted_ = *in_flight_;

@@ -8,7 +8,7 @@
 // like any other peer message. The timer is the Loop's, so keelsim drives it too.
 #include "absl/strings/str_format.h"
 #include "kv/crc32c.h"
-#include "server/check.h"
+#include "base/check.h"
 #include "server/corruption_check.h"
 #include "server/errors.h"
 #include "server/server_impl.h"
@@ -88,7 +88,7 @@ void ServerImpl::OnHashAnswer(uint64_t from, const serverpb::HashKvAnswer& answe
 }
 
 void ServerImpl::FinishCorruptCheck() {
-  KEEL_SERVER_CHECK(hash_check_.has_value());
+  KEEL_CHECK(hash_check_.has_value());
   HashCheck check = std::move(*hash_check_);
   hash_check_.reset();
   if (check.timeout != 0) loop_->Cancel(check.timeout);

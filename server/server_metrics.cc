@@ -1,6 +1,6 @@
 #include "server/server_metrics.h"
 
-#include "server/check.h"
+#include "base/check.h"
 
 namespace keel::server {
 namespace {
@@ -11,7 +11,7 @@ double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
 
 MetricsRecorder::MetricsRecorder(int64_t heartbeat_interval_ns)
     : heartbeat_interval_ns_(heartbeat_interval_ns) {
-  KEEL_SERVER_CHECK(heartbeat_interval_ns > 0);
+  KEEL_CHECK(heartbeat_interval_ns > 0);
 }
 
 void MetricsRecorder::ObserveWalFsync(int64_t duration_ns) {

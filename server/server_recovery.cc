@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/check.h"
 #include "env/buggify.h"
 #include "raft/entry_util.h"
 #include "server/force_new_cluster.h"
@@ -49,7 +50,7 @@ class ServerImpl::LessorHooks final : public kv::LeaseHooks {
     // behind and a later put may re-attach one; the simulator's lease checker must see
     // that state instead of this assertion ending the run.
     if (tolerate_dangling_leases) return;
-    assert(attached.ok());
+    KEEL_CHECK(attached.ok());
     (void)attached;
   }
   bool tolerate_dangling_leases = false;  // only under that bug-zoo entry

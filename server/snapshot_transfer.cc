@@ -1,10 +1,10 @@
 #include "server/snapshot_transfer.h"
 
 #include <algorithm>
-#include <cassert>
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "base/check.h"
 #include "storage/file_util.h"
 #include "storage/snapshot_file.h"
 
@@ -42,7 +42,7 @@ SnapshotSender::SnapshotSender(env::Loop* loop, env::FileSystem* fs, std::string
       send_(std::move(send)),
       report_(std::move(report)),
       stats_(stats) {
-  assert(options_.chunk_bytes > 0 && options_.max_outgoing > 0);
+  KEEL_CHECK(options_.chunk_bytes > 0 && options_.max_outgoing > 0);
 }
 
 SnapshotSender::~SnapshotSender() {
@@ -54,7 +54,7 @@ SnapshotSender::~SnapshotSender() {
 }
 
 void SnapshotSender::Start(raftpb::Message msg, uint64_t transfer_id, DumpFn dump) {
-  assert(msg.type() == raftpb::MsgSnap);
+  KEEL_CHECK(msg.type() == raftpb::MsgSnap);
   const uint64_t to = msg.to();
   bool busy = transfers_.size() >= options_.max_outgoing || transfers_.count(transfer_id) > 0;
   for (const auto& [id, t] : transfers_) busy |= t.to == to;
@@ -176,7 +176,7 @@ void SnapshotSender::OnPeerUnreachable(uint64_t peer) {
 
 void SnapshotSender::Finish(uint64_t id, bool ok) {
   auto it = transfers_.find(id);
-  assert(it != transfers_.end());
+  KEEL_CHECK(it != transfers_.end());
   Transfer t = std::move(it->second);
   transfers_.erase(it);
   if (t.timer != 0) loop_->Cancel(t.timer);
@@ -243,7 +243,7 @@ void SnapshotReceiver::Abandon() {
 }
 
 void SnapshotReceiver::Fail(const absl::Status& why) {
-  assert(!why.ok() && in_.has_value());
+  KEEL_CHECK(!why.ok() && in_.has_value());
   stats_->receive_failures++;
   const uint64_t from = in_->from;
   const uint64_t id = in_->id;
@@ -294,7 +294,7 @@ void SnapshotReceiver::OnChunk(uint64_t from, const serverpb::SnapshotChunk& chu
 }
 
 absl::Status SnapshotReceiver::Begin(uint64_t from, const serverpb::SnapshotChunk& chunk) {
-  assert(!in_.has_value());
+  KEEL_CHECK(!in_.has_value());
   const raftpb::Message& msg = chunk.snap();
   if (msg.type() != raftpb::MsgSnap || msg.from() != from || !msg.has_snapshot() ||
       chunk.total_bytes() < storage::kImageMagic.size() + storage::kImageTrailerBytes) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "sim/check.h"
+#include "base/check.h"
 #include "sim/disk_files.h"
 
 namespace keel::sim {
@@ -38,8 +38,8 @@ size_t Depth(std::string_view path) { return std::count(path.begin(), path.end()
 
 SimDisk::SimDisk(World* world, NodeLoop* loop, DiskOptions options, env::Rng rng)
     : world_(world), loop_(loop), options_(options), rng_(rng) {
-  KEEL_SIM_CHECK(world_ != nullptr && loop_ != nullptr);
-  KEEL_SIM_CHECK(loop_->world() == world_);
+  KEEL_CHECK(world_ != nullptr && loop_ != nullptr);
+  KEEL_CHECK(loop_->world() == world_);
 }
 
 SimDisk::~SimDisk() {
@@ -114,7 +114,7 @@ void SimDisk::Link(const std::string& path, Entry entry) {
 void SimDisk::Unlink(Namespace::iterator it) {
   if (it->second.inode) {
     Inode* inode = it->second.inode.get();
-    KEEL_SIM_CHECK(inode->live_links > 0);
+    KEEL_CHECK(inode->live_links > 0);
     --inode->live_links;
     if (inode->live_links == 0) used_bytes_ -= inode->data.size();
   }

@@ -15,7 +15,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "env/env.h"
-#include "sim/check.h"
+#include "base/check.h"
 #include "sim/disk.h"
 
 namespace keel::sim {
@@ -152,14 +152,14 @@ class SimWritableFile final : public env::WritableFile {
   absl::Status CheckUsable(Mode mode) {
     if (generation_ != disk_->generation_) return disk_internal::StaleHandle(path_);
     // env.h: the synchronous and asynchronous styles are never mixed on one file.
-    KEEL_SIM_CHECK(mode_ == Mode::kUnset || mode_ == mode);
+    KEEL_CHECK(mode_ == Mode::kUnset || mode_ == mode);
     mode_ = mode;
     if (closed_) return absl::FailedPreconditionError(disk_internal::Msg(path_, ": closed"));
     return state_->sticky;
   }
 
   absl::Status Poison(absl::Status s) {
-    KEEL_SIM_CHECK(!s.ok());
+    KEEL_CHECK(!s.ok());
     state_->sticky = s;
     return s;
   }

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 #include "xxhash.h"
 
 namespace keel::sim {
@@ -22,24 +22,24 @@ void HexDigits(uint64_t v, char (&out)[16]) {
 
 SimNetwork::SimNetwork(World* world, NetworkOptions options, env::Rng rng)
     : world_(world), options_(options), rng_(rng) {
-  KEEL_SIM_CHECK(world_ != nullptr);
-  KEEL_SIM_CHECK(options_.max_in_flight_per_link > 0);
+  KEEL_CHECK(world_ != nullptr);
+  KEEL_CHECK(options_.max_in_flight_per_link > 0);
 }
 
 SimNetwork::~SimNetwork() {
-  KEEL_SIM_CHECK(endpoints_.empty());  // transports must go first
+  KEEL_CHECK(endpoints_.empty());  // transports must go first
   for (EventId id : pending_) world_->Cancel(id);
 }
 
 std::unique_ptr<SimTransport> SimNetwork::Attach(NodeLoop* loop) {
-  KEEL_SIM_CHECK(loop != nullptr && loop->world() == world_);
+  KEEL_CHECK(loop != nullptr && loop->world() == world_);
   const uint64_t id = loop->node_id();
-  KEEL_SIM_CHECK(endpoints_.find(id) == endpoints_.end());
+  KEEL_CHECK(endpoints_.find(id) == endpoints_.end());
   endpoints_[id] = Endpoint{loop, nullptr};
   return std::unique_ptr<SimTransport>(new SimTransport(this, loop));
 }
 
-void SimNetwork::Detach(uint64_t node) { KEEL_SIM_CHECK(endpoints_.erase(node) == 1); }
+void SimNetwork::Detach(uint64_t node) { KEEL_CHECK(endpoints_.erase(node) == 1); }
 
 void SimNetwork::Trace(uint64_t node, std::string_view kind,
                        std::initializer_list<TraceField> detail) {
@@ -166,7 +166,7 @@ void SimNetwork::Arrive(uint64_t from, uint64_t to, uint64_t msg_id,
 }
 
 void SimNetwork::Block(uint64_t from, uint64_t to) {
-  KEEL_SIM_CHECK(from != to);
+  KEEL_CHECK(from != to);
   if (blocked_.insert(Link(from, to)).second) {
     Trace(kWorldNode, "net.block", {{"from", from}, {"to", to}});
   }
@@ -202,7 +202,7 @@ void SimNetwork::Split(const std::vector<uint64_t>& side) {
 }
 
 void SimNetwork::StartFlapping(std::vector<Link> links, int64_t blocked_ns, int64_t open_ns) {
-  KEEL_SIM_CHECK(blocked_ns > 0 && open_ns > 0);
+  KEEL_CHECK(blocked_ns > 0 && open_ns > 0);
   if (flap_event_ != 0) {
     world_->Cancel(flap_event_);
     pending_.erase(flap_event_);
@@ -247,14 +247,14 @@ void SimNetwork::Heal() {
 SimTransport::~SimTransport() { network_->Detach(loop_->node_id()); }
 
 void SimTransport::SetHandler(env::TransportHandler* handler) {
-  KEEL_SIM_CHECK(handler != nullptr);
+  KEEL_CHECK(handler != nullptr);
   network_->endpoints_.at(loop_->node_id()).handler = handler;
 }
 
 void SimTransport::ClearHandler() { network_->endpoints_.at(loop_->node_id()).handler = nullptr; }
 
 void SimTransport::AddPeer(uint64_t id, std::string_view address) {
-  KEEL_SIM_CHECK(id != loop_->node_id());
+  KEEL_CHECK(id != loop_->node_id());
   peers_.insert(id);
 }
 
@@ -262,7 +262,7 @@ void SimTransport::RemovePeer(uint64_t id) { peers_.erase(id); }
 
 void SimTransport::Send(uint64_t to, std::string payload) {
   loop_->world()->CheckOnWorldThread();
-  KEEL_SIM_CHECK(loop_->up());  // a crashed process sends nothing
+  KEEL_CHECK(loop_->up());  // a crashed process sends nothing
   if (peers_.count(to) == 0) {
     // Like a real transport with no address for `to`: nothing to send to.
     network_->Trace(loop_->node_id(), "net.drop", {{"to", to}, {"reason", "unknown_peer"}});

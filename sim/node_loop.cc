@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim {
 namespace {
@@ -20,9 +20,9 @@ NodeLoop::NodeLoop(World* world, uint64_t node_id, ClockConfig clock)
       rate_ppm_(clock.rate_ppm),
       offset_ns_(clock.offset_ns),
       restart_starts_loop_clock_over_(clock.restart_starts_loop_clock_over) {
-  KEEL_SIM_CHECK(world_ != nullptr);
-  KEEL_SIM_CHECK(node_id_ != kWorldNode);
-  KEEL_SIM_CHECK(rate_ppm_ >= kMinRatePpm && rate_ppm_ <= kMaxRatePpm);
+  KEEL_CHECK(world_ != nullptr);
+  KEEL_CHECK(node_id_ != kWorldNode);
+  KEEL_CHECK(rate_ppm_ >= kMinRatePpm && rate_ppm_ <= kMaxRatePpm);
 }
 
 NodeLoop::~NodeLoop() {
@@ -47,7 +47,7 @@ int64_t NodeLoop::GlobalTimeForNodeTime(int64_t node_ns) const {
 }
 
 env::TimerId NodeLoop::RunAfter(int64_t delay_nanos, absl::AnyInvocable<void() &&> fn) {
-  KEEL_SIM_CHECK(delay_nanos >= 0);
+  KEEL_CHECK(delay_nanos >= 0);
   return Enqueue(/*is_timer=*/true, NowNanos() + delay_nanos, std::move(fn));
 }
 
@@ -58,14 +58,14 @@ void NodeLoop::Post(absl::AnyInvocable<void() &&> fn) {
 
 env::TimerId NodeLoop::Enqueue(bool is_timer, int64_t deadline_node_ns,
                                absl::AnyInvocable<void() &&> fn) {
-  KEEL_SIM_CHECK(fn != nullptr);
+  KEEL_CHECK(fn != nullptr);
   const env::TimerId id = next_id_++;
   if (!up_) {
     // A dead process schedules nothing; the id is never valid for Cancel.
     world_->trace().Record(world_->now_ns(), node_id_, "loop.drop_dead", {{"id", id}});
     return id;
   }
-  KEEL_SIM_CHECK(pending_.size() < kMaxPendingCallbacks);
+  KEEL_CHECK(pending_.size() < kMaxPendingCallbacks);
   const int64_t at_global_ns =
       is_timer ? std::max(world_->now_ns(), GlobalTimeForNodeTime(deadline_node_ns))
                : world_->now_ns();
@@ -85,7 +85,7 @@ bool NodeLoop::Cancel(env::TimerId id) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return false;
   if (it->second.world_event != 0) {
-    KEEL_SIM_CHECK(world_->Cancel(it->second.world_event));
+    KEEL_CHECK(world_->Cancel(it->second.world_event));
   }
   // A deferred id left in deferred_ is skipped on Resume because it is no longer pending.
   pending_.erase(it);
@@ -94,8 +94,8 @@ bool NodeLoop::Cancel(env::TimerId id) {
 
 void NodeLoop::Fire(env::TimerId id) {
   auto it = pending_.find(id);
-  KEEL_SIM_CHECK(it != pending_.end());  // Cancel/Crash cancel the world event too
-  KEEL_SIM_CHECK(up_);
+  KEEL_CHECK(it != pending_.end());  // Cancel/Crash cancel the world event too
+  KEEL_CHECK(up_);
   world_->NoteEventNode(node_id_);
   Pending& p = it->second;
   p.world_event = 0;
@@ -103,7 +103,7 @@ void NodeLoop::Fire(env::TimerId id) {
     deferred_.push_back(id);
     return;
   }
-  KEEL_SIM_CHECK(!p.is_timer || NowNanos() >= p.deadline_node_ns);
+  KEEL_CHECK(!p.is_timer || NowNanos() >= p.deadline_node_ns);
   absl::AnyInvocable<void() &&> fn = std::move(p.fn);
   const bool is_timer = p.is_timer;
   pending_.erase(it);
@@ -121,14 +121,14 @@ void NodeLoop::Reanchor() {
 void NodeLoop::RescheduleTimers() {
   for (auto& [id, p] : pending_) {
     if (!p.is_timer || p.world_event == 0) continue;  // posts and deferred stay put
-    KEEL_SIM_CHECK(world_->Cancel(p.world_event));
+    KEEL_CHECK(world_->Cancel(p.world_event));
     p.world_event = ScheduleWorldEvent(
         id, std::max(world_->now_ns(), GlobalTimeForNodeTime(p.deadline_node_ns)));
   }
 }
 
 void NodeLoop::SetRatePpm(int64_t rate_ppm) {
-  KEEL_SIM_CHECK(rate_ppm >= kMinRatePpm && rate_ppm <= kMaxRatePpm);
+  KEEL_CHECK(rate_ppm >= kMinRatePpm && rate_ppm <= kMaxRatePpm);
   Reanchor();
   rate_ppm_ = rate_ppm;
   world_->trace().Record(world_->now_ns(), node_id_, "clock.rate", {{"ppm", rate_ppm}});
@@ -136,7 +136,7 @@ void NodeLoop::SetRatePpm(int64_t rate_ppm) {
 }
 
 void NodeLoop::JumpForward(int64_t delta_ns) {
-  KEEL_SIM_CHECK(delta_ns >= 0);
+  KEEL_CHECK(delta_ns >= 0);
   Reanchor();
   anchor_node_ns_ += delta_ns;
   world_->trace().Record(world_->now_ns(), node_id_, "clock.jump", {{"delta_ns", delta_ns}});
@@ -150,13 +150,13 @@ void NodeLoop::StepWallClock(int64_t delta_ns) {
 }
 
 void NodeLoop::Pause() {
-  KEEL_SIM_CHECK(up_);
+  KEEL_CHECK(up_);
   paused_ = true;
   world_->trace().Record(world_->now_ns(), node_id_, "node.pause");
 }
 
 void NodeLoop::Resume() {
-  KEEL_SIM_CHECK(up_);
+  KEEL_CHECK(up_);
   paused_ = false;
   world_->trace().Record(world_->now_ns(), node_id_, "node.resume",
                          {{"deferred", deferred_.size()}});
@@ -171,11 +171,11 @@ void NodeLoop::Resume() {
 }
 
 void NodeLoop::Crash() {
-  KEEL_SIM_CHECK(up_);
+  KEEL_CHECK(up_);
   world_->trace().Record(world_->now_ns(), node_id_, "node.crash",
                          {{"discarded", pending_.size()}, {"incarnation", incarnation_}});
   for (auto& [id, p] : pending_) {
-    if (p.world_event != 0) KEEL_SIM_CHECK(world_->Cancel(p.world_event));
+    if (p.world_event != 0) KEEL_CHECK(world_->Cancel(p.world_event));
   }
   pending_.clear();
   deferred_.clear();
@@ -185,8 +185,8 @@ void NodeLoop::Crash() {
 }
 
 void NodeLoop::Restart() {
-  KEEL_SIM_CHECK(!up_);
-  KEEL_SIM_CHECK(pending_.empty());
+  KEEL_CHECK(!up_);
+  KEEL_CHECK(pending_.empty());
   up_ = true;
   if (restart_starts_loop_clock_over_) {
     // A new process: its Loop clock reads offset_ns again from now on. Nothing is pending

@@ -3,14 +3,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim {
 
 absl::StatusOr<std::unique_ptr<SimEnv>> SimEnv::Create(World* world, SimNetwork* network,
                                                        uint64_t node_id,
                                                        SimEnvOptions options) {
-  KEEL_SIM_CHECK(world != nullptr && network != nullptr);
+  KEEL_CHECK(world != nullptr && network != nullptr);
   if (node_id == kWorldNode) {
     return absl::InvalidArgumentError("node id 0 is reserved for the world");
   }
@@ -43,7 +43,7 @@ env::Rng SimEnv::NewRng(std::string_view purpose) {
 void SimEnv::Crash() {
   loop_->Crash();
   disk_->Crash();
-  KEEL_SIM_CHECK(fs_.size() < kMaxIncarnations);
+  KEEL_CHECK(fs_.size() < kMaxIncarnations);
   fs_.push_back(std::make_unique<ProcessFileSystem>(disk_.get()));
   transport_->ClearHandler();
 }

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim {
 
@@ -13,15 +13,15 @@ World::World(uint64_t seed)
 env::Rng World::NewRng(std::string_view purpose) const { return root_rng_.Stream(purpose); }
 
 void World::CheckOnWorldThread() const {
-  KEEL_SIM_CHECK(std::this_thread::get_id() == owner_thread_);
+  KEEL_CHECK(std::this_thread::get_id() == owner_thread_);
 }
 
 EventId World::ScheduleAt(int64_t at_ns, absl::AnyInvocable<void() &&> fn) {
   CheckOnWorldThread();
-  KEEL_SIM_CHECK(at_ns >= now_ns_);
-  KEEL_SIM_CHECK(fn != nullptr);
-  KEEL_SIM_CHECK(live_count_ < kMaxPendingEvents);
-  KEEL_SIM_CHECK(next_seq_ < (EventId{1} << (64 - kSlotBits)));
+  KEEL_CHECK(at_ns >= now_ns_);
+  KEEL_CHECK(fn != nullptr);
+  KEEL_CHECK(live_count_ < kMaxPendingEvents);
+  KEEL_CHECK(next_seq_ < (EventId{1} << (64 - kSlotBits)));
   uint32_t slot;
   if (free_slots_.empty()) {
     // Slots only grow while every slot is live, so there are at most kMaxPendingEvents.
@@ -41,13 +41,13 @@ EventId World::ScheduleAt(int64_t at_ns, absl::AnyInvocable<void() &&> fn) {
 }
 
 EventId World::ScheduleAfter(int64_t delay_ns, absl::AnyInvocable<void() &&> fn) {
-  KEEL_SIM_CHECK(delay_ns >= 0);
+  KEEL_CHECK(delay_ns >= 0);
   return ScheduleAt(now_ns_ + delay_ns, std::move(fn));
 }
 
 absl::AnyInvocable<void() &&> World::ReleaseSlot(EventId id) {
   Slot& slot = slots_[static_cast<size_t>(id & kSlotMask)];
-  KEEL_SIM_CHECK(slot.id == id);
+  KEEL_CHECK(slot.id == id);
   absl::AnyInvocable<void() &&> fn = std::move(slot.fn);
   slot.fn = nullptr;
   slot.id = 0;
@@ -83,7 +83,7 @@ bool World::Step() {
   std::pop_heap(heap_.begin(), heap_.end(), Later());
   const HeapEntry event = heap_.back();
   heap_.pop_back();
-  KEEL_SIM_CHECK(event.at_ns >= now_ns_);
+  KEEL_CHECK(event.at_ns >= now_ns_);
   absl::AnyInvocable<void() &&> fn = ReleaseSlot(event.id);
   now_ns_ = event.at_ns;
   ++events_run_;

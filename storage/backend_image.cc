@@ -1,9 +1,9 @@
 #include "storage/backend_image.h"
 
-#include <cassert>
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "base/check.h"
 #include "storage/coding.h"
 #include "storage/format.h"
 #include "storage/snapshot_file.h"
@@ -45,7 +45,7 @@ absl::Status BackendImageWriter::Flush() {
 
 absl::Status BackendImageWriter::Add(std::string_view key, std::string_view value) {
   if (!error_.ok()) return error_;
-  assert(!finished_);
+  KEEL_CHECK(!finished_);
   if (key.size() > kMaxImageRecordBytes || value.size() > kMaxImageRecordBytes) {
     error_ = absl::InvalidArgumentError(
         absl::StrFormat("storage/image: %s: record of %d+%d bytes is too large", path_,
@@ -62,7 +62,7 @@ absl::Status BackendImageWriter::Add(std::string_view key, std::string_view valu
 
 absl::StatusOr<BackendImageInfo> BackendImageWriter::Finish() {
   if (!error_.ok()) return error_;
-  assert(!finished_);
+  KEEL_CHECK(!finished_);
   absl::Status s = Flush();
   if (!s.ok()) return s;
   std::string trailer;
@@ -71,7 +71,7 @@ absl::StatusOr<BackendImageInfo> BackendImageWriter::Finish() {
   PutFixed64(&trailer, records_);
   PutFixed32(&trailer, crc_);
   PutFixed32(&trailer, ExtendCrc(0, trailer));
-  assert(trailer.size() == kImageTrailerBytes);
+  KEEL_CHECK(trailer.size() == kImageTrailerBytes);
   buffer_ = trailer;
   s = Flush();
   if (s.ok()) s = file_->Sync();

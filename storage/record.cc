@@ -2,9 +2,8 @@
 
 #include <zlib.h>
 
-#include <cassert>
-
 #include "absl/strings/str_format.h"
+#include "base/check.h"
 #include "storage/coding.h"
 
 namespace keel::storage {
@@ -13,7 +12,7 @@ namespace {
 uint32_t Crc(uint32_t seed, std::string_view bytes) {
   // zlib's crc32 takes a uInt length; our inputs are bounded by kMaxRecordPayloadBytes
   // and kRecordHeaderBytes, far below 4 GiB.
-  assert(bytes.size() <= UINT32_MAX);
+  KEEL_CHECK(bytes.size() <= UINT32_MAX);
   return static_cast<uint32_t>(
       crc32(seed, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(bytes.size())));
 }
@@ -43,7 +42,7 @@ uint64_t FramedRecordBytes(uint64_t payload_bytes) {
 
 uint32_t AppendRecord(RecordType type, std::string_view payload, uint32_t prev_data_crc,
                       std::string* out) {
-  assert(payload.size() <= kMaxRecordPayloadBytes);
+  KEEL_CHECK(payload.size() <= kMaxRecordPayloadBytes);
   const size_t start = out->size();
   const uint32_t data_crc = ChainCrc(prev_data_crc, type, payload);
   const uint64_t pad = PaddingBytes(payload.size());
@@ -55,13 +54,13 @@ uint32_t AppendRecord(RecordType type, std::string_view payload, uint32_t prev_d
   PutFixed32(out, Crc(0, std::string_view(out->data() + start, 12)));
   out->append(payload.data(), payload.size());
   out->append(pad, '\0');
-  assert(out->size() - start == FramedRecordBytes(payload.size()));
+  KEEL_CHECK(out->size() - start == FramedRecordBytes(payload.size()));
   return data_crc;
 }
 
 DecodedRecord DecodeRecord(std::string_view data, uint64_t offset) {
-  assert(offset <= data.size());
-  assert(offset % kRecordAlignmentBytes == 0);
+  KEEL_CHECK(offset <= data.size());
+  KEEL_CHECK(offset % kRecordAlignmentBytes == 0);
   DecodedRecord r;
   const std::string_view rest = data.substr(offset);
   if (rest.empty()) {

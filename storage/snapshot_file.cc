@@ -3,9 +3,9 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cassert>
 
 #include "absl/strings/str_format.h"
+#include "base/check.h"
 #include "storage/coding.h"
 #include "storage/format.h"
 
@@ -35,7 +35,7 @@ std::string EncodeSnapshotHeader(const SnapshotHeader& header) {
   PutFixed32(&out, 0);
   PutFixed32(&out, 0);
   PutFixed32(&out, ExtendCrc(0, out));
-  assert(out.size() == kSnapshotHeaderBytes);
+  KEEL_CHECK(out.size() == kSnapshotHeaderBytes);
   return out;
 }
 

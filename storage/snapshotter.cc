@@ -1,12 +1,12 @@
 #include "storage/snapshotter.h"
 
 #include <algorithm>
-#include <cassert>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/check.h"
 #include "storage/file_util.h"
 #include "storage/format.h"
 #include "storage/snapshot_file.h"
@@ -15,7 +15,7 @@ namespace keel::storage {
 
 absl::StatusOr<std::unique_ptr<Snapshotter>> Snapshotter::Create(env::FileSystem* fs,
                                                                  std::string_view dir) {
-  assert(fs != nullptr);
+  KEEL_CHECK(fs != nullptr);
   absl::Status s = CreateDirDurably(fs, dir);
   if (!s.ok()) return s;
   s = RemoveFilesWithSuffix(fs, dir, std::string(kSnapSuffix) + std::string(kTmpSuffix));
@@ -147,7 +147,7 @@ absl::StatusOr<LoadedSnapshot> Snapshotter::LoadNewestMatching(
 }
 
 absl::Status Snapshotter::Purge(size_t keep) {
-  assert(keep >= 1);
+  KEEL_CHECK(keep >= 1);
   absl::StatusOr<std::vector<SnapshotFileInfo>> infos = List();
   if (!infos.ok()) return infos.status();
   if (infos->size() <= keep) return absl::OkStatus();

@@ -1,11 +1,11 @@
 #include "storage/wal.h"
 
 #include <algorithm>
-#include <cassert>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/check.h"
 #include "storage/coding.h"
 #include "storage/file_util.h"
 #include "storage/record.h"
@@ -30,10 +30,10 @@ std::string EncodeMarker(WalSnapshot snapshot, bool installed = false) {
   std::string payload;
   PutFixed64(&payload, snapshot.index);
   PutFixed64(&payload, snapshot.term);
-  assert(payload.size() == kSnapshotMarkerPayloadBytes);
+  KEEL_CHECK(payload.size() == kSnapshotMarkerPayloadBytes);
   if (installed) {
     PutFixed64(&payload, kSnapshotMarkerInstalled);
-    assert(payload.size() == kInstalledSnapshotMarkerPayloadBytes);
+    KEEL_CHECK(payload.size() == kInstalledSnapshotMarkerPayloadBytes);
   }
   return payload;
 }
@@ -238,7 +238,7 @@ absl::Status ReplaySegment(env::FileSystem* fs, std::string_view path, const Par
     }
     offset = record.next_offset;
   }
-  assert(false && "record loop bound exceeded");
+  KEEL_CHECK_MSG(false, "record loop bound exceeded");
   return absl::InternalError("storage/wal: record loop bound exceeded");
 }
 
@@ -255,8 +255,8 @@ Wal::Wal(env::FileSystem* fs, std::string dir, WalOptions options,
       options_(options),
       lock_(std::move(lock)),
       self_(std::make_shared<Wal*>(this)) {
-  assert(fs_ != nullptr);
-  assert(options_.segment_size_bytes > 0);
+  KEEL_CHECK(fs_ != nullptr);
+  KEEL_CHECK(options_.segment_size_bytes > 0);
 }
 
 Wal::~Wal() {
@@ -401,7 +401,7 @@ absl::StatusOr<std::unique_ptr<Wal>> Wal::Open(env::FileSystem* fs, std::string_
 absl::StatusOr<WalContents> Wal::ReadAll() {
   if (replayed_) return absl::FailedPreconditionError("storage/wal: ReadAll only once, after Open");
   replayed_ = true;
-  assert(!segments_.empty());
+  KEEL_CHECK(!segments_.empty());
   Replay replay;
   replay.from = open_snapshot_;
   replay.marker_found = open_snapshot_.index == 0;
@@ -421,7 +421,7 @@ absl::StatusOr<WalContents> Wal::ReadAll() {
   const std::string last_path = PathOf(segments_.back().name);
   absl::StatusOr<uint64_t> size_bytes = fs_->GetFileSize(last_path);
   if (!size_bytes.ok()) return size_bytes.status();
-  assert(valid_bytes <= *size_bytes);
+  KEEL_CHECK(valid_bytes <= *size_bytes);
   replay.contents.truncated_tail_bytes = *size_bytes - valid_bytes;
   if (valid_bytes < *size_bytes) {
     absl::Status s = fs_->Truncate(last_path, valid_bytes);
@@ -448,7 +448,7 @@ std::string Wal::EncodeSegmentHead(const Segment& segment) {
   PutFixed32(&header, chain_crc_);
   PutFixed32(&header, 0);
   PutFixed64(&header, 0);
-  assert(header.size() == kSegmentHeaderPayloadBytes);
+  KEEL_CHECK(header.size() == kSegmentHeaderPayloadBytes);
   chain_crc_ = AppendRecord(RecordType::kSegmentHeader, header, chain_crc_, &out);
   chain_crc_ = AppendRecord(RecordType::kMetadata, metadata_, chain_crc_, &out);
   chain_crc_ =
@@ -459,8 +459,8 @@ std::string Wal::EncodeSegmentHead(const Segment& segment) {
 }
 
 absl::Status Wal::PublishPendingSegment() {
-  assert(pending_cut_.has_value());
-  assert(inflight_saves_ == 0);
+  KEEL_CHECK(pending_cut_.has_value());
+  KEEL_CHECK(inflight_saves_ == 0);
   const Segment& segment = pending_cut_->segment;
   const std::string path = PathOf(segment.name);
   const std::string tmp_path = path + std::string(kTmpSuffix);
@@ -557,7 +557,7 @@ absl::Status Wal::Submit(std::string bytes, env::StatusCallback done) {
       return absl::OkStatus();
     }
     // Nothing in flight on the old segment (so nothing queued either): cut right here.
-    assert(pending_cut_->queue.empty());
+    KEEL_CHECK(pending_cut_->queue.empty());
     absl::Status s = PublishPendingSegment();
     pending_cut_.reset();
     if (!s.ok()) {
@@ -570,8 +570,8 @@ absl::Status Wal::Submit(std::string bytes, env::StatusCallback done) {
 }
 
 void Wal::Issue(std::string bytes, env::StatusCallback done) {
-  assert(file_ != nullptr);
-  assert(file_size_bytes_ % kRecordAlignmentBytes == 0);
+  KEEL_CHECK(file_ != nullptr);
+  KEEL_CHECK(file_size_bytes_ % kRecordAlignmentBytes == 0);
   ++inflight_saves_;
   file_size_bytes_ += bytes.size();
   // The append's outcome reaches `done` through the sync callback, which the FileSystem
@@ -595,7 +595,7 @@ void Wal::Issue(std::string bytes, env::StatusCallback done) {
 }
 
 void Wal::OnSaveComplete(absl::Status status, env::StatusCallback done) {
-  assert(inflight_saves_ > 0);
+  KEEL_CHECK(inflight_saves_ > 0);
   --inflight_saves_;
   if (!status.ok()) Fail(status);
   std::vector<env::StatusCallback> failed;
@@ -607,7 +607,7 @@ void Wal::OnSaveComplete(absl::Status status, env::StatusCallback done) {
 }
 
 std::vector<env::StatusCallback> Wal::FinishCut() {
-  assert(pending_cut_.has_value() && inflight_saves_ == 0);
+  KEEL_CHECK(pending_cut_.has_value() && inflight_saves_ == 0);
   absl::Status s = sticky_error_.ok() ? PublishPendingSegment() : sticky_error_;
   std::deque<QueuedSave> queue = std::move(pending_cut_->queue);
   pending_cut_.reset();
@@ -622,7 +622,7 @@ std::vector<env::StatusCallback> Wal::FinishCut() {
 }
 
 void Wal::Fail(const absl::Status& status) {
-  assert(!status.ok());
+  KEEL_CHECK(!status.ok());
   if (sticky_error_.ok()) sticky_error_ = status;
 }
 

@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "client/check.h"
+#include "base/check.h"
 #include "grpcpp/alarm.h"
 
 namespace keel::client::keelbench {
@@ -32,8 +32,8 @@ std::string ErrorKey(const grpc::Status& s) {
 
 absl::Duration RunUnary(const UnaryRun& run, const std::vector<std::unique_ptr<Endpoint>>& conns,
                         const StartFn& start, Recorder* recorder) {
-  KEEL_CLIENT_CHECK(!conns.empty());
-  KEEL_CLIENT_CHECK(run.clients >= 1);
+  KEEL_CHECK(!conns.empty());
+  KEEL_CHECK(run.clients >= 1);
   std::vector<std::unique_ptr<grpc::CompletionQueue>> cqs;
   for (int i = 0; i < kPollerThreads; ++i) cqs.push_back(std::make_unique<grpc::CompletionQueue>());
   std::vector<ClientSlot> slots(static_cast<size_t>(run.clients));

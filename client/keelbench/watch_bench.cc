@@ -7,14 +7,14 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "client/check.h"
+#include "base/check.h"
 #include "client/keelbench/report.h"
 #include "client/keelbench/unary_driver.h"
 
 namespace keel::client::keelbench {
 
 int RunWatchBench(const WatchRun& run, const std::vector<std::unique_ptr<Endpoint>>& conns) {
-  KEEL_CLIENT_CHECK(run.streams >= 1 && run.watchers_per_stream >= 1 && run.watched_keys >= 1);
+  KEEL_CHECK(run.streams >= 1 && run.watchers_per_stream >= 1 && run.watched_keys >= 1);
   const int total_watchers = run.streams * run.watchers_per_stream;
   std::vector<std::string> keys;
   for (int k = 0; k < run.watched_keys; ++k) keys.push_back(absl::StrCat(run.key_prefix, k));

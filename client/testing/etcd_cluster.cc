@@ -18,7 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "client/check.h"
+#include "base/check.h"
 #include "client/endpoint.h"
 #include "grpcpp/client_context.h"
 
@@ -41,7 +41,7 @@ bool CanConnect(int port) {
 std::string TempRoot() {
   const char* base = std::getenv("TEST_TMPDIR");
   std::string templ = absl::StrCat(base != nullptr ? base : "/tmp", "/etcd-cluster-XXXXXX");
-  KEEL_CLIENT_CHECK(::mkdtemp(templ.data()) != nullptr);
+  KEEL_CHECK(::mkdtemp(templ.data()) != nullptr);
   return templ;
 }
 
@@ -49,7 +49,7 @@ std::string TempRoot() {
 
 absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int size, std::string binary,
                                                                 absl::Duration ready_timeout) {
-  KEEL_CLIENT_CHECK(size >= 1 && size <= 7);
+  KEEL_CHECK(size >= 1 && size <= 7);
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
   // `bazel test --test_env=KEEL_CLIENT_TEST_SERVER=/abs/path/keeld` runs the same tests
   // against keeld (it takes etcd's flags).
@@ -219,7 +219,7 @@ void EtcdCluster::Continue(int i) {
 }
 
 absl::Status EtcdCluster::Restart(int i) {
-  KEEL_CLIENT_CHECK(members_[i].pid <= 0);
+  KEEL_CHECK(members_[i].pid <= 0);
   absl::Status s = Spawn(i, /*existing=*/true);
   if (s.ok()) s = WaitListening(i, absl::Seconds(30));
   if (s.ok()) s = WaitServing(i, absl::Seconds(30));

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "client/check.h"
+#include "base/check.h"
 
 namespace keel::client::testing {
 
@@ -47,7 +47,7 @@ bool ReservePort(int port) {
 
 bool CanBind(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  KEEL_CLIENT_CHECK(fd >= 0);
+  KEEL_CHECK(fd >= 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -74,7 +74,7 @@ int PickFreePort() {
     const int port = pick(rng);
     if (ReservePort(port) && CanBind(port)) return port;
   }
-  KEEL_CLIENT_CHECK(false && "no free port outside the ephemeral range");
+  KEEL_CHECK(false && "no free port outside the ephemeral range");
   return 0;
 }
 

@@ -15,7 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "httplib.h"
-#include "node/check.h"
+#include "base/check.h"
 #include "node/gateway/go_json_scan.h"
 #include "node/gateway/json_codec.h"
 
@@ -296,7 +296,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(
     std::shared_ptr<grpc::ChannelInterface> channel, Options options) {
   absl::StatusOr<absl::flat_hash_map<std::string, Route>> routes = ResolveRoutes();
   if (!routes.ok()) return routes.status();
-  KEEL_NODE_CHECK(options.stream_queue_messages > 0 && options.max_stream_requests > 0);
+  KEEL_CHECK(options.stream_queue_messages > 0 && options.max_stream_requests > 0);
   return std::unique_ptr<Gateway>(new Gateway(std::move(channel), options, *std::move(routes)));
 }
 
@@ -392,7 +392,7 @@ void Gateway::ServeUnary(const Route& route, const httplib::Request& req, httpli
         &tag, &ok,
         std::chrono::system_clock::now() + absl::ToChronoMilliseconds(kClientPollInterval));
     if (next == grpc::CompletionQueue::GOT_EVENT) break;  // the only tag: Finish
-    KEEL_NODE_CHECK(next == grpc::CompletionQueue::TIMEOUT);
+    KEEL_CHECK(next == grpc::CompletionQueue::TIMEOUT);
     if (!cancelled && ClientGone(fd)) {
       context.TryCancel();
       cancelled = true;

@@ -3,7 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
-#include "node/check.h"
+#include "base/check.h"
 #include "node/gateway/gateway_errors.pb.h"
 
 namespace keel::node::gateway {
@@ -47,7 +47,7 @@ std::string MessageToJson(const google::protobuf::Message& message) {
   std::string out;
   const auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
   // Printing a well-formed message cannot fail (no Any with unknown types in etcd's API).
-  KEEL_NODE_CHECK(status.ok());
+  KEEL_CHECK(status.ok());
   return out;
 }
 

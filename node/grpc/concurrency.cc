@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "node/check.h"
+#include "base/check.h"
 
 namespace keel::node {
 
@@ -81,7 +81,7 @@ void DeletionWaiter::CheckPredecessor() {
 }
 
 void DeletionWaiter::OnRange(absl::StatusOr<etcdserverpb::RangeResponse> result) {
-  KEEL_NODE_CHECK(done_ != nullptr);
+  KEEL_CHECK(done_ != nullptr);
   if (!result.ok()) {
     std::move(done_)(result.status());
     return;

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "node/check.h"
+#include "base/check.h"
 #include "node/grpc/concurrency.h"
 #include "node/grpc/loop_operation.h"
 #include "node/grpc/unary_call.h"
@@ -172,7 +172,7 @@ class ObserveReactor final : public grpc::ServerWriteReactor<v3electionpb::Leade
 
   void OnWriteDone(bool ok) override {
     loop_->Post([this, ok] {
-      KEEL_NODE_CHECK(write_in_flight_ && !queue_.empty());
+      KEEL_CHECK(write_in_flight_ && !queue_.empty());
       write_in_flight_ = false;
       queue_.pop_front();
       if (!ok) {
@@ -313,7 +313,7 @@ class ObserveReactor final : public grpc::ServerWriteReactor<v3electionpb::Leade
   }
 
   void StartNextWrite() {
-    KEEL_NODE_CHECK(!write_in_flight_ && !queue_.empty());
+    KEEL_CHECK(!write_in_flight_ && !queue_.empty());
     write_in_flight_ = true;
     StartWrite(&queue_.front());
   }

@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "node/check.h"
+#include "base/check.h"
 #include "node/grpc/status_convert.h"
 #include "node/grpc/unary_call.h"
 

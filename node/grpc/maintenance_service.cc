@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-#include "node/check.h"
+#include "base/check.h"
 #include "node/grpc/status_convert.h"
 #include "node/grpc/unary_call.h"
 
@@ -22,9 +22,9 @@ class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::Snap
  public:
   SnapshotReactor(env::Loop* loop, size_t chunk_bytes)
       : loop_(loop), chunk_bytes_(chunk_bytes), digest_(EVP_MD_CTX_new()) {
-    KEEL_NODE_CHECK(chunk_bytes_ > 0);
-    KEEL_NODE_CHECK(digest_ != nullptr);
-    KEEL_NODE_CHECK(EVP_DigestInit_ex(digest_, EVP_sha256(), nullptr) == 1);
+    KEEL_CHECK(chunk_bytes_ > 0);
+    KEEL_CHECK(digest_ != nullptr);
+    KEEL_CHECK(EVP_DigestInit_ex(digest_, EVP_sha256(), nullptr) == 1);
   }
   ~SnapshotReactor() override { EVP_MD_CTX_free(digest_); }
 
@@ -75,9 +75,9 @@ class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::Snap
         Finish(ToGrpcStatus(chunk.status()));
         return;
       }
-      KEEL_NODE_CHECK(chunk->size() <= chunk_bytes_);
+      KEEL_CHECK(chunk->size() <= chunk_bytes_);
       if (!chunk->empty()) {
-        KEEL_NODE_CHECK(EVP_DigestUpdate(digest_, chunk->data(), chunk->size()) == 1);
+        KEEL_CHECK(EVP_DigestUpdate(digest_, chunk->data(), chunk->size()) == 1);
         if (remaining_bytes == 0) stage_ = Stage::kDataDone;
         response_.set_remaining_bytes(remaining_bytes);
         *response_.mutable_blob() = *std::move(chunk);
@@ -86,12 +86,12 @@ class SnapshotReactor final : public grpc::ServerWriteReactor<etcdserverpb::Snap
       }
       stage_ = Stage::kDataDone;  // exhausted exactly at a chunk boundary
     }
-    KEEL_NODE_CHECK(stage_ == Stage::kDataDone);
+    KEEL_CHECK(stage_ == Stage::kDataDone);
     reader_.reset();
     unsigned char sha[EVP_MAX_MD_SIZE];
     unsigned int sha_bytes = 0;
-    KEEL_NODE_CHECK(EVP_DigestFinal_ex(digest_, sha, &sha_bytes) == 1);
-    KEEL_NODE_CHECK(sha_bytes == 32);
+    KEEL_CHECK(EVP_DigestFinal_ex(digest_, sha, &sha_bytes) == 1);
+    KEEL_CHECK(sha_bytes == 32);
     response_.set_remaining_bytes(0);
     response_.set_blob(reinterpret_cast<const char*>(sha), sha_bytes);
     stage_ = Stage::kDigestSent;

@@ -7,7 +7,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "node/check.h"
+#include "base/check.h"
 
 namespace keel::node {
 namespace {
@@ -22,7 +22,7 @@ using WatchReactorBase =
 class WatchReactor final : public WatchReactorBase, public server::WatchSink {
  public:
   WatchReactor(env::Loop* loop, WatchQueueLimits limits) : loop_(loop), limits_(limits) {
-    KEEL_NODE_CHECK(limits_.max_responses > 0 && limits_.max_bytes > 0);
+    KEEL_CHECK(limits_.max_responses > 0 && limits_.max_bytes > 0);
   }
 
   // Runs on the Loop: the stream exists before the first read is started.
@@ -55,7 +55,7 @@ class WatchReactor final : public WatchReactorBase, public server::WatchSink {
     bool wake = false;
     {
       absl::MutexLock lock(&mu_);
-      KEEL_NODE_CHECK(write_in_flight_ && !queue_.empty());
+      KEEL_CHECK(write_in_flight_ && !queue_.empty());
       write_in_flight_ = false;
       queued_bytes_ -= queue_.front().bytes;
       queue_.pop_front();

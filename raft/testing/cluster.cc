@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/entry_util.h"
 
 namespace keel::raft::testing {
@@ -36,8 +36,8 @@ std::string EncodeSnapshotData(uint64_t index, uint64_t hash) {
 
 void DecodeSnapshotData(const std::string& data, uint64_t* index, uint64_t* hash) {
   std::vector<std::string> parts = absl::StrSplit(data, ':');
-  KEEL_RAFT_CHECK(parts.size() == 2, "bad snapshot data");
-  KEEL_RAFT_CHECK(absl::SimpleAtoi(parts[0], index) && absl::SimpleAtoi(parts[1], hash),
+  KEEL_CHECK_MSG(parts.size() == 2, "bad snapshot data");
+  KEEL_CHECK_MSG(absl::SimpleAtoi(parts[0], index) && absl::SimpleAtoi(parts[1], hash),
                   "bad snapshot data");
 }
 
@@ -68,11 +68,11 @@ Cluster::Cluster(const ClusterOptions& options)
 Cluster::~Cluster() = default;
 
 Cluster::Node& Cluster::node(uint64_t id) {
-  KEEL_RAFT_CHECK(id >= 1 && id <= nodes_.size(), "no such node");
+  KEEL_CHECK_MSG(id >= 1 && id <= nodes_.size(), "no such node");
   return *nodes_[id - 1];
 }
 const Cluster::Node& Cluster::node(uint64_t id) const {
-  KEEL_RAFT_CHECK(id >= 1 && id <= nodes_.size(), "no such node");
+  KEEL_CHECK_MSG(id >= 1 && id <= nodes_.size(), "no such node");
   return *nodes_[id - 1];
 }
 
@@ -84,7 +84,7 @@ void Cluster::StartNode(Node& n) {
   if (!snap.data().empty()) {
     uint64_t index = 0;
     DecodeSnapshotData(snap.data(), &index, &n.sm_hash);
-    KEEL_RAFT_CHECK(index == n.applied_index, "snapshot data does not match its index");
+    KEEL_CHECK_MSG(index == n.applied_index, "snapshot data does not match its index");
   }
   // Changes after the snapshot are re-applied as committed entries are handed out again.
   n.conf_state =
@@ -103,7 +103,7 @@ void Cluster::StartNode(Node& n) {
   c.max_size_per_msg = options_.max_size_per_msg;
   c.max_inflight_msgs = options_.max_inflight_msgs;
   auto rn = RawNode::Create(c);
-  KEEL_RAFT_CHECK(rn.ok(), "RawNode::Create failed in harness");
+  KEEL_CHECK_MSG(rn.ok(), "RawNode::Create failed in harness");
   n.raft = *std::move(rn);
 }
 
@@ -183,14 +183,14 @@ bool Cluster::HandleReady(Node& n) {
     return false;
   }
   if (rd.snapshot) {
-    KEEL_RAFT_CHECK(n.storage.ApplySnapshot(*rd.snapshot).ok(), "apply snapshot failed");
+    KEEL_CHECK_MSG(n.storage.ApplySnapshot(*rd.snapshot).ok(), "apply snapshot failed");
     DecodeSnapshotData(rd.snapshot->data(), &n.applied_index, &n.sm_hash);
     n.conf_state = rd.snapshot->metadata().conf_state();
     n.last_snapshot_index = rd.snapshot->metadata().index();
   }
   if (!rd.entries.empty()) {
     std::vector<raftpb::Entry> entries = rd.entries;
-    KEEL_RAFT_CHECK(n.storage.Append(std::move(entries)).ok(), "append failed");
+    KEEL_CHECK_MSG(n.storage.Append(std::move(entries)).ok(), "append failed");
     for (const auto& e : rd.entries) {
       absl::StatusOr<uint64_t> prev = n.storage.Term(e.index() - 1);
       checker_.ObservePersisted(n.id, e, prev.ok() ? *prev : 0);
@@ -236,8 +236,8 @@ void Cluster::MaybeSnapshot(Node& n) {
   if (n.applied_index < n.last_snapshot_index + options_.snapshot_every) return;
   auto snap = n.storage.CreateSnapshot(n.applied_index, &n.conf_state,
                                        EncodeSnapshotData(n.applied_index, n.sm_hash));
-  KEEL_RAFT_CHECK(snap.ok(), "create snapshot failed");
-  KEEL_RAFT_CHECK(n.storage.Compact(n.applied_index).ok(), "compact failed");
+  KEEL_CHECK_MSG(snap.ok(), "create snapshot failed");
+  KEEL_CHECK_MSG(n.storage.Compact(n.applied_index).ok(), "compact failed");
   n.last_snapshot_index = n.applied_index;
 }
 

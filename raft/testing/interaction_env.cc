@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/describe.h"
 #include "raft/rawnode.h"
 #include "raft/storage.h"
@@ -26,7 +26,7 @@ namespace {
 
 uint64_t ToU64(const std::string& s) {
   uint64_t v = 0;
-  KEEL_RAFT_CHECK(absl::SimpleAtoi(s, &v), "expected a number in test command");
+  KEEL_CHECK_MSG(absl::SimpleAtoi(s, &v), "expected a number in test command");
   return v;
 }
 
@@ -36,7 +36,7 @@ InteractionEnv::InteractionEnv() = default;
 InteractionEnv::~InteractionEnv() = default;
 
 InteractionEnv::Node& InteractionEnv::node(uint64_t id) {
-  KEEL_RAFT_CHECK(id >= 1 && id <= nodes_.size(), "no such node in test command");
+  KEEL_CHECK_MSG(id >= 1 && id <= nodes_.size(), "no such node in test command");
   return *nodes_[id - 1];
 }
 
@@ -141,7 +141,7 @@ void InteractionEnv::AddNodes(const TestCase& tc) {
       snap.mutable_metadata()->set_index(index);
       snap.mutable_metadata()->set_term(1);
       *snap.mutable_metadata()->mutable_conf_state() = cs;
-      KEEL_RAFT_CHECK(nd->storage.ApplySnapshot(snap).ok(), "bootstrap snapshot");
+      KEEL_CHECK_MSG(nd->storage.ApplySnapshot(snap).ok(), "bootstrap snapshot");
       raftpb::HardState hs;
       hs.set_term(1);
       hs.set_commit(index);
@@ -205,11 +205,11 @@ bool InteractionEnv::ProcessReady(uint64_t id) {
   Print(DescribeReady(rd, "  "));
   // Persist, then send, then apply: the order the contract requires.
   if (rd.snapshot) {
-    KEEL_RAFT_CHECK(n.storage.ApplySnapshot(*rd.snapshot).ok(), "apply snapshot");
+    KEEL_CHECK_MSG(n.storage.ApplySnapshot(*rd.snapshot).ok(), "apply snapshot");
     n.conf_state = rd.snapshot->metadata().conf_state();
   }
   if (!rd.entries.empty()) {
-    KEEL_RAFT_CHECK(n.storage.Append(rd.entries).ok(), "append entries");
+    KEEL_CHECK_MSG(n.storage.Append(rd.entries).ok(), "append entries");
   }
   if (rd.hard_state) n.storage.SetHardState(*rd.hard_state);
   // Messages from or to an isolated node are lost on the wire.
@@ -313,7 +313,7 @@ void InteractionEnv::ProposeConfChange(const TestCase& tc) {
   }
   absl::Status s;
   if (tc.Get("v1") == std::optional<std::string>("true")) {
-    KEEL_RAFT_CHECK(cc.changes_size() == 1, "v1 conf change takes exactly one change");
+    KEEL_CHECK_MSG(cc.changes_size() == 1, "v1 conf change takes exactly one change");
     raftpb::ConfChange v1;
     v1.set_type(cc.changes(0).type());
     v1.set_node_id(cc.changes(0).node_id());
@@ -333,7 +333,7 @@ void InteractionEnv::RaftLog(uint64_t id) {
     return;
   }
   auto entries = n.storage.Entries(first, last + 1, UINT64_MAX);
-  KEEL_RAFT_CHECK(entries.ok(), "read storage");
+  KEEL_CHECK_MSG(entries.ok(), "read storage");
   for (const auto& e : *entries) Print(DescribeEntry(e));
 }
 

@@ -2,7 +2,7 @@
 
 #include <deque>
 
-#include "raft/check.h"
+#include "base/check.h"
 #include "raft/entry_util.h"
 
 namespace keel::raft::testing {
@@ -30,9 +30,9 @@ TestNode NewTestRaft(uint64_t id, int election_tick, int heartbeat_tick,
   c.max_size_per_msg = kNoLimit;
   c.max_inflight_msgs = 256;
   if (tweak) tweak(c);
-  KEEL_RAFT_CHECK(ValidateConfig(&c).ok(), "invalid test config");
+  KEEL_CHECK_MSG(ValidateConfig(&c).ok(), "invalid test config");
   auto r = Raft::Create(c);
-  KEEL_RAFT_CHECK(r.ok(), "Raft::Create failed in test");
+  KEEL_CHECK_MSG(r.ok(), "Raft::Create failed in test");
   n.raft = *std::move(r);
   return n;
 }
@@ -45,14 +45,14 @@ void Persist(TestNode& n) {
     bool did = false;
     if (r.log().UnstableSnapshot()) {
       raftpb::Snapshot s = *r.log().UnstableSnapshot();
-      KEEL_RAFT_CHECK(n.storage->ApplySnapshot(s).ok(), "persist snapshot");
+      KEEL_CHECK_MSG(n.storage->ApplySnapshot(s).ok(), "persist snapshot");
       r.mutable_log().StableSnapTo(s.metadata().index());
       did = true;
     }
     if (!r.log().UnstableEntries().empty()) {
       std::vector<raftpb::Entry> es = r.log().UnstableEntries();
       const raftpb::Entry last = es.back();
-      KEEL_RAFT_CHECK(n.storage->Append(std::move(es)).ok(), "persist entries");
+      KEEL_CHECK_MSG(n.storage->Append(std::move(es)).ok(), "persist entries");
       r.mutable_log().StableTo(last.index(), last.term());
       did = true;
     }
@@ -117,7 +117,7 @@ bool Network::Dropped(const raftpb::Message& m) const {
 void Network::Send(std::vector<raftpb::Message> msgs) {
   std::deque<raftpb::Message> queue(msgs.begin(), msgs.end());
   for (int delivered = 0; !queue.empty(); ++delivered) {
-    KEEL_RAFT_CHECK(delivered < 100000, "network did not quiesce");
+    KEEL_CHECK_MSG(delivered < 100000, "network did not quiesce");
     raftpb::Message m = std::move(queue.front());
     queue.pop_front();
     if (m.to() == 0 || m.to() > nodes_.size()) continue;

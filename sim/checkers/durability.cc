@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim::checkers {
 namespace {
@@ -136,7 +136,7 @@ std::optional<Violation> CheckLeaseRevokes(const History& history,
                                            const std::vector<ReplicaFinalState>& replicas,
                                            const std::vector<LeaseRevoke>& revokes) {
   for (const LeaseRevoke& revoke : revokes) {
-    KEEL_SIM_CHECK(revoke.revoke_revision > 0);
+    KEEL_CHECK(revoke.revoke_revision > 0);
     for (const std::string& key : revoke.keys) {
       for (const ReplicaFinalState& replica : replicas) {
         if (replica.revision < revoke.revoke_revision) continue;  // not applied there yet

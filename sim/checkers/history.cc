@@ -2,12 +2,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim::checkers {
 
 bool IsEffectiveWrite(const Operation& op) {
-  KEEL_SIM_CHECK(op.outcome == Outcome::kOk);
+  KEEL_CHECK(op.outcome == Outcome::kOk);
   switch (op.kind) {
     case OpKind::kPut:
       return true;
@@ -92,7 +92,7 @@ std::string DescribeOutput(const Operation& op) {
 }  // namespace
 
 std::string DescribeOperation(const History& history, size_t index) {
-  KEEL_SIM_CHECK(index < history.size());
+  KEEL_CHECK(index < history.size());
   const Operation& op = history[index];
   std::string end = op.outcome == Outcome::kUnknown ? std::string("inf")
                                                     : absl::StrCat(op.complete_ns);

@@ -6,7 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim::checkers {
 namespace {
@@ -43,7 +43,7 @@ KeyOp BaseKeyOp(const Operation& op, size_t index) {
   k.outcome_unknown = op.outcome == Outcome::kUnknown;
   k.invoke_ns = op.invoke_ns;
   k.complete_ns = k.outcome_unknown ? kNeverCompletedNs : op.complete_ns;
-  KEEL_SIM_CHECK(k.invoke_ns <= k.complete_ns);
+  KEEL_CHECK(k.invoke_ns <= k.complete_ns);
   k.header_revision = k.outcome_unknown ? 0 : op.header_revision;
   return k;
 }

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim::checkers {
 namespace {
@@ -79,7 +79,7 @@ void StepCas(const KeyState& s, const KeyOp& op, KeyStateSet* out) {
 }  // namespace
 
 KeyStateSet StepKeyModel(const KeyStateSet& from, const KeyOp& op) {
-  KEEL_SIM_CHECK(op.kind != OpKind::kRange);
+  KEEL_CHECK(op.kind != OpKind::kRange);
   KeyStateSet out;
   for (const KeyState& s : from) {
     switch (op.kind) {
@@ -113,7 +113,7 @@ std::string DescribeKeyStates(const KeyStateSet& states,
       absl::StrAppend(&out, "absent");
       continue;
     }
-    KEEL_SIM_CHECK(static_cast<size_t>(s.value_id) < values.size());
+    KEEL_CHECK(static_cast<size_t>(s.value_id) < values.size());
     absl::StrAppendFormat(&out, "%s (version %d, mod_rev %s)", values[s.value_id], s.version,
                           s.mod_revision == kUnknownModRevision
                               ? std::string("unknown")

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 #include "sim/checkers/key_projection.h"
 #include "sim/checkers/lowe_search.h"
 #include "sim/checkers/revision_check.h"
@@ -53,7 +53,7 @@ std::string ExplainFailure(const History& history, const KeySubHistory& sub,
 
 LinearizabilityResult CheckLinearizability(const History& history,
                                            const LinearizabilityOptions& options) {
-  KEEL_SIM_CHECK(options.max_search_steps > 0);
+  KEEL_CHECK(options.max_search_steps > 0);
   if (options.revision_precheck) {
     if (std::optional<Violation> v = CheckRevisions(history)) return FromViolation(*v);
   }

@@ -6,7 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim::checkers {
 namespace {
@@ -53,7 +53,7 @@ class EntryList {
       if (e.is_call) {
         call_entry[e.op] = i + 1;
       } else {
-        KEEL_SIM_CHECK(call_entry[e.op] != kNil);
+        KEEL_CHECK(call_entry[e.op] != kNil);
         entries_[call_entry[e.op]].match = i + 1;
       }
     }
@@ -294,7 +294,7 @@ KeySearchResult SearchKeyLinearization(const std::vector<KeyOp>& ops, int64_t ma
     must_pending += MustLinearize(ops[op]) ? 1 : 0;
     // The list is as it was when this level ranked its candidates, so the ranking is too.
     candidates = RankedCandidates(list, ops);
-    KEEL_SIM_CHECK(top.rank < candidates.size() && candidates[top.rank] == top.call_entry);
+    KEEL_CHECK(top.rank < candidates.size() && candidates[top.rank] == top.call_entry);
     rank = top.rank + 1;
   }
   result.outcome = SearchOutcome::kLinearizable;

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim::checkers {
 namespace {
@@ -144,7 +144,7 @@ Operation NewOperation(const RandomHistoryOptions& o, const SequentialStore& sto
 }  // namespace
 
 History GenerateLinearizableHistory(const RandomHistoryOptions& o, env::Rng* rng) {
-  KEEL_SIM_CHECK(o.clients > 0 && o.keys > 0 && o.keys < 100 && o.operations >= 0);
+  KEEL_CHECK(o.clients > 0 && o.keys > 0 && o.keys < 100 && o.operations >= 0);
   SequentialStore store;
   std::vector<Client> clients(o.clients);
   History history;

@@ -7,7 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim::checkers {
 namespace {

@@ -7,7 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 #include "sim/checkers/check_tally.h"
 
 namespace keel::sim::checkers {
@@ -47,7 +47,7 @@ const std::vector<WatchEvent>* CommittedLog::At(int64_t revision) const {
 }
 
 const WatchEvent* CommittedLog::ValueBefore(const std::string& key, int64_t revision) const {
-  KEEL_SIM_CHECK(complete_);
+  KEEL_CHECK(complete_);
   auto it = by_key_.find(key);
   if (it == by_key_.end()) return nullptr;
   const std::vector<const WatchEvent*>& events = it->second;
@@ -276,7 +276,7 @@ class WatcherReplay {
 }  // namespace
 
 std::optional<Violation> CheckWatcher(const CommittedLog& log, const WatcherHistory& watcher) {
-  KEEL_SIM_CHECK(watcher.start_revision > 0);
+  KEEL_CHECK(watcher.start_revision > 0);
   return WatcherReplay(log, watcher).Run();
 }
 

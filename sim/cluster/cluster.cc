@@ -7,7 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "server/member_id.h"
 #include "sim/bug_switch_setter.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim {
 namespace {
@@ -108,13 +108,13 @@ std::string SimCluster::PeerUrlOf(int i) { return PeerUrl(i); }
 
 int SimCluster::AddJoiner(uint64_t member_id, const std::string& peer_url) {
   const int i = size();
-  KEEL_SIM_CHECK(IndexOf(member_id) < 0);   // an ID is never reused
+  KEEL_CHECK(IndexOf(member_id) < 0);   // an ID is never reused
   nodes_.emplace_back();
   nodes_[i].member_id = member_id;
   nodes_[i].peer_url = peer_url;
   nodes_[i].joiner = true;
   absl::Status configured = Configure(i);
-  KEEL_SIM_CHECK(configured.ok());
+  KEEL_CHECK(configured.ok());
   world_->trace().Record(world_->now_ns(), member_id, "node.added", {{"index", i}});
   // Until it starts, its process is up with no server (like a refused start).
   return i;
@@ -188,7 +188,7 @@ int SimCluster::retired_count() const {
 
 absl::Status SimCluster::StartNode(int i) {
   Node& n = nodes_[i];
-  KEEL_SIM_CHECK(!n.retired);  // a removed member never comes back with its old ID
+  KEEL_CHECK(!n.retired);  // a removed member never comes back with its old ID
   env::LevelDbEnv::Options ldb;
   ldb.fs = n.env->fs();
   ldb.background = env::LevelDbEnv::BackgroundMode::kQueued;

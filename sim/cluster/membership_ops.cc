@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim {
 namespace {

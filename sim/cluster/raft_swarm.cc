@@ -13,7 +13,7 @@
 #include "raft/random_source.h"
 #include "raft/rawnode.h"
 #include "raft/storage.h"
-#include "sim/check.h"
+#include "base/check.h"
 #include "sim/checkers/raft_safety.h"
 #include "sim/cluster/log_reporter.h"
 #include "sim/network.h"
@@ -141,7 +141,7 @@ void Swarm::Start(Node& n) {
     if (!wal.ok()) return Fail("swarm-restart", absl::StrCat("n", n.id, ": ", wal.status().ToString()));
     absl::StatusOr<storage::WalContents> contents = (*wal)->ReadAll();
     if (!contents.ok()) return Fail("swarm-restart", absl::StrCat("n", n.id, ": ", contents.status().ToString()));
-    if (!contents->entries.empty()) KEEL_SIM_CHECK(n.storage->Append(std::move(contents->entries)).ok());
+    if (!contents->entries.empty()) KEEL_CHECK(n.storage->Append(std::move(contents->entries)).ok());
     n.storage->SetHardState(contents->hard_state);
     n.wal = *std::move(wal);
   } else {
@@ -169,7 +169,7 @@ void Swarm::Start(Node& n) {
     }
     boot_hs.set_term(1);
     boot_hs.set_commit(boot_entries.size());
-    KEEL_SIM_CHECK(n.storage->Append(boot_entries).ok());
+    KEEL_CHECK(n.storage->Append(boot_entries).ok());
     n.storage->SetHardState(boot_hs);
   }
   n.random = std::make_unique<RngSource>(n.env->NewRng("raft.election"));
@@ -190,9 +190,9 @@ void Swarm::Start(Node& n) {
   n.saving = false;
   if (bootstrapping) {
     n.saving = true;
-    KEEL_SIM_CHECK(n.wal->Save(boot_hs, boot_entries, [this, &n, alive = n.alive](absl::Status s) {
+    KEEL_CHECK(n.wal->Save(boot_hs, boot_entries, [this, &n, alive = n.alive](absl::Status s) {
                           if (!*alive) return;
-                          KEEL_SIM_CHECK(s.ok());
+                          KEEL_CHECK(s.ok());
                           n.saving = false;
                           Pump(n);
                         }).ok());
@@ -232,7 +232,7 @@ void Swarm::ScheduleTick(Node& n) {
 void Swarm::Receive(Node& n, const std::string& payload) {
   if (n.raft == nullptr) return;
   raftpb::Message m;
-  KEEL_SIM_CHECK(m.ParseFromString(payload));
+  KEEL_CHECK(m.ParseFromString(payload));
   (void)n.raft->Step(std::move(m));  // a message for another term or config may be refused
   Pump(n);
 }
@@ -240,7 +240,7 @@ void Swarm::Receive(Node& n, const std::string& payload) {
 void Swarm::Send(Node& n, const raftpb::Message& m) {
   if (m.to() == n.id) return;  // self-addressed acks: Raft already counted them
   if (m.type() == raftpb::MsgTimeoutNow) Count("raft.leader_transfers");
-  KEEL_SIM_CHECK(m.type() != raftpb::MsgSnap);  // nothing is compacted: logs replicate whole
+  KEEL_CHECK(m.type() != raftpb::MsgSnap);  // nothing is compacted: logs replicate whole
   n.env->transport()->Send(m.to(), m.SerializeAsString());
 }
 
@@ -248,7 +248,7 @@ void Swarm::Pump(Node& n) {
   for (int k = 0; k < kMaxReadiesPerPump && n.raft != nullptr && !n.saving && n.raft->HasReady(); ++k) {
     raft::Ready rd = n.raft->GetReady();
     for (const raftpb::Message& m : rd.messages) Send(n, m);
-    KEEL_SIM_CHECK(!rd.snapshot.has_value());
+    KEEL_CHECK(!rd.snapshot.has_value());
     if (rd.entries.empty() && !rd.hard_state.has_value()) {
       Persisted(n, std::move(rd));
       continue;
@@ -261,11 +261,11 @@ void Swarm::Pump(Node& n) {
                                         if (!*alive) return;
                                         // A healthy disk (the swarm draws no disk faults)
                                         // never fails a save.
-                                        KEEL_SIM_CHECK(s.ok());
+                                        KEEL_CHECK(s.ok());
                                         Persisted(n, std::move(*ready));
                                         Pump(n);
                                       });
-    KEEL_SIM_CHECK(issued.ok());
+    KEEL_CHECK(issued.ok());
     return;
   }
 }
@@ -281,7 +281,7 @@ void Swarm::Persisted(Node& n, raft::Ready rd) {
                              {"committed", rd.committed_entries.size()},
                              {"raft_commit", n.raft->raft().log().committed()}});
   }
-  if (!rd.entries.empty()) KEEL_SIM_CHECK(n.storage->Append(rd.entries).ok());
+  if (!rd.entries.empty()) KEEL_CHECK(n.storage->Append(rd.entries).ok());
   if (rd.hard_state.has_value()) n.storage->SetHardState(*rd.hard_state);
   for (const raftpb::Message& m : rd.messages_after_persist) Send(n, m);
   for (const raftpb::Entry& e : rd.committed_entries) Apply(n, e);
@@ -290,18 +290,18 @@ void Swarm::Persisted(Node& n, raft::Ready rd) {
 }
 
 void Swarm::Apply(Node& n, const raftpb::Entry& e) {
-  KEEL_SIM_CHECK(e.index() == n.applied + 1);
+  KEEL_CHECK(e.index() == n.applied + 1);
   n.applied = e.index();
   n.applied_since.push_back({e.index(), e.term(), EntryHash(e)});
   if (e.type() != raftpb::EntryConfChangeV2 && e.type() != raftpb::EntryConfChange) return;
   absl::StatusOr<raftpb::ConfState> cs;
   if (e.type() == raftpb::EntryConfChangeV2) {
     raftpb::ConfChangeV2 cc;
-    KEEL_SIM_CHECK(cc.ParseFromString(e.data()));
+    KEEL_CHECK(cc.ParseFromString(e.data()));
     cs = n.raft->ApplyConfChange(cc);
   } else {
     raftpb::ConfChange cc;
-    KEEL_SIM_CHECK(cc.ParseFromString(e.data()));
+    KEEL_CHECK(cc.ParseFromString(e.data()));
     cs = n.raft->ApplyConfChange(cc);
   }
   Count(cs.ok() ? "swarm.conf_applied" : "swarm.conf_refused_at_apply");
@@ -623,7 +623,7 @@ RaftSwarmResult Swarm::Run() {
     SimEnvOptions options;
     options.disk.faults.slow_sync_probability = rng_.OneIn(3) ? 0.05 : 0;
     absl::StatusOr<std::unique_ptr<SimEnv>> env = SimEnv::Create(&world_, network_.get(), id, options);
-    KEEL_SIM_CHECK(env.ok());
+    KEEL_CHECK(env.ok());
     n->env = *std::move(env);
     nodes_.push_back(std::move(n));
   }

@@ -5,7 +5,7 @@
 #include "raft/raft.h"
 #include "raft/raftpb/raft.pb.h"
 #include "raft/storage.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim {
 namespace {
@@ -237,7 +237,7 @@ void RaftTracer::ObserveMember(int i) {
   const bool first = !m.up;
   m.up = m.ever_up = true;
   m.woke_by_message = false;
-  KEEL_SIM_CHECK(m.tail.size() <= kMaxLogTail);
+  KEEL_CHECK(m.tail.size() <= kMaxLogTail);
   const raft::Raft& r = s->raft_node().raft();
   const Fingerprint seen{
       static_cast<int>(r.state()), r.term(), r.lead(), r.vote(), r.log().committed(),

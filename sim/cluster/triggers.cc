@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim {
 namespace {
@@ -17,7 +17,7 @@ FaultTriggers::FaultTriggers(World* world, SimCluster* cluster, int64_t election
     : world_(world), cluster_(cluster), election_ns_(election_ns) {}
 
 void FaultTriggers::Schedule(const Fault& fault) {
-  KEEL_SIM_CHECK(IsTriggered(fault.kind));
+  KEEL_CHECK(IsTriggered(fault.kind));
   std::shared_ptr<bool> active = active_;
   world_->ScheduleAt(fault.at_ns, [this, fault, active]() {
     if (*active) Arm(fault);

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 
 namespace keel::sim {
 namespace {
@@ -59,7 +59,7 @@ class Workload::Watcher final : public server::WatchSink {
 
   bool Send(const std::vector<etcdserverpb::WatchResponse>& responses) override {
     WatchLog& log = w_->watch_logs_[index_];
-    KEEL_SIM_CHECK(!log.streams.empty());
+    KEEL_CHECK(!log.streams.empty());
     for (const etcdserverpb::WatchResponse& r : responses) {
       log.streams.back().responses.push_back(r);
       for (const mvccpb::Event& e : r.events()) next_revision_ = std::max(next_revision_, e.kv().mod_revision() + 1);

@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 #include "sim/checkers/check_tally.h"
 
 namespace keel::sim {
@@ -70,7 +70,7 @@ void EventArchive::Capture(bool any_disk) {
 }
 
 void EventArchive::Append(int64_t revision, std::vector<mvccpb::Event> events) {
-  KEEL_SIM_CHECK(revision > through_);
+  KEEL_CHECK(revision > through_);
   std::vector<mvccpb::Event>& at = events_[revision];
   for (mvccpb::Event& e : events) at.push_back(std::move(e));
   through_ = revision;

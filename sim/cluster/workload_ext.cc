@@ -9,7 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "sim/check.h"
+#include "base/check.h"
 #include "sim/cluster/workload.h"
 
 namespace keel::sim {
@@ -349,7 +349,7 @@ void Workload::SendExtended(server::ServerImpl* s, size_t index,
       complete(Outcome::kOk, "");
       break;
     }
-    default: KEEL_SIM_CHECK(false);
+    default: KEEL_CHECK(false);
   }
 }
 
