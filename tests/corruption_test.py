@@ -68,7 +68,16 @@ def log_of(c, index):
 
 def serves(c, indexes, key, value):
     eps = c.endpoints(indexes)
-    c.etcdctl(["put", key, value], endpoints=eps, check=True)
+    # The survivors must take writes. Not always within etcdctl's 5-s timeout right after
+    # the third member's failed start (2 of 4 runs at 2026-12-08 timed out once: under
+    # investigation, see tests/README.md), so a bounded retry, and the wait is printed.
+    start = time.monotonic()
+
+    def put():
+        p = c.etcdctl(["put", key, value], endpoints=eps)
+        return p.returncode == 0, p.stderr.strip()[-300:]
+    wait_until("a put on %s" % eps, put, timeout_s=60)
+    print("  %s: writable after %.1f s" % (key, time.monotonic() - start))
     for i in indexes:
         got = c.etcdctl(["get", key, "--print-value-only", "--consistency=s"],
                         endpoints=c.members[i].endpoint, check=True).stdout.strip()

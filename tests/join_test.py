@@ -34,11 +34,9 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import cluster as cluster_mod  # noqa: E402
+from harness.checks import fail, wait_until  # noqa: E402
 from harness.cluster import ETCD_BINARY, Cluster, ClusterError, Member, free_ports  # noqa: E402
 
-
-def fail(message):
-    raise AssertionError(message)
 
 
 def new_member(cluster, name):
@@ -121,16 +119,6 @@ def wait_all_list(cluster, indexes, member_id):
         return True, seen
     return wait_until("every member lists %s" % member_id, check)
 
-
-def wait_until(what, predicate, timeout_s=60):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = predicate()
-        if ok:
-            return last
-        time.sleep(0.2)
-    fail("%s: not reached within %ss (last seen: %s)" % (what, timeout_s, last))
 
 
 def hashkv_agree(cluster, indexes):

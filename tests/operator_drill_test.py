@@ -35,22 +35,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import cluster as cluster_mod  # noqa: E402
+from harness.checks import fail, wait_until  # noqa: E402
 from harness.cluster import ETCD_BINARY, ETCDCTL_BINARY, Cluster, Member, free_ports  # noqa: E402
 
 
-def fail(message):
-    raise AssertionError(message)
-
-
-def wait_until(what, predicate, timeout_s=60):
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        ok, last = predicate()
-        if ok:
-            return last
-        time.sleep(0.2)
-    fail("%s: not reached within %ss (last seen: %s)" % (what, timeout_s, last))
 
 
 def spawn(cluster, member, argv, env=None):
